@@ -1,0 +1,90 @@
+/** Every failure the library reports is an EbmError subclass with a stable `code`. */
+export class EbmError extends Error {
+  readonly code: string;
+  constructor(message: string, code = 'EBM_ERROR') {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A bad option or hyper-parameter; the message names the field and what was expected. */
+export class EbmConfigError extends EbmError {
+  constructor(message: string) {
+    super(message, 'EBM_CONFIG');
+  }
+}
+
+/** A tensor of the wrong rank, size or length. */
+export class EbmShapeError extends EbmError {
+  constructor(message: string) {
+    super(message, 'EBM_SHAPE');
+  }
+}
+
+/** NaN/Inf in inputs, or a loss that became non-finite. */
+export class EbmNumericsError extends EbmError {
+  constructor(message: string) {
+    super(message, 'EBM_NUMERICS');
+  }
+}
+
+/** Missing, unreadable, truncated or malformed files. */
+export class EbmIoError extends EbmError {
+  constructor(message: string) {
+    super(message, 'EBM_IO');
+  }
+}
+
+/** A failure inside LibTorch itself (out of memory, a kernel error). */
+export class EbmTorchError extends EbmError {
+  constructor(message: string) {
+    super(message, 'EBM_TORCH');
+  }
+}
+
+/** A job cancelled through its AbortSignal. `name` is 'AbortError', as for fetch(). */
+export class EbmAbortError extends EbmError {
+  constructor(message = 'the operation was aborted') {
+    super(message, 'EBM_ABORTED');
+    this.name = 'AbortError';
+  }
+}
+
+const byCode: Record<string, new (message: string) => EbmError> = {
+  EBM_CONFIG: EbmConfigError,
+  EBM_SHAPE: EbmShapeError,
+  EBM_NUMERICS: EbmNumericsError,
+  EBM_IO: EbmIoError,
+  EBM_TORCH: EbmTorchError,
+  EBM_ABORTED: EbmAbortError,
+};
+
+/** Maps an error thrown by the native addon (it carries `code`) to its EbmError subclass. */
+export function fromNative(err: unknown): Error {
+  if (err instanceof EbmError) return err;
+  if (err instanceof Error) {
+    const code = (err as Error & { code?: unknown }).code;
+    const Ctor = typeof code === 'string' ? byCode[code] : undefined;
+    if (Ctor) return new Ctor(err.message);
+    return new EbmError(err.message, typeof code === 'string' ? code : 'EBM_INTERNAL');
+  }
+  return new EbmError(String(err), 'EBM_INTERNAL');
+}
+
+/** Runs a native call (sync or async) and rethrows its failure as an EbmError subclass. */
+export async function callNative<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+export function callNativeSync<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}

@@ -1,0 +1,38 @@
+import { callNativeSync } from './errors';
+import { native } from './native';
+import { checkNumber } from './validate';
+
+export interface VersionInfo {
+  /** this package's version */
+  ebmTorch: string;
+  /** the LibTorch version the addon runs on */
+  torch: string;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  /** what device: 'auto' resolves to */
+  device: string;
+  /** LibTorch intra-op threads */
+  numThreads: number;
+}
+
+// Read at run time so the compiled output does not need package.json inside rootDir.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const packageVersion = (require('../../package.json') as { version: string }).version;
+
+export function version(): VersionInfo {
+  const info = callNativeSync(() => native().version());
+  return {
+    ebmTorch: packageVersion,
+    torch: info.torch,
+    cudaAvailable: info.cudaAvailable,
+    cudaDeviceCount: info.cudaDeviceCount,
+    device: info.defaultDevice,
+    numThreads: info.numThreads,
+  };
+}
+
+/** Sets LibTorch's intra-op thread count (process-wide). */
+export function setNumThreads(n: number): void {
+  checkNumber(n, 'numThreads', { integer: true, min: 1, max: 1024 });
+  callNativeSync(() => native().setNumThreads(n));
+}

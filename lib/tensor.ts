@@ -1,0 +1,71 @@
+import { EbmNumericsError, EbmShapeError } from './errors';
+
+/** A dense float32 tensor, row-major. */
+export interface Tensor {
+  data: Float32Array;
+  shape: readonly number[];
+}
+
+/** Builds a tensor, checking that the shape matches the data length. */
+export function tensor(data: Float32Array | readonly number[], shape: readonly number[]): Tensor {
+  const values = data instanceof Float32Array ? data : Float32Array.from(data);
+  const t = { data: values, shape: [...shape] };
+  checkTensor(t, 'tensor');
+  return t;
+}
+
+/** Throws EbmShapeError unless `t` is a well-formed tensor; `what` names it in the message. */
+export function checkTensor(t: unknown, what: string): asserts t is Tensor {
+  if (typeof t !== 'object' || t === null) {
+    throw new EbmShapeError(`${what} must be a tensor { data: Float32Array, shape: number[] }`);
+  }
+  const { data, shape } = t as { data?: unknown; shape?: unknown };
+  if (!(data instanceof Float32Array)) throw new EbmShapeError(`${what}.data must be a Float32Array`);
+  if (!Array.isArray(shape) || shape.length === 0) {
+    throw new EbmShapeError(`${what}.shape must be a non-empty array of positive integers`);
+  }
+  let count = 1;
+  shape.forEach((s: unknown, i) => {
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 1) {
+      throw new EbmShapeError(`${what}.shape[${i}] must be a positive integer, got ${String(s)}`);
+    }
+    count *= s;
+  });
+  if (count !== data.length) {
+    throw new EbmShapeError(
+      `${what}.data has ${data.length} values but shape [${shape.join(', ')}] needs ${count}`,
+    );
+  }
+}
+
+/** Throws EbmShapeError unless `t` is [N, ...rest] with the given trailing dimensions. */
+export function checkRows(t: Tensor, rest: readonly number[], what: string): void {
+  checkTensor(t, what);
+  const ok = t.shape.length === rest.length + 1 && rest.every((d, i) => t.shape[i + 1] === d);
+  if (!ok) {
+    throw new EbmShapeError(
+      `${what} must have shape [N, ${rest.join(', ')}], got [${t.shape.join(', ')}]`,
+    );
+  }
+}
+
+/** Throws EbmNumericsError if any value is NaN or ±Inf. */
+export function checkFinite(t: Tensor, what: string): void {
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i])) {
+      throw new EbmNumericsError(`${what} contains a non-finite value (${d[i]}) at flat index ${i}`);
+    }
+  }
+}
+
+/** Number of rows (the first dimension). */
+export function rows(t: Tensor): number {
+  return t.shape[0] ?? 0;
+}
+
+/** Row i of a [N, D] tensor as a view. */
+export function row(t: Tensor, i: number): Float32Array {
+  const d = t.data.length / rows(t);
+  return t.data.subarray(i * d, (i + 1) * d);
+}

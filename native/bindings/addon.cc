@@ -1,0 +1,72 @@
+// Module init: the functions lib/native.ts types.
+#include <napi.h>
+
+#include "async_job.h"
+#include "errors.h"
+#include "io/checkpoint.h"
+#include "io/json.h"
+#include "js_errors.h"
+#include "model_wrap.h"
+
+namespace ebm::bindings {
+namespace {
+
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    RuntimeInfo r = runtimeInfo();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("torch", r.torchVersion);
+    o.Set("cudaAvailable", r.cudaAvailable);
+    o.Set("cudaDeviceCount", r.cudaDeviceCount);
+    o.Set("defaultDevice", r.defaultDevice);
+    o.Set("numThreads", r.numThreads);
+    return o;
+  });
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw ConfigError("numThreads must be an integer");
+    double n = info[0].As<Napi::Number>().DoubleValue();
+    if (n != static_cast<double>(static_cast<int>(n))) throw ConfigError("numThreads must be an integer");
+    setNumThreads(static_cast<int>(n));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value CreateModel(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) throw ConfigError("model config must be a JSON string");
+    json::Value config = json::parse(info[0].As<Napi::String>().Utf8Value(), "model config");
+    return ModelWrap::Wrap(info.Env(), makeModel(config));
+  });
+}
+
+Napi::Value LoadModel(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) throw ConfigError("path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    std::string device = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    auto out = std::make_shared<std::shared_ptr<EnergyModel>>();
+    return AsyncJob::start(
+        info.Env(), "ebm.loadModel", [path, device, out] { *out = loadModel(path, device); },
+        [out](Napi::Env env) -> Napi::Value { return ModelWrap::Wrap(env, *out); });
+  });
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ModelWrap::Init(env, exports);
+  exports.Set("version", Napi::Function::New(env, Version));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("createModel", Napi::Function::New(env, CreateModel));
+  exports.Set("loadModel", Napi::Function::New(env, LoadModel));
+  return exports;
+}
+
+}  // namespace ebm::bindings
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return ebm::bindings::Init(env, exports); }
+
+NODE_API_MODULE(ebm_torch, InitAddon)

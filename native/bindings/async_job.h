@@ -1,0 +1,62 @@
+// Runs one heavy job on a libuv worker thread and settles a Promise: the event loop never
+// waits on LibTorch.
+#pragma once
+
+#include <napi.h>
+
+#include <functional>
+#include <utility>
+
+#include "js_errors.h"
+
+namespace ebm::bindings {
+
+class AsyncJob : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void()>;                  // worker thread: no N-API here
+  using Result = std::function<Napi::Value(Napi::Env)>;  // main thread: builds the JS value
+
+  static Napi::Promise start(Napi::Env env, const char* name, Work work, Result result) {
+    auto* job = new AsyncJob(env, name, std::move(work), std::move(result));
+    Napi::Promise promise = job->deferred_.Promise();
+    job->Queue();
+    return promise;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      work_();
+    } catch (...) {
+      caught_ = classify(std::current_exception());
+      SetError(caught_.message);
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    try {
+      deferred_.Resolve(result_(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (...) {
+      deferred_.Reject(toJsError(env, classify(std::current_exception())).Value());
+    }
+  }
+  void OnError(const Napi::Error&) override {
+    Napi::HandleScope scope(Env());
+    deferred_.Reject(toJsError(Env(), caught_).Value());
+  }
+
+ private:
+  AsyncJob(Napi::Env env, const char* name, Work work, Result result)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
+        result_(std::move(result)) {}
+
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Result result_;
+  CaughtError caught_;
+};
+
+}  // namespace ebm::bindings

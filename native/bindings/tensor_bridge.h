@@ -1,0 +1,20 @@
+// JS { data: Float32Array, shape: number[] } <-> at::Tensor. Inputs are copied on the main
+// thread (JS may reuse its buffer while a job runs); outputs get a fresh ArrayBuffer.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <napi.h>
+
+#include <string>
+
+namespace ebm::bindings {
+
+// Throws ebm::ShapeError / ConfigError naming `what` for anything but a well-formed tensor.
+at::Tensor tensorFromJs(const Napi::Value& value, const std::string& what);
+// Optional time argument: undefined -> undefined tensor; number -> scalar; Float32Array -> [N].
+at::Tensor timeFromJs(const Napi::Value& value);
+
+Napi::Float32Array floatsToJs(Napi::Env env, const at::Tensor& tensor);
+Napi::Object tensorToJs(Napi::Env env, const at::Tensor& tensor);
+
+}  // namespace ebm::bindings

@@ -1,0 +1,110 @@
+#include "models/energy_model.h"
+
+#include <torch/torch.h>
+
+#include "errors.h"
+#include "tensor_util.h"
+
+namespace ebm {
+
+EnergyModel::EnergyModel(json::Value config, std::vector<int64_t> eventShape, c10::Device device)
+    : config_(std::move(config)), eventShape_(std::move(eventShape)), device_(device) {}
+
+at::Tensor EnergyModel::addParameter(const std::string& name, at::Tensor value) {
+  value = value.to(device_, torch::kFloat32).detach().set_requires_grad(true);
+  parameters_.push_back({name, value});
+  return value;
+}
+
+at::Tensor EnergyModel::addBuffer(const std::string& name, at::Tensor value) {
+  value = value.to(device_, torch::kFloat32).detach();
+  buffers_.push_back({name, value});
+  return value;
+}
+
+std::vector<NamedTensor> EnergyModel::state() const {
+  std::vector<NamedTensor> all = parameters_;
+  all.insert(all.end(), buffers_.begin(), buffers_.end());
+  return all;
+}
+
+void EnergyModel::setTensor(const std::string& name, const at::Tensor& value) {
+  for (const auto& list : {&parameters_, &buffers_}) {
+    for (auto& p : *list) {
+      if (p.name != name) continue;
+      if (!p.tensor.sizes().equals(value.sizes()))
+        throw ShapeError("parameter '" + name + "' has shape " + shapeString(p.tensor.sizes()) + ", got " +
+                         shapeString(value.sizes()));
+      torch::NoGradGuard noGrad;
+      p.tensor.copy_(value.to(p.tensor.device(), p.tensor.scalar_type()));
+      return;
+    }
+  }
+  std::string names;
+  for (const auto& p : state()) names += (names.empty() ? "" : ", ") + p.name;
+  throw ConfigError("model has no parameter named '" + name + "' (it has: " + names + ")");
+}
+
+at::Tensor EnergyModel::prepareInput(const at::Tensor& x, const std::string& what) const {
+  requireBatchOf(x, eventShape_, what);
+  return x.to(device_, torch::kFloat32);
+}
+
+at::Tensor EnergyModel::prepareTime(const at::Tensor& t, int64_t n) const {
+  if (!timeConditioned()) {
+    if (t.defined()) throw ConfigError("t was given but this model is not time-conditioned");
+    return t;
+  }
+  if (!t.defined()) throw ConfigError("t is required: this model is time-conditioned");
+  at::Tensor tt = t.to(device_, torch::kFloat32).reshape({-1});
+  if (tt.numel() == 1) tt = tt.expand({n}).contiguous();
+  if (tt.numel() != n) throw ShapeError("t must be a scalar or have one value per row (" + std::to_string(n) + ")");
+  return tt;
+}
+
+}  // namespace ebm
+
+namespace ebm {
+
+namespace {
+constexpr int64_t kChunkRows = 1 << 16;  // bounds peak memory of evaluation on huge inputs
+}
+
+at::Tensor evaluateEnergy(EnergyModel& model, const at::Tensor& xIn, const at::Tensor& tIn) {
+  std::lock_guard<std::mutex> lock(model.mutex());
+  torch::NoGradGuard noGrad;
+  at::Tensor x = model.prepareInput(xIn, "x");
+  requireFinite(x, "x");
+  at::Tensor t = model.prepareTime(tIn, x.size(0));
+  if (t.defined()) requireFinite(t, "t");
+  std::vector<at::Tensor> parts;
+  for (int64_t start = 0; start < x.size(0); start += kChunkRows) {
+    const int64_t len = std::min(kChunkRows, x.size(0) - start);
+    parts.push_back(model.energy(x.narrow(0, start, len), t.defined() ? t.narrow(0, start, len) : t));
+  }
+  return torch::cat(parts).to(torch::kCPU);
+}
+
+at::Tensor scoreOf(EnergyModel& model, const at::Tensor& x, const at::Tensor& t, bool createGraph) {
+  at::Tensor xg = x.requires_grad() ? x : x.detach().requires_grad_(true);
+  at::Tensor e = model.energy(xg, t).sum();
+  return -torch::autograd::grad({e}, {xg}, /*grad_outputs=*/{}, /*retain_graph=*/createGraph, createGraph)[0];
+}
+
+at::Tensor evaluateScore(EnergyModel& model, const at::Tensor& xIn, const at::Tensor& tIn) {
+  std::lock_guard<std::mutex> lock(model.mutex());
+  torch::AutoGradMode gradOn(true);
+  at::Tensor x = model.prepareInput(xIn, "x");
+  requireFinite(x, "x");
+  at::Tensor t = model.prepareTime(tIn, x.size(0));
+  if (t.defined()) requireFinite(t, "t");
+  std::vector<at::Tensor> parts;
+  for (int64_t start = 0; start < x.size(0); start += kChunkRows) {
+    const int64_t len = std::min(kChunkRows, x.size(0) - start);
+    at::Tensor xc = x.narrow(0, start, len).detach().requires_grad_(true);
+    parts.push_back(scoreOf(model, xc, t.defined() ? t.narrow(0, start, len) : t, false).detach());
+  }
+  return torch::cat(parts).to(torch::kCPU);
+}
+
+}  // namespace ebm

@@ -1,0 +1,84 @@
+// The one interface every energy shares: neural networks, analytic densities and compositions.
+// Losses, samplers, metrics and the trainer see only this.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+
+namespace ebm {
+
+struct NamedTensor {
+  std::string name;
+  at::Tensor tensor;
+};
+
+class EnergyModel {
+ public:
+  virtual ~EnergyModel() = default;
+
+  // E(x) or E(x, t): x is [N, eventShape...]; t is undefined or [N] for time-conditioned models.
+  // Returns [N]. Differentiable in x and in the parameters.
+  virtual at::Tensor energy(const at::Tensor& x, const at::Tensor& t) = 0;
+
+  virtual bool timeConditioned() const { return false; }
+
+  const std::vector<int64_t>& eventShape() const { return eventShape_; }
+  c10::Device device() const { return device_; }
+  const json::Value& config() const { return config_; }
+  std::string kind() const { return config_["kind"].asString(); }
+
+  // Trainable tensors (requires_grad) in a fixed order with stable names.
+  const std::vector<NamedTensor>& parameters() const { return parameters_; }
+  // Non-trainable state that is saved with the model (spectral-norm vectors, analytic constants).
+  const std::vector<NamedTensor>& buffers() const { return buffers_; }
+  // Both lists, parameters first: what a checkpoint holds.
+  std::vector<NamedTensor> state() const;
+
+  // Copies values into the named parameter or buffer; shape must match.
+  void setTensor(const std::string& name, const at::Tensor& value);
+
+  // Checks x (and t) against this model and moves them to its device.
+  at::Tensor prepareInput(const at::Tensor& x, const std::string& what) const;
+  at::Tensor prepareTime(const at::Tensor& t, int64_t n) const;
+
+  // Jobs that read or write weights hold this lock, so a training run and an energy call on
+  // the same model never interleave.
+  std::mutex& mutex() const { return *mutex_; }
+
+ protected:
+  EnergyModel(json::Value config, std::vector<int64_t> eventShape, c10::Device device);
+  at::Tensor addParameter(const std::string& name, at::Tensor value);
+  at::Tensor addBuffer(const std::string& name, at::Tensor value);
+
+ private:
+  json::Value config_;
+  std::vector<int64_t> eventShape_;
+  c10::Device device_;
+  std::vector<NamedTensor> parameters_;
+  std::vector<NamedTensor> buffers_;
+  std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
+};
+
+// Builds a model from its validated config (kind: 'mlp', ...). Throws ConfigError naming bad fields.
+std::shared_ptr<EnergyModel> makeModel(const json::Value& config);
+
+}  // namespace ebm
+
+namespace ebm {
+
+// Energies [N] of a batch, computed without autograd in chunks, returned on the CPU.
+at::Tensor evaluateEnergy(EnergyModel& model, const at::Tensor& x, const at::Tensor& t);
+// Scores -grad_x E, same shape as x, returned on the CPU.
+at::Tensor evaluateScore(EnergyModel& model, const at::Tensor& x, const at::Tensor& t);
+// -grad_x E for a batch already on the model's device; keeps the graph when createGraph is set
+// (score-based losses differentiate through it).
+at::Tensor scoreOf(EnergyModel& model, const at::Tensor& x, const at::Tensor& t, bool createGraph);
+
+}  // namespace ebm

@@ -1,0 +1,131 @@
+// Multi-layer perceptron energy, optionally time-conditioned and spectrally normalised.
+// Parameter names follow PyTorch's Linear convention (weight is [out, in]) so checkpoints
+// read naturally from Python.
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "errors.h"
+#include "models/model_registry.h"
+#include "tensor_util.h"
+
+namespace ebm {
+namespace {
+
+at::Tensor applyActivation(const std::string& name, const at::Tensor& h) {
+  if (name == "silu") return torch::silu(h);
+  if (name == "softplus") return torch::softplus(h);
+  if (name == "leaky_relu") return torch::leaky_relu(h, 0.2);
+  if (name == "elu") return torch::elu(h);
+  if (name == "tanh") return torch::tanh(h);
+  throw ConfigError("activation must be one of silu, softplus, leaky_relu, elu, tanh; got '" + name + "'");
+}
+
+class Mlp : public EnergyModel {
+ public:
+  Mlp(const json::Value& cfg, c10::Device device, int64_t inputDim)
+      : EnergyModel(cfg, {inputDim}, device),
+        activation_(json::getString(cfg, "activation", "model", "silu")),
+        timeConditioned_(json::getBool(cfg, "timeConditioned", "model", false)),
+        spectralNorm_(json::getBool(cfg, "spectralNorm", "model", false)) {
+    std::vector<int64_t> hidden = json::getIntArray(cfg, "hidden", "model");
+    for (size_t i = 0; i < hidden.size(); ++i)
+      if (hidden[i] < 1 || hidden[i] > 65536)
+        throw ConfigError("model.hidden[" + std::to_string(i) + "] must be an integer in [1, 65536], got " +
+                          std::to_string(hidden[i]));
+    applyActivation(activation_, torch::zeros({1}));  // validates the name
+    timeEmbedDim_ = json::getInt(cfg, "timeEmbedDim", "model", 32);
+    if (timeConditioned_ && (timeEmbedDim_ < 2 || timeEmbedDim_ % 2 != 0 || timeEmbedDim_ > 4096))
+      throw ConfigError("model.timeEmbedDim must be an even integer in [2, 4096], got " +
+                        std::to_string(timeEmbedDim_));
+    const uint64_t seed = static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0));
+    at::Generator gen = makeGenerator(c10::Device(c10::kCPU), seed);
+
+    int64_t in = inputDim + (timeConditioned_ ? timeEmbedDim_ : 0);
+    for (size_t i = 0; i < hidden.size(); ++i) {
+      const std::string p = "layers." + std::to_string(i);
+      weights_.push_back(addParameter(p + ".weight", uniformInit({hidden[i], in}, in, gen)));
+      biases_.push_back(addParameter(p + ".bias", uniformInit({hidden[i]}, in, gen)));
+      // Each later hidden layer also sees the time embedding, so time can reshape every layer.
+      if (timeConditioned_ && i > 0) {
+        const std::string q = "time." + std::to_string(i);
+        timeWeights_.push_back(addParameter(q + ".weight", uniformInit({hidden[i], timeEmbedDim_}, timeEmbedDim_, gen)));
+      }
+      in = hidden[i];
+    }
+    outWeight_ = addParameter("out.weight", uniformInit({1, in}, in, gen));
+    outBias_ = addParameter("out.bias", uniformInit({1}, in, gen));
+    if (spectralNorm_) {
+      for (size_t i = 0; i < weights_.size(); ++i) {
+        at::Tensor u = torch::randn({weights_[i].size(0)}, gen, torch::kFloat32);
+        sigmaU_.push_back(addBuffer("layers." + std::to_string(i) + ".sn_u", u / u.norm()));
+      }
+    }
+    if (timeConditioned_) {
+      // Log-spaced angular frequencies from 1 to 1000 cover t in [0, 1] at every scale.
+      const int64_t half = timeEmbedDim_ / 2;
+      frequencies_ = torch::exp(torch::linspace(0.0, std::log(1000.0), half)).to(device);
+    }
+  }
+
+  bool timeConditioned() const override { return timeConditioned_; }
+
+  at::Tensor energy(const at::Tensor& x, const at::Tensor& t) override {
+    at::Tensor h = x.reshape({x.size(0), -1});
+    at::Tensor emb;
+    if (timeConditioned_) {
+      at::Tensor angles = t.reshape({-1, 1}) * frequencies_.reshape({1, -1});
+      emb = torch::cat({torch::sin(angles), torch::cos(angles)}, 1);
+      h = torch::cat({h, emb}, 1);
+    }
+    for (size_t i = 0; i < weights_.size(); ++i) {
+      at::Tensor w = spectralNorm_ ? normalised(i) : weights_[i];
+      at::Tensor pre = torch::linear(h, w, biases_[i]);
+      if (timeConditioned_ && i > 0) pre = pre + torch::linear(emb, timeWeights_[i - 1]);
+      h = applyActivation(activation_, pre);
+    }
+    return torch::linear(h, outWeight_, outBias_).squeeze(1);
+  }
+
+ private:
+  // PyTorch's default Linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+  static at::Tensor uniformInit(std::vector<int64_t> shape, int64_t fanIn, at::Generator& gen) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fanIn));
+    return torch::rand(shape, gen, torch::kFloat32) * (2 * bound) - bound;
+  }
+
+  // W / sigma_max(W), sigma from one power-iteration step per call; the vector u persists.
+  at::Tensor normalised(size_t i) {
+    const at::Tensor& w = weights_[i];
+    at::Tensor u = sigmaU_[i];
+    {
+      torch::NoGradGuard noGrad;
+      at::Tensor v = torch::mv(w.t(), u);
+      v = v / (v.norm() + 1e-12);
+      at::Tensor uNew = torch::mv(w, v);
+      u.copy_(uNew / (uNew.norm() + 1e-12));
+    }
+    at::Tensor v = torch::mv(w.t(), u).detach();
+    v = v / (v.norm() + 1e-12);
+    at::Tensor sigma = torch::dot(u, torch::mv(w, v));
+    return w / sigma;
+  }
+
+  std::string activation_;
+  bool timeConditioned_;
+  bool spectralNorm_;
+  int64_t timeEmbedDim_ = 0;
+  std::vector<at::Tensor> weights_, biases_, timeWeights_, sigmaU_;
+  at::Tensor outWeight_, outBias_, frequencies_;
+};
+
+}  // namespace
+
+std::shared_ptr<EnergyModel> makeMlp(const json::Value& cfg, c10::Device device) {
+  const int64_t inputDim = json::getInt(cfg, "inputDim", "model");
+  if (inputDim < 1 || inputDim > (1 << 24))
+    throw ConfigError("model.inputDim must be an integer >= 1, got " + std::to_string(inputDim));
+  return std::make_shared<Mlp>(cfg, device, inputDim);
+}
+
+}  // namespace ebm

@@ -1,0 +1,10 @@
+// Constructors of each model kind; makeModel() dispatches on config.kind.
+#pragma once
+
+#include "models/energy_model.h"
+
+namespace ebm {
+
+std::shared_ptr<EnergyModel> makeMlp(const json::Value& cfg, c10::Device device);
+
+}  // namespace ebm

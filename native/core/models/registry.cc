@@ -1,0 +1,17 @@
+#include <torch/torch.h>
+
+#include "errors.h"
+#include "models/model_registry.h"
+#include "tensor_util.h"
+
+namespace ebm {
+
+std::shared_ptr<EnergyModel> makeModel(const json::Value& config) {
+  if (!config.isObject()) throw ConfigError("model config must be an object");
+  const std::string kind = json::getString(config, "kind", "model");
+  const c10::Device device = resolveDevice(json::getString(config, "device", "model", "auto"));
+  if (kind == "mlp") return makeMlp(config, device);
+  throw ConfigError("model.kind must be one of: mlp; got '" + kind + "'");
+}
+
+}  // namespace ebm

@@ -1,0 +1,228 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ebm from '../lib';
+import { maxAbsDiff, randn, rng, tmpDir } from './helpers';
+
+type Act = 'silu' | 'softplus' | 'tanh' | 'elu' | 'leaky_relu';
+
+// Reference activation and its derivative, in float64.
+const acts: Record<Act, { f: (z: number) => number; df: (z: number) => number }> = {
+  silu: {
+    f: (z) => z / (1 + Math.exp(-z)),
+    df: (z) => {
+      const s = 1 / (1 + Math.exp(-z));
+      return s * (1 + z * (1 - s));
+    },
+  },
+  softplus: { f: (z) => Math.log1p(Math.exp(z)), df: (z) => 1 / (1 + Math.exp(-z)) },
+  tanh: { f: Math.tanh, df: (z) => 1 - Math.tanh(z) ** 2 },
+  elu: { f: (z) => (z > 0 ? z : Math.expm1(z)), df: (z) => (z > 0 ? 1 : Math.exp(z)) },
+  leaky_relu: { f: (z) => (z > 0 ? z : 0.2 * z), df: (z) => (z > 0 ? 1 : 0.2) },
+};
+
+interface Layer {
+  w: number[][]; // [out][in]
+  b: number[];
+}
+
+/** Hand-written forward and backward pass of an MLP energy: returns E and dE/dx. */
+function referenceMlp(layers: Layer[], out: Layer, act: Act, x: number[]): { e: number; grad: number[] } {
+  const pre: number[][] = [];
+  let h = x;
+  for (const L of layers) {
+    const z = L.w.map((row, i) => row.reduce((s, w, j) => s + w * h[j], L.b[i]));
+    pre.push(z);
+    h = z.map(acts[act].f);
+  }
+  const e = out.w[0].reduce((s, w, j) => s + w * h[j], out.b[0]);
+  let g = out.w[0].slice(); // dE/dh of the last hidden layer
+  for (let l = layers.length - 1; l >= 0; l--) {
+    const dz = g.map((gi, i) => gi * acts[act].df(pre[l][i]));
+    const L = layers[l];
+    g = L.w[0].map((_, j) => dz.reduce((s, d, i) => s + d * L.w[i][j], 0));
+  }
+  return { e, grad: g };
+}
+
+function randomLayer(rand: () => number, out: number, inp: number, scale: number): Layer {
+  return {
+    w: Array.from({ length: out }, () => Array.from({ length: inp }, () => scale * randn(rand))),
+    b: Array.from({ length: out }, () => scale * randn(rand)),
+  };
+}
+
+function layerTensors(L: Layer): { weight: ebm.Tensor; bias: ebm.Tensor } {
+  return {
+    weight: ebm.tensor(L.w.flat(), [L.w.length, L.w[0].length]),
+    bias: ebm.tensor(L.b, [L.b.length]),
+  };
+}
+
+describe('runtime', () => {
+  it('reports the LibTorch version, CUDA availability and the device in use', () => {
+    const v = ebm.version();
+    assert.match(v.torch, /^\d+\.\d+\.\d+/);
+    assert.equal(typeof v.cudaAvailable, 'boolean');
+    assert.equal(v.device, v.cudaAvailable ? 'cuda:0' : 'cpu');
+    assert.ok(v.numThreads >= 1);
+    assert.match(v.ebmTorch, /^\d+\.\d+\.\d+/);
+  });
+
+  it('sets the intra-op thread count', () => {
+    const before = ebm.version().numThreads;
+    ebm.setNumThreads(1);
+    assert.equal(ebm.version().numThreads, 1);
+    ebm.setNumThreads(before);
+    assert.equal(ebm.version().numThreads, before);
+  });
+});
+
+describe('mlp energy model', () => {
+  for (const act of Object.keys(acts) as Act[]) {
+    it(`matches a hand-computed ${act} MLP (energy and score to 1e-5)`, async () => {
+      const rand = rng(7);
+      const dims = [3, 5, 4];
+      const layers = [randomLayer(rand, dims[1], dims[0], 0.5), randomLayer(rand, dims[2], dims[1], 0.5)];
+      const out = randomLayer(rand, 1, dims[2], 0.5);
+      const model = ebm.energyModel({ kind: 'mlp', inputDim: 3, hidden: [5, 4], activation: act, device: 'cpu' });
+      const params: Record<string, ebm.Tensor> = {};
+      layers.forEach((L, i) => {
+        const t = layerTensors(L);
+        params[`layers.${i}.weight`] = t.weight;
+        params[`layers.${i}.bias`] = t.bias;
+      });
+      params['out.weight'] = layerTensors(out).weight;
+      params['out.bias'] = layerTensors(out).bias;
+      await model.setParameters(params);
+
+      const n = 16;
+      const xs = Array.from({ length: n }, () => Array.from({ length: 3 }, () => 1.5 * randn(rand)));
+      const x = ebm.tensor(xs.flat(), [n, 3]);
+      const energies = await model.energy(x);
+      const score = await model.score(x);
+      assert.deepEqual(score.shape, [n, 3]);
+      const ref = xs.map((xi) => referenceMlp(layers, out, act, xi));
+      assert.ok(maxAbsDiff(energies, ref.map((r) => r.e)) < 1e-5, 'energies differ');
+      const refScore = ref.flatMap((r) => r.grad.map((g) => -g));
+      assert.ok(maxAbsDiff(score.data, refScore) < 1e-5, `scores differ by ${maxAbsDiff(score.data, refScore)}`);
+    });
+  }
+
+  it('score matches central finite differences of the energy', async () => {
+    const model = ebm.energyModel({ kind: 'mlp', inputDim: 4, hidden: [32, 32], activation: 'softplus', seed: 3, device: 'cpu' });
+    const rand = rng(11);
+    const n = 8;
+    const x = ebm.tensor(Array.from({ length: n * 4 }, () => randn(rand)), [n, 4]);
+    const score = await model.score(x);
+    const h = 1e-2;
+    for (let d = 0; d < 4; d++) {
+      const plus = new Float32Array(x.data);
+      const minus = new Float32Array(x.data);
+      for (let i = 0; i < n; i++) {
+        plus[i * 4 + d] += h;
+        minus[i * 4 + d] -= h;
+      }
+      const ep = await model.energy({ data: plus, shape: [n, 4] });
+      const em = await model.energy({ data: minus, shape: [n, 4] });
+      for (let i = 0; i < n; i++) {
+        const fd = -(ep[i] - em[i]) / (2 * h);
+        assert.ok(Math.abs(fd - score.data[i * 4 + d]) < 2e-3, `dim ${d} row ${i}: fd ${fd} vs ${score.data[i * 4 + d]}`);
+      }
+    }
+  });
+
+  it('initialisation is fixed by the seed', async () => {
+    const x = ebm.tensor([0.1, -0.2, 0.3, 0.4], [2, 2]);
+    const e = async (seed: number) =>
+      ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [16], seed, device: 'cpu' }).energy(x);
+    assert.deepEqual(await e(1), await e(1));
+    assert.notDeepEqual(await e(1), await e(2));
+  });
+
+  it('time-conditioned MLP depends on t', async () => {
+    const model = ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [16, 16], timeConditioned: true, device: 'cpu' });
+    const x = ebm.tensor([0.5, 0.5, -1, 2], [2, 2]);
+    const a = await model.energy(x, 0.1);
+    const b = await model.energy(x, 0.9);
+    assert.ok(maxAbsDiff(a, b) > 1e-4);
+    const perRow = await model.energy(x, new Float32Array([0.1, 0.9]));
+    assert.ok(Math.abs(perRow[0] - a[0]) < 1e-6 && Math.abs(perRow[1] - b[1]) < 1e-6);
+  });
+});
+
+describe('checkpoints', () => {
+  it('save/loadModel round-trips the exact energies', async () => {
+    const dir = tmpDir();
+    const model = ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [8, 8], activation: 'elu', seed: 5, device: 'cpu' });
+    const file = path.join(dir, 'model.safetensors');
+    await model.save(file);
+    const loaded = await ebm.loadModel(file);
+    assert.deepEqual(loaded.config, model.config);
+    const x = ebm.tensor([0, 1, 2, 3, -1, -2], [3, 2]);
+    assert.deepEqual(await loaded.energy(x), await model.energy(x));
+    assert.deepEqual(fs.readdirSync(dir), ['model.safetensors'], 'no temp files left behind');
+  });
+
+  it('is readable from Python (plain json + torch) with the same numbers', async function () {
+    const python = '/usr/bin/python3';
+    try {
+      execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+    } catch {
+      this.skip(); // needs Debian's python3-torch (installed by scripts/setup.sh when root)
+    }
+    const dir = tmpDir();
+    const file = path.join(dir, 'm.safetensors');
+    const model = ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [8, 8], activation: 'silu', seed: 9, device: 'cpu' });
+    await model.save(file);
+    const script = `
+import json, struct, sys, torch
+raw = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+meta = header.pop('__metadata__')
+data = raw[8 + n:]
+p = {}
+for name, e in header.items():
+    b, end = e['data_offsets']
+    assert e['dtype'] == 'F32'
+    p[name] = torch.frombuffer(bytearray(data[b:end]), dtype=torch.float32).reshape(e['shape'])
+x = torch.tensor([[0.5, -1.0], [2.0, 0.25]])
+h = x
+for i in range(2):
+    h = torch.nn.functional.silu(h @ p[f'layers.{i}.weight'].T + p[f'layers.{i}.bias'])
+e = (h @ p['out.weight'].T + p['out.bias']).squeeze(1)
+print(json.dumps({'energy': e.tolist(), 'kind': json.loads(meta['ebm_torch.config'])['kind']}))
+`;
+    const out = JSON.parse(execFileSync(python, ['-c', script, file]).toString()) as { energy: number[]; kind: string };
+    assert.equal(out.kind, 'mlp');
+    const ours = await model.energy(ebm.tensor([0.5, -1.0, 2.0, 0.25], [2, 2]));
+    assert.ok(maxAbsDiff(ours, out.energy) < 1e-5);
+  });
+});
+
+describe('the event loop during native work', () => {
+  it('keeps firing timers while a ~2 s native job runs', async () => {
+    const model = ebm.energyModel({ kind: 'mlp', inputDim: 64, hidden: [512, 512, 512], device: 'cpu' });
+    const rand = rng(1);
+    // Size one call to take about two seconds on this machine, measured with a small probe.
+    const probeRows = 4096;
+    const probe = ebm.tensor(Float32Array.from({ length: probeRows * 64 }, () => randn(rand)), [probeRows, 64]);
+    const t0 = performance.now();
+    await model.score(probe);
+    const perRow = (performance.now() - t0) / probeRows;
+    const n = Math.min(2_000_000, Math.max(probeRows, Math.round(2000 / perRow)));
+    const x = { data: new Float32Array(n * 64).fill(0.1), shape: [n, 64] };
+
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const start = performance.now();
+    await model.score(x);
+    const elapsed = performance.now() - start;
+    clearInterval(timer);
+    assert.ok(elapsed > 500, `the job should be long enough to matter (took ${elapsed.toFixed(0)} ms)`);
+    // A blocked loop would give 0 ticks; allow generous scheduling slack.
+    assert.ok(ticks >= (elapsed / 10) * 0.3, `${ticks} ticks in ${elapsed.toFixed(0)} ms`);
+  });
+});
