@@ -46,7 +46,17 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
     case 'mlp': {
       rejectUnknownKeys(
         cfg,
-        ['kind', 'inputDim', 'hidden', 'activation', 'timeConditioned', 'timeEmbedDim', 'spectralNorm', 'device', 'seed'],
+        [
+          'kind',
+          'inputDim',
+          'hidden',
+          'activation',
+          'timeConditioned',
+          'timeEmbedDim',
+          'spectralNorm',
+          'device',
+          'seed',
+        ],
         path,
       );
       requireNumber(cfg, 'inputDim', path, { integer: true, min: 1 });

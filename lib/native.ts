@@ -19,8 +19,14 @@ export interface NativeRuntimeInfo {
 }
 
 export interface NativeModelHandle {
-  energy(x: NativeTensor | { data: Float32Array; shape: readonly number[] }, t?: number | Float32Array): Promise<Float32Array>;
-  score(x: NativeTensor | { data: Float32Array; shape: readonly number[] }, t?: number | Float32Array): Promise<NativeTensor>;
+  energy(
+    x: NativeTensor | { data: Float32Array; shape: readonly number[] },
+    t?: number | Float32Array,
+  ): Promise<Float32Array>;
+  score(
+    x: NativeTensor | { data: Float32Array; shape: readonly number[] },
+    t?: number | Float32Array,
+  ): Promise<NativeTensor>;
   save(path: string): Promise<void>;
   getParameters(): Promise<Record<string, NativeTensor>>;
   setParameters(values: Record<string, { data: Float32Array; shape: readonly number[] }>): Promise<void>;

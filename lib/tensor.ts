@@ -32,9 +32,7 @@ export function checkTensor(t: unknown, what: string): asserts t is Tensor {
     count *= s;
   });
   if (count !== data.length) {
-    throw new EbmShapeError(
-      `${what}.data has ${data.length} values but shape [${shape.join(', ')}] needs ${count}`,
-    );
+    throw new EbmShapeError(`${what}.data has ${data.length} values but shape [${shape.join(', ')}] needs ${count}`);
   }
 }
 
@@ -43,9 +41,7 @@ export function checkRows(t: Tensor, rest: readonly number[], what: string): voi
   checkTensor(t, what);
   const ok = t.shape.length === rest.length + 1 && rest.every((d, i) => t.shape[i + 1] === d);
   if (!ok) {
-    throw new EbmShapeError(
-      `${what} must have shape [N, ${rest.join(', ')}], got [${t.shape.join(', ')}]`,
-    );
+    throw new EbmShapeError(`${what} must have shape [N, ${rest.join(', ')}], got [${t.shape.join(', ')}]`);
   }
 }
 

@@ -37,7 +37,10 @@ export async function rejectsWith(
     err = e;
   }
   assert.ok(err !== undefined, `expected a ${cls.name}, but nothing was thrown`);
-  assert.ok(err instanceof cls, `expected ${cls.name}, got ${(err as Error).constructor.name}: ${(err as Error).message}`);
+  assert.ok(
+    err instanceof cls,
+    `expected ${cls.name}, got ${(err as Error).constructor.name}: ${(err as Error).message}`,
+  );
   assert.match((err as Error).message, pattern);
   return err as Error;
 }

@@ -104,17 +104,33 @@ describe('mlp energy model', () => {
       const score = await model.score(x);
       assert.deepEqual(score.shape, [n, 3]);
       const ref = xs.map((xi) => referenceMlp(layers, out, act, xi));
-      assert.ok(maxAbsDiff(energies, ref.map((r) => r.e)) < 1e-5, 'energies differ');
+      assert.ok(
+        maxAbsDiff(
+          energies,
+          ref.map((r) => r.e),
+        ) < 1e-5,
+        'energies differ',
+      );
       const refScore = ref.flatMap((r) => r.grad.map((g) => -g));
       assert.ok(maxAbsDiff(score.data, refScore) < 1e-5, `scores differ by ${maxAbsDiff(score.data, refScore)}`);
     });
   }
 
   it('score matches central finite differences of the energy', async () => {
-    const model = ebm.energyModel({ kind: 'mlp', inputDim: 4, hidden: [32, 32], activation: 'softplus', seed: 3, device: 'cpu' });
+    const model = ebm.energyModel({
+      kind: 'mlp',
+      inputDim: 4,
+      hidden: [32, 32],
+      activation: 'softplus',
+      seed: 3,
+      device: 'cpu',
+    });
     const rand = rng(11);
     const n = 8;
-    const x = ebm.tensor(Array.from({ length: n * 4 }, () => randn(rand)), [n, 4]);
+    const x = ebm.tensor(
+      Array.from({ length: n * 4 }, () => randn(rand)),
+      [n, 4],
+    );
     const score = await model.score(x);
     const h = 1e-2;
     for (let d = 0; d < 4; d++) {
@@ -128,7 +144,10 @@ describe('mlp energy model', () => {
       const em = await model.energy({ data: minus, shape: [n, 4] });
       for (let i = 0; i < n; i++) {
         const fd = -(ep[i] - em[i]) / (2 * h);
-        assert.ok(Math.abs(fd - score.data[i * 4 + d]) < 2e-3, `dim ${d} row ${i}: fd ${fd} vs ${score.data[i * 4 + d]}`);
+        assert.ok(
+          Math.abs(fd - score.data[i * 4 + d]) < 2e-3,
+          `dim ${d} row ${i}: fd ${fd} vs ${score.data[i * 4 + d]}`,
+        );
       }
     }
   });
@@ -155,7 +174,14 @@ describe('mlp energy model', () => {
 describe('checkpoints', () => {
   it('save/loadModel round-trips the exact energies', async () => {
     const dir = tmpDir();
-    const model = ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [8, 8], activation: 'elu', seed: 5, device: 'cpu' });
+    const model = ebm.energyModel({
+      kind: 'mlp',
+      inputDim: 2,
+      hidden: [8, 8],
+      activation: 'elu',
+      seed: 5,
+      device: 'cpu',
+    });
     const file = path.join(dir, 'model.safetensors');
     await model.save(file);
     const loaded = await ebm.loadModel(file);
@@ -174,7 +200,14 @@ describe('checkpoints', () => {
     }
     const dir = tmpDir();
     const file = path.join(dir, 'm.safetensors');
-    const model = ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [8, 8], activation: 'silu', seed: 9, device: 'cpu' });
+    const model = ebm.energyModel({
+      kind: 'mlp',
+      inputDim: 2,
+      hidden: [8, 8],
+      activation: 'silu',
+      seed: 9,
+      device: 'cpu',
+    });
     await model.save(file);
     const script = `
 import json, struct, sys, torch
@@ -208,7 +241,10 @@ describe('the event loop during native work', () => {
     const rand = rng(1);
     // Size one call to take about two seconds on this machine, measured with a small probe.
     const probeRows = 4096;
-    const probe = ebm.tensor(Float32Array.from({ length: probeRows * 64 }, () => randn(rand)), [probeRows, 64]);
+    const probe = ebm.tensor(
+      Float32Array.from({ length: probeRows * 64 }, () => randn(rand)),
+      [probeRows, 64],
+    );
     const t0 = performance.now();
     await model.score(probe);
     const perRow = (performance.now() - t0) / probeRows;

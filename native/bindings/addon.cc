@@ -43,7 +43,7 @@ Napi::Value CreateModel(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&]() -> Napi::Value {
+  return guardedPromise(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsString()) throw ConfigError("path must be a string");
     std::string path = info[0].As<Napi::String>().Utf8Value();
     std::string device = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";

@@ -13,7 +13,7 @@ namespace ebm::bindings {
 
 class AsyncJob : public Napi::AsyncWorker {
  public:
-  using Work = std::function<void()>;                  // worker thread: no N-API here
+  using Work = std::function<void()>;                    // worker thread: no N-API here
   using Result = std::function<Napi::Value(Napi::Env)>;  // main thread: builds the JS value
 
   static Napi::Promise start(Napi::Env env, const char* name, Work work, Result result) {
@@ -50,7 +50,9 @@ class AsyncJob : public Napi::AsyncWorker {
 
  private:
   AsyncJob(Napi::Env env, const char* name, Work work, Result result)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
+      : Napi::AsyncWorker(env, name),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
         result_(std::move(result)) {}
 
   Napi::Promise::Deferred deferred_;

@@ -29,4 +29,21 @@ Napi::Value guarded(Napi::Env env, Fn&& fn) {
   }
 }
 
+// Same for methods that return a Promise: argument errors become a rejection, not a throw,
+// so callers handle every failure in one place.
+template <typename Fn>
+Napi::Value guardedPromise(Napi::Env env, Fn&& fn) {
+  Napi::Value error;
+  try {
+    return fn();
+  } catch (const Napi::Error& e) {
+    error = e.Value();
+  } catch (...) {
+    error = toJsError(env, classify(std::current_exception())).Value();
+  }
+  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(error);
+  return deferred.Promise();
+}
+
 }  // namespace ebm::bindings

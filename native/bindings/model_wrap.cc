@@ -51,13 +51,14 @@ Napi::Object ModelWrap::Wrap(Napi::Env env, std::shared_ptr<EnergyModel> model) 
 
 std::shared_ptr<EnergyModel> ModelWrap::FromValue(const Napi::Value& value, const char* what) {
   Napi::Env env = value.Env();
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(env.GetInstanceData<Napi::FunctionReference>()->Value()))
+  if (!value.IsObject() ||
+      !value.As<Napi::Object>().InstanceOf(env.GetInstanceData<Napi::FunctionReference>()->Value()))
     throw ConfigError(std::string(what) + " must be an energy model");
   return ModelWrap::Unwrap(value.As<Napi::Object>())->model_;
 }
 
 Napi::Value ModelWrap::Energy(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&]() -> Napi::Value {
+  return guardedPromise(info.Env(), [&]() -> Napi::Value {
     at::Tensor x = tensorFromJs(info[0], "x");
     at::Tensor t = timeFromJs(info[1]);
     auto model = model_;
@@ -69,7 +70,7 @@ Napi::Value ModelWrap::Energy(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::Score(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&]() -> Napi::Value {
+  return guardedPromise(info.Env(), [&]() -> Napi::Value {
     at::Tensor x = tensorFromJs(info[0], "x");
     at::Tensor t = timeFromJs(info[1]);
     auto model = model_;
@@ -81,7 +82,7 @@ Napi::Value ModelWrap::Score(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&]() -> Napi::Value {
+  return guardedPromise(info.Env(), [&]() -> Napi::Value {
     std::string path = stringArg(info, 0, "path");
     auto model = model_;
     return AsyncJob::start(
@@ -91,7 +92,7 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::GetParameters(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&]() -> Napi::Value {
+  return guardedPromise(info.Env(), [&]() -> Napi::Value {
     auto model = model_;
     auto out = std::make_shared<std::vector<NamedTensor>>();
     return AsyncJob::start(
@@ -109,7 +110,7 @@ Napi::Value ModelWrap::GetParameters(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::SetParameters(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&]() -> Napi::Value {
+  return guardedPromise(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsObject()) throw ConfigError("parameters must be an object of tensors");
     Napi::Object obj = info[0].As<Napi::Object>();
     Napi::Array keys = obj.GetPropertyNames();

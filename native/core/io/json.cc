@@ -81,9 +81,7 @@ std::map<std::string, Value>& Value::mutableObject() {
   if (type_ != Type::Object) wrongType(Type::Object, type_);
   return object_;
 }
-bool Value::has(const std::string& key) const {
-  return type_ == Type::Object && object_.count(key) > 0;
-}
+bool Value::has(const std::string& key) const { return type_ == Type::Object && object_.count(key) > 0; }
 const Value& Value::operator[](const std::string& key) const {
   static const Value null;
   if (type_ != Type::Object) return null;
@@ -180,8 +178,7 @@ class Parser {
     throw IoError("malformed " + what_ + ": " + why + " at byte " + std::to_string(pos_));
   }
   void skipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t'))
-      ++pos_;
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t')) ++pos_;
   }
   char peek() {
     skipSpace();
@@ -286,10 +283,14 @@ class Parser {
     for (int i = 0; i < 4; ++i) {
       char h = s_[pos_++];
       cp <<= 4;
-      if (h >= '0' && h <= '9') cp |= h - '0';
-      else if (h >= 'a' && h <= 'f') cp |= h - 'a' + 10;
-      else if (h >= 'A' && h <= 'F') cp |= h - 'A' + 10;
-      else fail("bad \\u escape");
+      if (h >= '0' && h <= '9')
+        cp |= h - '0';
+      else if (h >= 'a' && h <= 'f')
+        cp |= h - 'a' + 10;
+      else if (h >= 'A' && h <= 'F')
+        cp |= h - 'A' + 10;
+      else
+        fail("bad \\u escape");
     }
     return cp;
   }
@@ -341,8 +342,7 @@ const Value& field(const Value& obj, const std::string& key, const std::string& 
 }
 
 double numberField(const Value& v, const std::string& where) {
-  if (!v.isNumber() || !std::isfinite(v.asNumber()))
-    throw ConfigError(where + " must be a finite number");
+  if (!v.isNumber() || !std::isfinite(v.asNumber())) throw ConfigError(where + " must be a finite number");
   return v.asNumber();
 }
 
@@ -384,8 +384,7 @@ std::string getString(const Value& obj, const std::string& key, const std::strin
   if (!v.isString()) throw ConfigError(path + "." + key + " must be a string");
   return v.asString();
 }
-std::string getString(const Value& obj, const std::string& key, const std::string& path,
-                      const std::string& fallback) {
+std::string getString(const Value& obj, const std::string& key, const std::string& path, const std::string& fallback) {
   return obj[key].isNull() ? fallback : getString(obj, key, path);
 }
 std::vector<int64_t> getIntArray(const Value& obj, const std::string& key, const std::string& path) {

@@ -62,8 +62,7 @@ int64_t getInt(const Value& obj, const std::string& key, const std::string& path
 int64_t getInt(const Value& obj, const std::string& key, const std::string& path, int64_t fallback);
 bool getBool(const Value& obj, const std::string& key, const std::string& path, bool fallback);
 std::string getString(const Value& obj, const std::string& key, const std::string& path);
-std::string getString(const Value& obj, const std::string& key, const std::string& path,
-                      const std::string& fallback);
+std::string getString(const Value& obj, const std::string& key, const std::string& path, const std::string& fallback);
 std::vector<int64_t> getIntArray(const Value& obj, const std::string& key, const std::string& path);
 
 }  // namespace ebm::json

@@ -17,7 +17,8 @@ namespace {
 constexpr uint64_t kMaxHeader = 100ull << 20;  // the format's own limit is 100 MB
 
 void writeAll(std::FILE* f, const void* data, size_t n, const std::string& path) {
-  if (n > 0 && std::fwrite(data, 1, n, f) != n) throw IoError("could not write '" + path + "': " + std::strerror(errno));
+  if (n > 0 && std::fwrite(data, 1, n, f) != n)
+    throw IoError("could not write '" + path + "': " + std::strerror(errno));
 }
 }  // namespace
 
@@ -112,11 +113,16 @@ File load(const std::string& path) {
     const std::string dtype = entry["dtype"].asString();
     c10::ScalarType st;
     size_t elem;
-    if (dtype == "F32") st = torch::kFloat32, elem = 4;
-    else if (dtype == "F64") st = torch::kFloat64, elem = 8;
-    else if (dtype == "F16") st = torch::kFloat16, elem = 2;
-    else if (dtype == "BF16") st = torch::kBFloat16, elem = 2;
-    else throw IoError(what + ": dtype " + dtype + " is not supported (F32, F64, F16, BF16)");
+    if (dtype == "F32")
+      st = torch::kFloat32, elem = 4;
+    else if (dtype == "F64")
+      st = torch::kFloat64, elem = 8;
+    else if (dtype == "F16")
+      st = torch::kFloat16, elem = 2;
+    else if (dtype == "BF16")
+      st = torch::kBFloat16, elem = 2;
+    else
+      throw IoError(what + ": dtype " + dtype + " is not supported (F32, F64, F16, BF16)");
     std::vector<int64_t> shape;
     uint64_t count = 1;
     for (const auto& s : entry["shape"].asArray()) {

@@ -49,7 +49,8 @@ class Mlp : public EnergyModel {
       // Each later hidden layer also sees the time embedding, so time can reshape every layer.
       if (timeConditioned_ && i > 0) {
         const std::string q = "time." + std::to_string(i);
-        timeWeights_.push_back(addParameter(q + ".weight", uniformInit({hidden[i], timeEmbedDim_}, timeEmbedDim_, gen)));
+        timeWeights_.push_back(
+            addParameter(q + ".weight", uniformInit({hidden[i], timeEmbedDim_}, timeEmbedDim_, gen)));
       }
       in = hidden[i];
     }
