@@ -5,3 +5,30 @@ export { energyModel, loadModel, EnergyModel, validateModelConfig, activations, 
 export type { ModelConfig, MlpConfig, Activation, Device } from './model';
 export { version, setNumThreads } from './runtime';
 export type { VersionInfo } from './runtime';
+export { train, evaluateLoss } from './train';
+export type { TrainConfig, TrainProgress, TrainRun, LossEvaluation } from './train';
+export * as datasets from './data';
+export * as metrics from './metrics';
+export {
+  validateLossConfig,
+  validateSamplerConfig,
+  validateOptimizerConfig,
+  validateTrainOptions,
+  lossKinds,
+  samplerKinds,
+} from './config';
+export type {
+  LossConfig,
+  EdLossConfig,
+  DsmSigmaLossConfig,
+  DsmPathLossConfig,
+  DiffClfLossConfig,
+  CdLossConfig,
+  SsmLossConfig,
+  SamplerConfig,
+  LangevinConfig,
+  OptimizerConfig,
+  ScheduleConfig,
+  TrainOptions,
+  PathOptions,
+} from './config';

@@ -64,9 +64,11 @@ else
   or install PyTorch for python3 (EBM_PYTHON picks the interpreter). Then run this script again."
 fi
 
-# Extras for the test suite, benchmarks and lint; optional elsewhere.
+# Extras for the test suite, benchmarks and lint; optional elsewhere. Debian's LibTorch links the
+# generic libblas.so.3, which defaults to the reference BLAS; OpenBLAS registers itself as that
+# alternative and makes the CPU GEMMs several times faster (ED step on 8 gaussians: 17 -> 127 steps/s).
 if can_apt; then
-  apt_install ccache clang-format python3-torch dataset-fashion-mnist
+  apt_install ccache clang-format python3-torch dataset-fashion-mnist libopenblas0-pthread
 fi
 
 # --- npm dependencies ----------------------------------------------------------------------

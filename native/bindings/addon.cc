@@ -3,6 +3,7 @@
 
 #include "async_job.h"
 #include "errors.h"
+#include "functions.h"
 #include "io/checkpoint.h"
 #include "io/json.h"
 #include "js_errors.h"
@@ -62,6 +63,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("createModel", Napi::Function::New(env, CreateModel));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
+  exports.Set("train", Napi::Function::New(env, Train));
+  exports.Set("evaluateLoss", Napi::Function::New(env, EvaluateLoss));
   return exports;
 }
 

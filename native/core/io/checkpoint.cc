@@ -17,6 +17,10 @@ const char* kFormatKey = "ebm_torch.format";
 
 void saveModel(const EnergyModel& model, const std::string& path) {
   std::lock_guard<std::mutex> lock(model.mutex());
+  writeCheckpoint(model, path);
+}
+
+void writeCheckpoint(const EnergyModel& model, const std::string& path) {
   safetensors::save(path, model.state(), {{"format", "pt"}, {kFormatKey, "1"}, {kConfigKey, model.config().dump()}});
 }
 

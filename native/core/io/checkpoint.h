@@ -10,6 +10,8 @@
 namespace ebm {
 
 void saveModel(const EnergyModel& model, const std::string& path);
+// The same without taking the model's lock, for a caller that already holds it (the trainer).
+void writeCheckpoint(const EnergyModel& model, const std::string& path);
 
 // `device` overrides the device stored in the file ('' keeps it).
 std::shared_ptr<EnergyModel> loadModel(const std::string& path, const std::string& device = "");

@@ -1,0 +1,94 @@
+/** Training: the whole loop runs in C++ on a worker thread; JS gets progress every logEvery steps. */
+import { LossConfig, TrainOptions, validateLossConfig, validateTrainOptions } from './config';
+import { callNative, EbmAbortError, fromNative } from './errors';
+import { EnergyModel } from './model';
+import { native, NativeTrainProgress } from './native';
+import { checkFinite, checkRows, Tensor } from './tensor';
+import { checkNumber } from './validate';
+
+/** One report: means over the steps since the previous one. */
+export interface TrainProgress {
+  /** steps completed */
+  step: number;
+  loss: number;
+  lr: number;
+  stepsPerSecond: number;
+  /** seconds since the run started */
+  seconds: number;
+  /** loss-specific diagnostics (energyPos, energyNeg, gap, gradNorm, dsm, clf, ...) */
+  [metric: string]: number;
+}
+
+export interface TrainRun {
+  steps: number;
+  seconds: number;
+  history: TrainProgress[];
+}
+
+export interface TrainConfig extends TrainOptions {
+  onProgress?: (progress: TrainProgress) => void;
+  /** aborting rejects with EbmAbortError within a step; the model keeps its last completed step */
+  signal?: AbortSignal;
+}
+
+function flatten(p: NativeTrainProgress): TrainProgress {
+  return {
+    ...p.metrics,
+    step: p.step,
+    loss: p.loss,
+    lr: p.lr,
+    stepsPerSecond: p.stepsPerSecond,
+    seconds: p.seconds,
+  };
+}
+
+/**
+ * Trains `model` on the rows of `data` (shape [N, ...model input shape]). Bad configs are
+ * rejected (EbmConfigError, naming the field) before anything native runs.
+ */
+export async function train(model: EnergyModel, data: Tensor, config: TrainConfig): Promise<TrainRun> {
+  checkRows(data, [model.config.inputDim], 'data');
+  const cfg = validateTrainOptions(config, model.timeConditioned, data.shape[0]);
+  checkFinite(data, 'data');
+  const { signal, onProgress } = config;
+  if (signal?.aborted) throw new EbmAbortError('training was aborted before it started');
+  const nativeConfig = JSON.stringify({ ...cfg, onProgress: undefined, signal: undefined });
+  const job = await callNative(() =>
+    native().train(model.handle, data, nativeConfig, onProgress ? (p) => onProgress(flatten(p)) : undefined),
+  );
+  const onAbort = () => job.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const result = await job.promise;
+    return { steps: result.steps, seconds: result.seconds, history: result.history.map(flatten) };
+  } catch (err) {
+    throw fromNative(err);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+export interface LossEvaluation {
+  loss: number;
+  metrics: Record<string, number>;
+  /** L2 norm of the gradient of every trainable tensor (model weights and loss-owned ones) */
+  gradNorms: Record<string, number>;
+}
+
+/**
+ * One evaluation of a loss on a batch, with gradients, without changing the model: for
+ * research and for checking a loss against its formula. `seed` fixes the loss's noise.
+ */
+export async function evaluateLoss(
+  model: EnergyModel,
+  batch: Tensor,
+  loss: LossConfig,
+  options: { seed?: number } = {},
+): Promise<LossEvaluation> {
+  checkRows(batch, [model.config.inputDim], 'batch');
+  validateLossConfig(loss, model.timeConditioned, 'loss');
+  checkFinite(batch, 'batch');
+  const seed = options.seed ?? 0;
+  checkNumber(seed, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  return callNative(() => native().evaluateLoss(model.handle, batch, JSON.stringify(loss), seed));
+}

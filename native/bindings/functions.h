@@ -1,0 +1,11 @@
+// Exported functions defined outside addon.cc.
+#pragma once
+
+#include <napi.h>
+
+namespace ebm::bindings {
+
+Napi::Value Train(const Napi::CallbackInfo& info);
+Napi::Value EvaluateLoss(const Napi::CallbackInfo& info);
+
+}  // namespace ebm::bindings

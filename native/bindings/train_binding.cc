@@ -1,0 +1,87 @@
+#include <napi.h>
+
+#include "async_job.h"
+#include "errors.h"
+#include "functions.h"
+#include "io/json.h"
+#include "model_wrap.h"
+#include "progress_job.h"
+#include "tensor_bridge.h"
+#include "train/trainer.h"
+
+namespace ebm::bindings {
+namespace {
+
+Napi::Object progressToJs(Napi::Env env, const TrainProgress& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("step", static_cast<double>(p.step));
+  o.Set("loss", p.loss);
+  o.Set("lr", p.lr);
+  o.Set("seconds", p.seconds);
+  o.Set("stepsPerSecond", p.stepsPerSecond);
+  Napi::Object metrics = Napi::Object::New(env);
+  for (const auto& [name, value] : p.metrics) metrics.Set(name, value);
+  o.Set("metrics", metrics);
+  return o;
+}
+
+}  // namespace
+
+// train(model, data, configJson, onProgress?) -> { promise: Promise<result>, cancel() }
+Napi::Value Train(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    std::shared_ptr<EnergyModel> model = ModelWrap::FromValue(info[0], "model");
+    at::Tensor data = tensorFromJs(info[1], "data");
+    if (info.Length() < 3 || !info[2].IsString()) throw ConfigError("train config must be a JSON string");
+    json::Value config = json::parse(info[2].As<Napi::String>().Utf8Value(), "train config");
+    auto result = std::make_shared<TrainResult>();
+    return ProgressJob<TrainProgress>::start(
+        info.Env(), "ebm.train",
+        [model, data, config, result](const ProgressJob<TrainProgress>::Emit& emit, const std::atomic<bool>& cancel) {
+          *result = train(*model, data, config, emit, cancel);
+        },
+        [result](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("steps", static_cast<double>(result->steps));
+          o.Set("seconds", result->seconds);
+          Napi::Array history = Napi::Array::New(env, result->history.size());
+          for (size_t i = 0; i < result->history.size(); ++i)
+            history.Set(static_cast<uint32_t>(i), progressToJs(env, result->history[i]));
+          o.Set("history", history);
+          return o;
+        },
+        info.Length() > 3 ? info[3] : info.Env().Undefined(),
+        [](Napi::Env env, const TrainProgress& p) -> Napi::Value { return progressToJs(env, p); });
+  });
+}
+
+// evaluateLoss(model, batch, lossJson, seed) -> Promise<{ loss, metrics, gradNorms }>
+Napi::Value EvaluateLoss(const Napi::CallbackInfo& info) {
+  return guardedPromise(info.Env(), [&]() -> Napi::Value {
+    std::shared_ptr<EnergyModel> model = ModelWrap::FromValue(info[0], "model");
+    at::Tensor batch = tensorFromJs(info[1], "batch");
+    if (info.Length() < 3 || !info[2].IsString()) throw ConfigError("loss config must be a JSON string");
+    json::Value config = json::parse(info[2].As<Napi::String>().Utf8Value(), "loss config");
+    const double seed = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
+    if (!(seed >= 0) || seed != static_cast<double>(static_cast<uint64_t>(seed)))
+      throw ConfigError("seed must be a non-negative integer");
+    auto result = std::make_shared<LossEvaluation>();
+    return AsyncJob::start(
+        info.Env(), "ebm.evaluateLoss",
+        [model, batch, config, seed, result] {
+          *result = evaluateLoss(*model, batch, config, static_cast<uint64_t>(seed));
+        },
+        [result](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("loss", result->loss);
+          Napi::Object metrics = Napi::Object::New(env), grads = Napi::Object::New(env);
+          for (const auto& [k, v] : result->metrics) metrics.Set(k, v);
+          for (const auto& [k, v] : result->gradNorms) grads.Set(k, v);
+          o.Set("metrics", metrics);
+          o.Set("gradNorms", grads);
+          return o;
+        });
+  });
+}
+
+}  // namespace ebm::bindings

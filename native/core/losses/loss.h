@@ -1,0 +1,39 @@
+// The one loss interface: every loss maps a data batch to { loss, metrics }.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+#include "models/energy_model.h"
+
+namespace ebm {
+
+struct LossOutput {
+  at::Tensor loss;                            // scalar to minimise
+  std::map<std::string, at::Tensor> metrics;  // scalar diagnostics, kept on the device until a report
+};
+
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  virtual LossOutput compute(EnergyModel& model, const at::Tensor& batch, at::Generator& gen) = 0;
+  // Trainable tensors owned by the loss (DiffCLF's per-level offsets); optimised with the model.
+  virtual std::vector<NamedTensor> parameters() const { return {}; }
+  // Called after every optimiser step (DiffCLF re-centres its offsets here).
+  virtual void afterStep() {}
+  // The trainer announces each step before compute() (for warm-up phases).
+  virtual void beginStep(int64_t step) {}
+  // Loss kinds with a recommended default gradient clip return it here (0 = none).
+  virtual double defaultGradClip() const { return 0.0; }
+};
+
+// Builds a loss from its validated config. Throws ConfigError naming bad fields.
+std::unique_ptr<Loss> makeLoss(const json::Value& config, const EnergyModel& model);
+
+}  // namespace ebm

@@ -1,0 +1,28 @@
+// Noising paths x_t = alpha_t x_0 + gamma_t eps shared by DSM and DiffCLF.
+//   VP: beta(s) linear in [betaMin, betaMax], alpha_t = exp(-1/2 int_0^t beta), gamma_t^2 = 1 - alpha_t^2
+//   VE: alpha_t = 1, gamma_t = sigmaMin (sigmaMax / sigmaMin)^t
+// Time runs over [tMin, 1].
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+#include "io/json.h"
+
+namespace ebm {
+
+struct NoisePath {
+  std::string kind = "vp";
+  double betaMin = 0.1, betaMax = 20.0;
+  double sigmaMin = 0.01, sigmaMax = 10.0;
+  double tMin = 1e-3;
+
+  static NoisePath fromConfig(const json::Value& cfg, const std::string& path);
+  at::Tensor alpha(const at::Tensor& t) const;
+  at::Tensor gamma(const at::Tensor& t) const;
+  // L evenly spaced levels from tMin to 1 (increasing noise).
+  at::Tensor grid(int64_t levels, const c10::Device& device) const;
+};
+
+}  // namespace ebm

@@ -1,0 +1,47 @@
+// The one sampler interface: chains are the batch dimension; diagnostics are tensors read once
+// per call, never per step.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+#include "models/energy_model.h"
+
+namespace ebm {
+
+struct SampleOptions {
+  at::Tensor t;  // fixed time for time-conditioned models (undefined otherwise)
+  bool returnTrajectory = false;
+  int64_t thin = 1;                           // keep every thin-th state in the trajectory
+  const std::atomic<bool>* cancel = nullptr;  // checked every step; throws AbortedError when set
+};
+
+struct SampleResult {
+  at::Tensor x;           // final states [chains, ...]
+  at::Tensor energy;      // final energies [chains]
+  at::Tensor acceptRate;  // per chain, for samplers with an accept step (else undefined)
+  at::Tensor stepSize;    // per chain final step size (adaptive samplers) or scalar
+  std::vector<at::Tensor> trajectory;
+};
+
+class Sampler {
+ public:
+  virtual ~Sampler() = default;
+  virtual SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen,
+                           const SampleOptions& options) = 0;
+  virtual int64_t steps() const = 0;
+};
+
+std::unique_ptr<Sampler> makeSampler(const json::Value& config, const std::string& where);
+
+// grad_x E and E at x (no graph kept): the drift every gradient-based sampler needs.
+at::Tensor energyGrad(EnergyModel& model, const at::Tensor& x, const at::Tensor& t, at::Tensor* energyOut);
+
+}  // namespace ebm

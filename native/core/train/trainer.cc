@@ -1,0 +1,274 @@
+#include "train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "errors.h"
+#include "io/checkpoint.h"
+#include "losses/loss.h"
+#include "tensor_util.h"
+
+namespace ebm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const json::Value& cfg, std::vector<at::Tensor> params) {
+  const std::string where = "optimizer";
+  const std::string kind = json::getString(cfg, "kind", where, "adam");
+  const double lr = json::getNumber(cfg, "lr", where, 1e-3);
+  if (!(lr > 0)) throw ConfigError("optimizer.lr must be > 0, got " + std::to_string(lr));
+  const double wd = json::getNumber(cfg, "weightDecay", where, kind == "adamw" ? 0.01 : 0.0);
+  if (!(wd >= 0)) throw ConfigError("optimizer.weightDecay must be >= 0");
+  if (kind == "adam" || kind == "adamw") {
+    double b1 = 0.9, b2 = 0.999;
+    if (cfg.has("betas")) {
+      const auto& b = cfg["betas"];
+      if (!b.isArray() || b.asArray().size() != 2 || !b.asArray()[0].isNumber() || !b.asArray()[1].isNumber())
+        throw ConfigError("optimizer.betas must be [beta1, beta2]");
+      b1 = b.asArray()[0].asNumber();
+      b2 = b.asArray()[1].asNumber();
+      if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw ConfigError("optimizer.betas must lie in [0, 1)");
+    }
+    const double eps = json::getNumber(cfg, "eps", where, 1e-8);
+    if (kind == "adam")
+      return std::make_unique<torch::optim::Adam>(
+          params, torch::optim::AdamOptions(lr).betas({b1, b2}).eps(eps).weight_decay(wd));
+    return std::make_unique<torch::optim::AdamW>(
+        params, torch::optim::AdamWOptions(lr).betas({b1, b2}).eps(eps).weight_decay(wd));
+  }
+  if (kind == "sgd") {
+    const double momentum = json::getNumber(cfg, "momentum", where, 0.0);
+    if (!(momentum >= 0 && momentum < 1)) throw ConfigError("optimizer.momentum must be in [0, 1)");
+    return std::make_unique<torch::optim::SGD>(params,
+                                               torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(wd));
+  }
+  throw ConfigError("optimizer.kind must be one of adam, adamw, sgd; got '" + kind + "'");
+}
+
+// Learning rate at a step: linear warm-up, then constant or cosine decay to minLr.
+struct Schedule {
+  std::string kind = "constant";
+  double base = 1e-3, minLr = 0;
+  int64_t warmup = 0, total = 1;
+
+  double at(int64_t step) const {
+    double lr = base;
+    if (kind == "cosine") {
+      const double progress =
+          std::min(1.0, static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total)));
+      lr = minLr + (base - minLr) * 0.5 * (1 + std::cos(M_PI * progress));
+    }
+    if (warmup > 0 && step < warmup) lr *= static_cast<double>(step + 1) / static_cast<double>(warmup);
+    return lr;
+  }
+};
+
+std::vector<at::Tensor> cloneAll(const std::vector<NamedTensor>& state) {
+  std::vector<at::Tensor> out;
+  for (const auto& nt : state) out.push_back(nt.tensor.detach().clone());
+  return out;
+}
+
+void restoreAll(const std::vector<NamedTensor>& state, const std::vector<at::Tensor>& saved) {
+  torch::NoGradGuard noGrad;
+  for (size_t i = 0; i < state.size(); ++i) state[i].tensor.copy_(saved[i]);
+}
+
+}  // namespace
+
+TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Value& cfg,
+                  const std::function<void(const TrainProgress&)>& onProgress, const std::atomic<bool>& cancel) {
+  std::lock_guard<std::mutex> lock(model.mutex());
+  torch::AutoGradMode gradOn(true);
+  const auto start = Clock::now();
+
+  const int64_t steps = json::getInt(cfg, "steps", "train");
+  const int64_t batchSize = json::getInt(cfg, "batchSize", "train");
+  const uint64_t seed = static_cast<uint64_t>(json::getInt(cfg, "seed", "train", 0));
+  const bool replacement = json::getBool(cfg, "replacement", "train", false);
+  const int64_t logEvery = std::min(steps, json::getInt(cfg, "logEvery", "train", 10));
+  const double emaDecay = cfg.has("ema") ? json::getNumber(cfg["ema"], "decay", "train.ema") : 0.0;
+  if (steps < 1) throw ConfigError("train.steps must be >= 1");
+  if (batchSize < 1) throw ConfigError("train.batchSize must be >= 1");
+  if (logEvery < 1) throw ConfigError("train.logEvery must be >= 1");
+  if (!(emaDecay >= 0 && emaDecay < 1)) throw ConfigError("train.ema.decay must be in [0, 1)");
+  std::string checkpointPath;
+  int64_t checkpointEvery = 0;
+  if (cfg.has("checkpoint")) {
+    checkpointPath = json::getString(cfg["checkpoint"], "path", "train.checkpoint");
+    checkpointEvery = json::getInt(cfg["checkpoint"], "every", "train.checkpoint", 0);
+    if (checkpointEvery < 0) throw ConfigError("train.checkpoint.every must be >= 0");
+  }
+
+  at::Tensor data = model.prepareInput(dataIn, "data");
+  requireFinite(data, "data");
+  const int64_t n = data.size(0);
+  if (!replacement && batchSize > n)
+    throw ConfigError("train.batchSize (" + std::to_string(batchSize) + ") is larger than the dataset (" +
+                      std::to_string(n) + " rows); use a smaller batch or replacement: true");
+
+  std::unique_ptr<Loss> loss = makeLoss(cfg["loss"], model);
+  const double gradClip = cfg.has("gradClip") ? json::getNumber(cfg, "gradClip", "train") : loss->defaultGradClip();
+  if (!(gradClip >= 0)) throw ConfigError("train.gradClip must be >= 0 (0 turns clipping off)");
+
+  std::vector<at::Tensor> params;
+  for (const auto& p : model.parameters()) params.push_back(p.tensor);
+  for (const auto& p : loss->parameters()) params.push_back(p.tensor);
+  const json::Value& optCfg = cfg["optimizer"];
+  std::unique_ptr<torch::optim::Optimizer> optimizer = makeOptimizer(optCfg, params);
+
+  Schedule schedule;
+  schedule.base = json::getNumber(optCfg, "lr", "optimizer", 1e-3);
+  schedule.total = steps;
+  if (cfg.has("schedule")) {
+    const json::Value& s = cfg["schedule"];
+    schedule.kind = json::getString(s, "kind", "schedule", "constant");
+    if (schedule.kind != "constant" && schedule.kind != "cosine")
+      throw ConfigError("schedule.kind must be 'constant' or 'cosine', got '" + schedule.kind + "'");
+    schedule.minLr = json::getNumber(s, "minLr", "schedule", 0.0);
+    schedule.warmup = json::getInt(s, "warmupSteps", "schedule", 0);
+    if (schedule.warmup < 0) throw ConfigError("schedule.warmupSteps must be >= 0");
+  }
+
+  at::Generator gen = makeGenerator(model.device(), seed);
+  const auto longOpts = torch::TensorOptions().device(model.device()).dtype(torch::kLong);
+  at::Tensor order;
+  int64_t cursor = n;  // forces a shuffle before the first batch
+
+  std::vector<at::Tensor> ema = emaDecay > 0 ? cloneAll(model.parameters()) : std::vector<at::Tensor>{};
+  std::vector<at::Tensor> lastGood = cloneAll(model.state());
+  int64_t lastGoodStep = 0;
+
+  TrainResult result;
+  std::vector<at::Tensor> intervalLoss;
+  std::map<std::string, at::Tensor> metricSums;
+  auto intervalStart = Clock::now();
+
+  for (int64_t step = 0; step < steps; ++step) {
+    if (cancel.load(std::memory_order_relaxed))
+      throw AbortedError("training was aborted after " + std::to_string(step) + " steps");
+    const double lr = schedule.at(step);
+    for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
+
+    at::Tensor idx;
+    if (replacement) {
+      idx = torch::randint(n, {batchSize}, gen, longOpts);
+    } else {
+      if (cursor + batchSize > n) {
+        order = torch::randperm(n, gen, longOpts);
+        cursor = 0;
+      }
+      idx = order.narrow(0, cursor, batchSize);
+      cursor += batchSize;
+    }
+    at::Tensor batch = data.index_select(0, idx);
+
+    loss->beginStep(step);
+    optimizer->zero_grad();
+    LossOutput out = loss->compute(model, batch, gen);
+    out.loss.backward();
+
+    std::vector<at::Tensor> sq;
+    for (const auto& p : params)
+      if (p.grad().defined()) sq.push_back(p.grad().pow(2).sum());
+    at::Tensor gradNorm = sq.empty() ? torch::zeros({}, data.options()) : torch::stack(sq).sum().sqrt();
+    if (gradClip > 0) {
+      // Scale on the device: no host sync per step.
+      at::Tensor scale = torch::clamp_max(gradClip / (gradNorm + 1e-6), 1.0);
+      torch::NoGradGuard noGrad;
+      for (const auto& p : params)
+        if (p.grad().defined()) p.grad().mul_(scale);
+    }
+    optimizer->step();
+    loss->afterStep();
+    if (emaDecay > 0) {
+      torch::NoGradGuard noGrad;
+      const auto& ps = model.parameters();
+      for (size_t i = 0; i < ps.size(); ++i) ema[i].lerp_(ps[i].tensor.detach(), 1 - emaDecay);
+    }
+
+    intervalLoss.push_back(out.loss.detach());
+    out.metrics["gradNorm"] = gradNorm.detach();
+    for (const auto& [name, value] : out.metrics) {
+      auto it = metricSums.find(name);
+      if (it == metricSums.end())
+        metricSums[name] = value.detach().to(torch::kFloat64);
+      else
+        it->second = it->second + value.detach().to(torch::kFloat64);
+    }
+
+    const bool last = step + 1 == steps;
+    if ((step + 1) % logEvery != 0 && !last) continue;
+
+    // One host read per report.
+    at::Tensor losses = torch::stack(intervalLoss).to(torch::kCPU, torch::kFloat64);
+    std::map<std::string, double> metrics;
+    const double count = static_cast<double>(intervalLoss.size());
+    bool finite = torch::isfinite(losses).all().item<bool>();
+    for (const auto& [name, sum] : metricSums) {
+      metrics[name] = sum.item<double>() / count;
+      if (name == "gradNorm" && !std::isfinite(metrics[name])) finite = false;
+    }
+    if (!finite) {
+      restoreAll(model.state(), lastGood);
+      throw NumericsError("the loss or its gradient became non-finite between steps " + std::to_string(lastGoodStep) +
+                          " and " + std::to_string(step + 1) + "; the model keeps the weights of step " +
+                          std::to_string(lastGoodStep) + ". Try a smaller learning rate or gradient clipping.");
+    }
+    TrainProgress p;
+    p.step = step + 1;
+    p.loss = losses.mean().item<double>();
+    p.lr = lr;
+    p.seconds = secondsSince(start);
+    p.stepsPerSecond = count / std::max(1e-9, secondsSince(intervalStart));
+    p.metrics = std::move(metrics);
+    result.history.push_back(p);
+    if (onProgress) onProgress(p);
+
+    intervalLoss.clear();
+    metricSums.clear();
+    intervalStart = Clock::now();
+    lastGood = cloneAll(model.state());
+    lastGoodStep = step + 1;
+    if (checkpointEvery > 0 && (step + 1) % checkpointEvery == 0 && !last) writeCheckpoint(model, checkpointPath);
+  }
+
+  if (emaDecay > 0) restoreAll(model.parameters(), ema);
+  if (!checkpointPath.empty()) writeCheckpoint(model, checkpointPath);
+  result.steps = steps;
+  result.seconds = secondsSince(start);
+  return result;
+}
+
+LossEvaluation evaluateLoss(EnergyModel& model, const at::Tensor& batchIn, const json::Value& lossConfig,
+                            uint64_t seed) {
+  std::lock_guard<std::mutex> lock(model.mutex());
+  torch::AutoGradMode gradOn(true);
+  at::Tensor batch = model.prepareInput(batchIn, "batch");
+  requireFinite(batch, "batch");
+  std::unique_ptr<Loss> loss = makeLoss(lossConfig, model);
+  at::Generator gen = makeGenerator(model.device(), seed);
+  std::vector<NamedTensor> tensors = model.parameters();
+  for (const auto& p : loss->parameters()) tensors.push_back(p);
+  for (const auto& p : tensors) p.tensor.mutable_grad() = at::Tensor();
+  loss->beginStep(0);
+  LossOutput out = loss->compute(model, batch, gen);
+  out.loss.backward();
+  LossEvaluation result;
+  result.loss = out.loss.item<double>();
+  for (const auto& [name, value] : out.metrics) result.metrics[name] = value.item<double>();
+  for (const auto& p : tensors) {
+    const at::Tensor& g = p.tensor.grad();
+    result.gradNorms[p.name] = g.defined() ? g.norm().item<double>() : 0.0;
+    p.tensor.mutable_grad() = at::Tensor();
+  }
+  return result;
+}
+
+}  // namespace ebm

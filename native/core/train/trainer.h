@@ -1,0 +1,51 @@
+// The whole training loop in C++: minibatches drawn natively from a dataset tensor held on the
+// model's device, optimiser, learning-rate schedule, EMA, gradient clipping, periodic reports
+// and checkpoints, cancellation, and a guard that keeps the last finite weights.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+#include "models/energy_model.h"
+
+namespace ebm {
+
+struct TrainProgress {
+  int64_t step = 0;  // steps completed
+  double loss = 0;   // mean loss over the steps since the previous report
+  double lr = 0;
+  double stepsPerSecond = 0;
+  double seconds = 0;                     // since the start of the run
+  std::map<std::string, double> metrics;  // means over the same steps
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  double seconds = 0;
+  std::vector<TrainProgress> history;
+};
+
+// `config` is the validated train config (loss, optimizer, schedule, batchSize, steps, seed, ...).
+// onProgress runs on the training thread every logEvery steps. Throws AbortedError when cancel is
+// set (the model keeps the weights of the last completed step), NumericsError when the loss or a
+// gradient becomes non-finite (the model keeps the weights of the last finite report).
+TrainResult train(EnergyModel& model, const at::Tensor& data, const json::Value& config,
+                  const std::function<void(const TrainProgress&)>& onProgress, const std::atomic<bool>& cancel);
+
+// One loss evaluation with gradients, for research and tests: the loss, its metrics and the
+// L2 norm of the gradient of every trainable tensor (model and loss). Leaves weights and
+// gradients as they were.
+struct LossEvaluation {
+  double loss = 0;
+  std::map<std::string, double> metrics;
+  std::map<std::string, double> gradNorms;
+};
+LossEvaluation evaluateLoss(EnergyModel& model, const at::Tensor& batch, const json::Value& lossConfig, uint64_t seed);
+
+}  // namespace ebm

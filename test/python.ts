@@ -1,0 +1,28 @@
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+
+/** Debian's python3 with python3-torch: the independent reference some tests compare against. */
+export const referencePython = '/usr/bin/python3';
+
+let available: boolean | undefined;
+export function hasTorchPython(): boolean {
+  if (available === undefined) {
+    try {
+      execFileSync(referencePython, ['-c', 'import torch'], { stdio: 'ignore' });
+      available = true;
+    } catch {
+      available = false;
+    }
+  }
+  return available;
+}
+
+/** Runs test/reference/<script> with a JSON request on stdin; returns its JSON reply. */
+export function runReference<T>(script: string, request: unknown): T {
+  const file = path.join(__dirname, '..', '..', 'test', 'reference', script);
+  const out = execFileSync(referencePython, [file], {
+    input: JSON.stringify(request),
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
+  return JSON.parse(out.toString()) as T;
+}
