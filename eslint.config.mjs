@@ -13,9 +13,12 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.mjs', '**/*.js'],
+    // plain CommonJS helper scripts run by node directly (binding.gyp, CMake)
+    files: ['**/*.js'],
     languageOptions: {
+      sourceType: 'commonjs',
       globals: { process: 'readonly', console: 'readonly', require: 'readonly', __dirname: 'readonly' },
     },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );
