@@ -12,7 +12,7 @@ import {
   requireObject,
 } from './validate';
 
-export const samplerKinds = ['langevin'] as const;
+export const samplerKinds = ['langevin', 'mala', 'hmc', 'annealed', 'wgf'] as const;
 export type SamplerKind = (typeof samplerKinds)[number];
 
 /** Unadjusted Langevin: x ← x − η∇E + √(2ηT) ξ. */
@@ -26,7 +26,64 @@ export interface LangevinConfig {
   /** replaces √(2ηT) when given: decoupled noise, the short-run CD recipe */
   noiseScale?: number;
 }
-export type SamplerConfig = LangevinConfig;
+/** Step-size adaptation during the first adaptSteps steps (per chain, towards targetAccept). */
+export interface AdaptOptions {
+  /** steps of adaptation (default 0: fixed step); acceptRate counts the steps after them */
+  adaptSteps?: number;
+  /** default 0.574 (MALA), 0.65 (HMC) */
+  targetAccept?: number;
+  /** Robbins–Monro rate on log step size (default 0.05) */
+  adaptRate?: number;
+}
+/** Metropolis-adjusted Langevin, per-chain accept. */
+export interface MalaConfig extends AdaptOptions {
+  kind: 'mala';
+  steps: number;
+  stepSize: number;
+}
+/** Hamiltonian Monte Carlo with leapfrogSteps (default 10) steps of size stepSize. */
+export interface HmcConfig extends AdaptOptions {
+  kind: 'hmc';
+  steps: number;
+  stepSize: number;
+  leapfrogSteps?: number;
+  /** each iteration's step is stepSize × U(1 − jitter, 1 + jitter) per chain (default 0.2), against periodic orbits */
+  jitter?: number;
+}
+/**
+ * Annealed Langevin over the levels of a time-conditioned model, t from 1 to tMin; `steps` per
+ * level; `stepSize` is the step at the last level, level t uses stepSize·γ_t²/γ_tMin².
+ */
+export interface AnnealedConfig {
+  kind: 'annealed';
+  steps: number;
+  stepSize: number;
+  /** number of levels (default 10) */
+  levels?: number;
+  path?: NoisePathKind;
+  betaMin?: number;
+  betaMax?: number;
+  sigmaMin?: number;
+  sigmaMax?: number;
+  tMin?: number;
+}
+/**
+ * Wasserstein gradient-flow particle sampler (blob Fokker–Planck velocity, Heun steps of size
+ * stepSize). bandwidth 'auto' (default) = bandwidthScale (2.5) × median nearest-neighbour distance.
+ */
+export interface WgfConfig {
+  kind: 'wgf';
+  steps: number;
+  stepSize: number;
+  bandwidth?: number | 'auto';
+  bandwidthScale?: number;
+  /** the blob correction term (default true) */
+  blob?: boolean;
+  /** the kernel repulsion terms (default true; false = plain gradient descent, which collapses) */
+  repulsion?: boolean;
+  integrator?: 'heun' | 'euler';
+}
+export type SamplerConfig = LangevinConfig | MalaConfig | HmcConfig | AnnealedConfig | WgfConfig;
 
 export type NoisePathKind = 'vp' | 've';
 /** Parameters of the noising path shared by DSM (on a path) and DiffCLF. */
@@ -157,15 +214,53 @@ function validatePath(cfg: Obj, path: string): void {
 export function validateSamplerConfig(value: unknown, path = 'sampler'): SamplerConfig {
   const cfg = requireObject(value, path);
   const kind = checkOneOf(cfg.kind, samplerKinds, `${path}.kind`);
+  const steps = requireNumber(cfg, 'steps', path, { integer: true, min: 1, max: 1e7 });
+  requireNumber(cfg, 'stepSize', path, { above: 0 });
+  const adapt = () => {
+    optionalNumber(cfg, 'adaptSteps', path, { integer: true, min: 0, max: steps - 1 });
+    optionalNumber(cfg, 'targetAccept', path, { above: 0, max: 0.999 });
+    optionalNumber(cfg, 'adaptRate', path, { above: 0, max: 1 });
+  };
   switch (kind) {
     case 'langevin':
       rejectUnknownKeys(cfg, ['kind', 'steps', 'stepSize', 'temperature', 'noiseScale'], path);
-      requireNumber(cfg, 'steps', path, { integer: true, min: 1, max: 1e7 });
-      requireNumber(cfg, 'stepSize', path, { above: 0 });
       optionalNumber(cfg, 'temperature', path, { above: 0 });
       optionalNumber(cfg, 'noiseScale', path, { min: 0 });
-      return cfg as unknown as LangevinConfig;
+      break;
+    case 'mala':
+      rejectUnknownKeys(cfg, ['kind', 'steps', 'stepSize', 'adaptSteps', 'targetAccept', 'adaptRate'], path);
+      adapt();
+      break;
+    case 'hmc':
+      rejectUnknownKeys(
+        cfg,
+        ['kind', 'steps', 'stepSize', 'leapfrogSteps', 'jitter', 'adaptSteps', 'targetAccept', 'adaptRate'],
+        path,
+      );
+      optionalNumber(cfg, 'leapfrogSteps', path, { integer: true, min: 1, max: 10000 });
+      optionalNumber(cfg, 'jitter', path, { min: 0, max: 0.99 });
+      adapt();
+      break;
+    case 'annealed':
+      rejectUnknownKeys(cfg, ['kind', 'steps', 'stepSize', 'levels', ...pathKeys], path);
+      optionalNumber(cfg, 'levels', path, { integer: true, min: 1, max: 100000 });
+      if (cfg.path !== undefined) validatePath(cfg, path);
+      break;
+    case 'wgf':
+      rejectUnknownKeys(
+        cfg,
+        ['kind', 'steps', 'stepSize', 'bandwidth', 'bandwidthScale', 'blob', 'repulsion', 'integrator'],
+        path,
+      );
+      if (cfg.bandwidth !== undefined && cfg.bandwidth !== 'auto')
+        checkNumber(cfg.bandwidth, `${path}.bandwidth`, { above: 0 });
+      optionalNumber(cfg, 'bandwidthScale', path, { above: 0 });
+      optionalBoolean(cfg, 'blob', path);
+      optionalBoolean(cfg, 'repulsion', path);
+      optionalOneOf(cfg, 'integrator', ['heun', 'euler'] as const, path);
+      break;
   }
+  return cfg as unknown as SamplerConfig;
 }
 
 /** Checks a loss config; `timeConditioned` says what the model is, so mismatches fail early. */
@@ -220,7 +315,12 @@ export function validateLossConfig(value: unknown, timeConditioned: boolean, pat
     }
     case 'cd': {
       rejectUnknownKeys(cfg, ['kind', 'sampler', 'alpha', 'buffer', 'init'], path);
-      validateSamplerConfig(cfg.sampler, `${path}.sampler`);
+      const sampler = validateSamplerConfig(cfg.sampler, `${path}.sampler`);
+      if (sampler.kind === 'annealed') {
+        throw new EbmConfigError(
+          `${path}.sampler: the annealed sampler needs a time-conditioned model; CD trains E(x)`,
+        );
+      }
       optionalNumber(cfg, 'alpha', path, { min: 0 });
       optionalOneOf(cfg, 'init', ['data', 'noise'] as const, path);
       if (cfg.buffer !== undefined) {

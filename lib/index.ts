@@ -1,14 +1,28 @@
 export * from './errors';
 export { tensor, checkTensor, checkFinite, rows, row } from './tensor';
 export type { Tensor } from './tensor';
-export { energyModel, loadModel, EnergyModel, validateModelConfig, activations, modelKinds } from './model';
-export type { ModelConfig, MlpConfig, Activation, Device } from './model';
+export { energyModel, loadModel, compose, EnergyModel, validateModelConfig, activations, modelKinds } from './model';
+export type {
+  ModelConfig,
+  MlpConfig,
+  ConvNetConfig,
+  GaussianConfig,
+  GmmConfig,
+  DoubleWellConfig,
+  CompositionConfig,
+  Activation,
+  Device,
+} from './model';
+export { sample } from './sample';
+export type { SampleOptions, SampleResult } from './sample';
 export { version, setNumThreads } from './runtime';
 export type { VersionInfo } from './runtime';
 export { train, evaluateLoss } from './train';
 export type { TrainConfig, TrainProgress, TrainRun, LossEvaluation } from './train';
 export * as datasets from './data';
 export * as metrics from './metrics';
+export * as plot from './plot';
+export { RunLog, writeFileAtomic } from './log/run';
 export {
   validateLossConfig,
   validateSamplerConfig,
@@ -27,6 +41,11 @@ export type {
   SsmLossConfig,
   SamplerConfig,
   LangevinConfig,
+  MalaConfig,
+  HmcConfig,
+  AnnealedConfig,
+  WgfConfig,
+  AdaptOptions,
   OptimizerConfig,
   ScheduleConfig,
   TrainOptions,

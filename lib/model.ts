@@ -36,8 +36,76 @@ export interface MlpConfig {
   seed?: number;
 }
 
-export type ModelConfig = MlpConfig;
-export const modelKinds = ['mlp'] as const;
+/** Convolutional energy for images [N, C, H, W]: per stage a 3×3 conv and a 4×4 stride-2 conv. */
+export interface ConvNetConfig {
+  kind: 'convnet';
+  /** [channels, height, width] */
+  inputShape: [number, number, number];
+  /** width of each stage, e.g. [32, 64, 128] */
+  channels: number[];
+  activation?: Activation;
+  device?: Device;
+  seed?: number;
+}
+
+/** Analytic Gaussian: E = ½(x−μ)ᵀΣ⁻¹(x−μ) + ½ log det(2πΣ), exactly −log p. */
+export interface GaussianConfig {
+  kind: 'gaussian';
+  mean: number[];
+  /** full covariance (symmetric positive definite); or `std` for σ²I (default 1) */
+  cov?: number[][];
+  std?: number;
+  device?: Device;
+}
+
+/** Analytic Gaussian mixture E = −log Σ w_k N(x; μ_k, diag σ_k²); with `path`, E(x, t) = −log p_t. */
+export interface GmmConfig {
+  kind: 'gmm';
+  means: number[][];
+  /** one std per component (isotropic) or one row of per-coordinate stds per component */
+  stds: number[] | number[][];
+  weights: number[];
+  /** makes it time-conditioned along this noising path (means α_t μ_k, variances α_t²σ_k² + γ_t²) */
+  path?: 'vp' | 've';
+  betaMin?: number;
+  betaMax?: number;
+  sigmaMin?: number;
+  sigmaMax?: number;
+  tMin?: number;
+  device?: Device;
+}
+
+/** Double well E = barrier (x₀² − 1)² + ½|x₁:|² (unnormalised). */
+export interface DoubleWellConfig {
+  kind: 'doublewell';
+  dim?: number;
+  barrier?: number;
+  device?: Device;
+}
+
+/** What a composition reports as its config (built by compose(), restored by loadModel()). */
+export interface CompositionConfig {
+  kind: 'compose';
+  parts: ModelConfig[];
+  weights: number[];
+  device?: Device;
+}
+
+export type ModelConfig = MlpConfig | ConvNetConfig | GaussianConfig | GmmConfig | DoubleWellConfig;
+export const modelKinds = ['mlp', 'convnet', 'gaussian', 'gmm', 'doublewell'] as const;
+
+function checkMatrix(value: unknown, path: string, cols?: number): number[][] {
+  if (!Array.isArray(value) || value.length === 0)
+    throw new EbmConfigError(`${path} must be a non-empty array of rows`);
+  const width = cols ?? (Array.isArray(value[0]) ? value[0].length : 0);
+  value.forEach((row: unknown, i: number) => {
+    if (!Array.isArray(row) || row.length !== width || width === 0) {
+      throw new EbmConfigError(`${path}[${i}] must be an array of ${width || 'one or more'} numbers`);
+    }
+    row.forEach((v: unknown, j: number) => checkNumber(v, `${path}[${i}][${j}]`));
+  });
+  return value as number[][];
+}
 
 /** Checks a model config before anything native runs. */
 export function validateModelConfig(value: unknown, path = 'model'): ModelConfig {
@@ -77,6 +145,79 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
       optionalNumber(cfg, 'seed', path, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
       return cfg as unknown as MlpConfig;
     }
+    case 'convnet': {
+      rejectUnknownKeys(cfg, ['kind', 'inputShape', 'channels', 'activation', 'device', 'seed'], path);
+      const shape = cfg.inputShape;
+      if (!Array.isArray(shape) || shape.length !== 3) {
+        throw new EbmConfigError(`${path}.inputShape must be [channels, height, width]`);
+      }
+      shape.forEach((v: unknown, i: number) =>
+        checkNumber(v, `${path}.inputShape[${i}]`, { integer: true, min: i === 0 ? 1 : 2, max: i === 0 ? 64 : 4096 }),
+      );
+      if (!Array.isArray(cfg.channels) || cfg.channels.length === 0 || cfg.channels.length > 8) {
+        throw new EbmConfigError(`${path}.channels must list 1 to 8 stage widths, e.g. [32, 64]`);
+      }
+      cfg.channels.forEach((w: unknown, i: number) =>
+        checkNumber(w, `${path}.channels[${i}]`, { integer: true, min: 1, max: 4096 }),
+      );
+      optionalOneOf(cfg, 'activation', activations, path);
+      optionalDevice(cfg, 'device', path);
+      optionalNumber(cfg, 'seed', path, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+      return cfg as unknown as ConvNetConfig;
+    }
+    case 'gaussian': {
+      rejectUnknownKeys(cfg, ['kind', 'mean', 'cov', 'std', 'device'], path);
+      if (!Array.isArray(cfg.mean) || cfg.mean.length === 0)
+        throw new EbmConfigError(`${path}.mean must be a non-empty array`);
+      cfg.mean.forEach((v: unknown, i: number) => checkNumber(v, `${path}.mean[${i}]`));
+      if (cfg.cov !== undefined) {
+        const cov = checkMatrix(cfg.cov, `${path}.cov`, cfg.mean.length);
+        if (cov.length !== cfg.mean.length)
+          throw new EbmConfigError(`${path}.cov must be ${cfg.mean.length} x ${cfg.mean.length}`);
+      }
+      optionalNumber(cfg, 'std', path, { above: 0 });
+      optionalDevice(cfg, 'device', path);
+      return cfg as unknown as GaussianConfig;
+    }
+    case 'gmm': {
+      rejectUnknownKeys(
+        cfg,
+        ['kind', 'means', 'stds', 'weights', 'path', 'betaMin', 'betaMax', 'sigmaMin', 'sigmaMax', 'tMin', 'device'],
+        path,
+      );
+      const means = checkMatrix(cfg.means, `${path}.means`);
+      const k = means.length;
+      if (!Array.isArray(cfg.weights) || cfg.weights.length !== k) {
+        throw new EbmConfigError(`${path}.weights must have one entry per component (${k})`);
+      }
+      const total = cfg.weights.reduce(
+        (sum: number, w: unknown, i: number) => sum + checkNumber(w, `${path}.weights[${i}]`, { above: 0 }),
+        0,
+      );
+      if (Math.abs(total - 1) > 1e-6) throw new EbmConfigError(`${path}.weights must sum to 1, got ${total}`);
+      if (!Array.isArray(cfg.stds) || cfg.stds.length !== k) {
+        throw new EbmConfigError(`${path}.stds must have one entry per component (${k})`);
+      }
+      if (Array.isArray(cfg.stds[0])) {
+        checkMatrix(cfg.stds, `${path}.stds`, means[0].length).forEach((row, i) =>
+          row.forEach((v, j) => checkNumber(v, `${path}.stds[${i}][${j}]`, { above: 0 })),
+        );
+      } else {
+        cfg.stds.forEach((v: unknown, i: number) => checkNumber(v, `${path}.stds[${i}]`, { above: 0 }));
+      }
+      optionalOneOf(cfg, 'path', ['vp', 've'] as const, path);
+      for (const key of ['betaMin', 'betaMax', 'sigmaMin', 'sigmaMax']) optionalNumber(cfg, key, path, { above: 0 });
+      optionalNumber(cfg, 'tMin', path, { above: 0, max: 0.999 });
+      optionalDevice(cfg, 'device', path);
+      return cfg as unknown as GmmConfig;
+    }
+    case 'doublewell': {
+      rejectUnknownKeys(cfg, ['kind', 'dim', 'barrier', 'device'], path);
+      optionalNumber(cfg, 'dim', path, { integer: true, min: 1, max: 65536 });
+      optionalNumber(cfg, 'barrier', path, { above: 0 });
+      optionalDevice(cfg, 'device', path);
+      return cfg as unknown as DoubleWellConfig;
+    }
     default:
       throw new EbmConfigError(
         `${path}.kind must be one of ${modelKinds.map((k) => `'${k}'`).join(', ')}; got ${JSON.stringify(cfg.kind)}`,
@@ -88,21 +229,23 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
 export class EnergyModel {
   /** @internal */
   readonly handle: NativeModelHandle;
-  readonly config: ModelConfig;
+  readonly config: ModelConfig | CompositionConfig;
+  /** shape of one input row, e.g. [2] or [1, 28, 28] */
+  readonly inputShape: readonly number[];
+  /** E(x, t) rather than E(x) */
+  readonly timeConditioned: boolean;
 
-  /** @internal use energyModel() or loadModel() */
+  /** @internal use energyModel(), compose() or loadModel() */
   constructor(handle: NativeModelHandle) {
     this.handle = handle;
-    this.config = JSON.parse(handle.config()) as ModelConfig;
+    this.config = JSON.parse(handle.config()) as ModelConfig | CompositionConfig;
+    this.inputShape = handle.inputShape();
+    this.timeConditioned = handle.timeConditioned();
   }
 
   /** The device the weights live on ('cpu', 'cuda:0', ...). */
   get device(): string {
     return this.handle.device();
-  }
-
-  get timeConditioned(): boolean {
-    return this.config.timeConditioned === true;
   }
 
   /** One energy per row of x. */
@@ -144,6 +287,25 @@ export class EnergyModel {
 export function energyModel(config: ModelConfig): EnergyModel {
   const cfg = validateModelConfig(config);
   return callNativeSync(() => new EnergyModel(native().createModel(JSON.stringify(cfg))));
+}
+
+/** Product of experts E(x) = Σ w_k E_k(x): an energy usable by every sampler and metric. */
+export function compose(parts: ReadonlyArray<{ model: EnergyModel; weight?: number }>): EnergyModel {
+  if (!Array.isArray(parts) || parts.length === 0)
+    throw new EbmConfigError('compose needs a non-empty array of { model, weight }');
+  parts.forEach((p, i) => {
+    if (!(p?.model instanceof EnergyModel)) throw new EbmConfigError(`compose[${i}].model must be an EnergyModel`);
+    if (p.weight !== undefined) checkNumber(p.weight, `compose[${i}].weight`);
+  });
+  return callNativeSync(
+    () =>
+      new EnergyModel(
+        native().compose(
+          parts.map((p) => p.model.handle),
+          parts.map((p) => p.weight ?? 1),
+        ),
+      ),
+  );
 }
 
 /** Loads a model saved by EnergyModel.save(). `device` overrides the saved device. */

@@ -33,6 +33,15 @@ export interface NativeModelHandle {
   setParameters(values: Record<string, { data: Float32Array; shape: readonly number[] }>): Promise<void>;
   config(): string;
   device(): string;
+  inputShape(): number[];
+  timeConditioned(): boolean;
+}
+
+export interface NativeSampleResult extends NativeTensor {
+  energy: Float32Array;
+  acceptRate?: Float32Array;
+  stepSize?: Float32Array;
+  trajectory?: NativeTensor;
 }
 
 export interface NativeTrainProgress {
@@ -73,6 +82,14 @@ export interface NativeAddon {
     lossJson: string,
     seed: number,
   ): Promise<{ loss: number; metrics: Record<string, number>; gradNorms: Record<string, number> }>;
+  sample(
+    model: NativeModelHandle,
+    optionsJson: string,
+    init?: { data: Float32Array; shape: readonly number[] },
+    t?: number | Float32Array,
+    onProgress?: (step: number) => void,
+  ): NativeJob<NativeSampleResult>;
+  compose(models: NativeModelHandle[], weights: number[]): NativeModelHandle;
 }
 
 let cached: NativeAddon | undefined;

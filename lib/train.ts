@@ -47,7 +47,7 @@ function flatten(p: NativeTrainProgress): TrainProgress {
  * rejected (EbmConfigError, naming the field) before anything native runs.
  */
 export async function train(model: EnergyModel, data: Tensor, config: TrainConfig): Promise<TrainRun> {
-  checkRows(data, [model.config.inputDim], 'data');
+  checkRows(data, model.inputShape, 'data');
   const cfg = validateTrainOptions(config, model.timeConditioned, data.shape[0]);
   checkFinite(data, 'data');
   const { signal, onProgress } = config;
@@ -85,7 +85,7 @@ export async function evaluateLoss(
   loss: LossConfig,
   options: { seed?: number } = {},
 ): Promise<LossEvaluation> {
-  checkRows(batch, [model.config.inputDim], 'batch');
+  checkRows(batch, model.inputShape, 'batch');
   validateLossConfig(loss, model.timeConditioned, 'loss');
   checkFinite(batch, 'batch');
   const seed = options.seed ?? 0;

@@ -1,2 +1,13 @@
 export { toy, toyMixture, toyLogDensity, toyNames } from './toy';
 export type { ToyName, ToyMixture } from './toy';
+export { readIdx, writeIdx } from './idx';
+export type { IdxData, IdxDtype, IdxArray } from './idx';
+export { readNpy, writeNpy } from './npy';
+export { readCsv, readCsvTable, writeCsv } from './csv';
+export type { CsvReadOptions, CsvWriteOptions, CsvTable } from './csv';
+export { standardize, applyStandardize, undoStandardize, minMaxScale, trainTestSplit, flattenRows } from './transform';
+export type { Standardized, StandardizeStats, TrainTestSplit } from './transform';
+export { fashionMnist, fashionMnistAvailable, fashionMnistClasses, fashionMnistDefaultDir } from './fashion';
+export type { FashionMnist, FashionMnistOptions } from './fashion';
+export { GaussianMixture, pathAlpha, pathGamma } from './mixture';
+export type { GaussianMixtureSpec, PathParams, PathTime } from './mixture';

@@ -1,2 +1,13 @@
 export { gridNll, gridEnergy, gridPoints, logSumExp } from './grid';
 export type { GridOptions, GridEnergy } from './grid';
+export {
+  mmd,
+  medianDistance,
+  assignModes,
+  modeWeights,
+  withinModeStd,
+  r2UpToConstant,
+  ess,
+  meanAndCovariance,
+} from './stats';
+export type { MmdOptions } from './stats';

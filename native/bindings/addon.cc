@@ -65,6 +65,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("train", Napi::Function::New(env, Train));
   exports.Set("evaluateLoss", Napi::Function::New(env, EvaluateLoss));
+  exports.Set("sample", Napi::Function::New(env, Sample));
+  exports.Set("compose", Napi::Function::New(env, Compose));
   return exports;
 }
 

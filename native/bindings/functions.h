@@ -7,5 +7,7 @@ namespace ebm::bindings {
 
 Napi::Value Train(const Napi::CallbackInfo& info);
 Napi::Value EvaluateLoss(const Napi::CallbackInfo& info);
+Napi::Value Sample(const Napi::CallbackInfo& info);
+Napi::Value Compose(const Napi::CallbackInfo& info);
 
 }  // namespace ebm::bindings

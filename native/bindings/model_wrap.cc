@@ -29,6 +29,8 @@ void ModelWrap::Init(Napi::Env env, Napi::Object exports) {
                                       InstanceMethod("setParameters", &ModelWrap::SetParameters),
                                       InstanceMethod("config", &ModelWrap::Config),
                                       InstanceMethod("device", &ModelWrap::GetDevice),
+                                      InstanceMethod("inputShape", &ModelWrap::InputShape),
+                                      InstanceMethod("timeConditioned", &ModelWrap::TimeConditioned),
                                   });
   constructor = new Napi::FunctionReference(Napi::Persistent(fn));
   env.SetInstanceData(constructor);
@@ -98,7 +100,7 @@ Napi::Value ModelWrap::GetParameters(const Napi::CallbackInfo& info) {
     return AsyncJob::start(
         info.Env(), "ebm.getParameters",
         [model, out] {
-          std::lock_guard<std::mutex> lock(model->mutex());
+          ModelLock lock(*model);
           for (const auto& nt : model->state()) out->push_back({nt.name, nt.tensor.detach().to(torch::kCPU).clone()});
         },
         [out](Napi::Env env) -> Napi::Value {
@@ -125,7 +127,7 @@ Napi::Value ModelWrap::SetParameters(const Napi::CallbackInfo& info) {
     return AsyncJob::start(
         info.Env(), "ebm.setParameters",
         [model, values] {
-          std::lock_guard<std::mutex> lock(model->mutex());
+          ModelLock lock(*model);
           for (const auto& nt : values) model->setTensor(nt.name, nt.tensor);
         },
         [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
@@ -138,6 +140,17 @@ Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::GetDevice(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), deviceName(model_->device()));
+}
+
+Napi::Value ModelWrap::InputShape(const Napi::CallbackInfo& info) {
+  const auto& shape = model_->eventShape();
+  Napi::Array out = Napi::Array::New(info.Env(), shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) out.Set(static_cast<uint32_t>(i), static_cast<double>(shape[i]));
+  return out;
+}
+
+Napi::Value ModelWrap::TimeConditioned(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), model_->timeConditioned());
 }
 
 }  // namespace ebm::bindings

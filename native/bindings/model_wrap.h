@@ -26,6 +26,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value SetParameters(const Napi::CallbackInfo& info);
   Napi::Value Config(const Napi::CallbackInfo& info);
   Napi::Value GetDevice(const Napi::CallbackInfo& info);
+  Napi::Value InputShape(const Napi::CallbackInfo& info);
+  Napi::Value TimeConditioned(const Napi::CallbackInfo& info);
 
   std::shared_ptr<EnergyModel> model_;
 };

@@ -16,7 +16,7 @@ const char* kFormatKey = "ebm_torch.format";
 }  // namespace
 
 void saveModel(const EnergyModel& model, const std::string& path) {
-  std::lock_guard<std::mutex> lock(model.mutex());
+  ModelLock lock(model);
   writeCheckpoint(model, path);
 }
 

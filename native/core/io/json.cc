@@ -396,4 +396,32 @@ std::vector<int64_t> getIntArray(const Value& obj, const std::string& key, const
   return out;
 }
 
+std::vector<double> getNumberArray(const Value& obj, const std::string& key, const std::string& path) {
+  const Value& v = field(obj, key, path);
+  if (!v.isArray()) throw ConfigError(path + "." + key + " must be an array of numbers");
+  std::vector<double> out;
+  for (size_t i = 0; i < v.asArray().size(); ++i)
+    out.push_back(numberField(v.asArray()[i], path + "." + key + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+std::vector<std::vector<double>> getNumberMatrix(const Value& obj, const std::string& key, const std::string& path) {
+  const Value& v = field(obj, key, path);
+  if (!v.isArray() || v.asArray().empty()) throw ConfigError(path + "." + key + " must be a non-empty array of rows");
+  std::vector<std::vector<double>> out;
+  for (size_t i = 0; i < v.asArray().size(); ++i) {
+    const Value& row = v.asArray()[i];
+    const std::string where = path + "." + key + "[" + std::to_string(i) + "]";
+    if (!row.isArray()) throw ConfigError(where + " must be an array of numbers");
+    std::vector<double> r;
+    for (size_t j = 0; j < row.asArray().size(); ++j)
+      r.push_back(numberField(row.asArray()[j], where + "[" + std::to_string(j) + "]"));
+    if (!out.empty() && r.size() != out[0].size())
+      throw ConfigError(where + " has " + std::to_string(r.size()) + " entries, expected " +
+                        std::to_string(out[0].size()));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace ebm::json

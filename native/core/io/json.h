@@ -64,5 +64,8 @@ bool getBool(const Value& obj, const std::string& key, const std::string& path, 
 std::string getString(const Value& obj, const std::string& key, const std::string& path);
 std::string getString(const Value& obj, const std::string& key, const std::string& path, const std::string& fallback);
 std::vector<int64_t> getIntArray(const Value& obj, const std::string& key, const std::string& path);
+std::vector<double> getNumberArray(const Value& obj, const std::string& key, const std::string& path);
+// An array of equal-length number arrays (rows).
+std::vector<std::vector<double>> getNumberMatrix(const Value& obj, const std::string& key, const std::string& path);
 
 }  // namespace ebm::json

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "errors.h"
 #include "tensor_util.h"
 
@@ -20,6 +22,24 @@ at::Tensor EnergyModel::addBuffer(const std::string& name, at::Tensor value) {
   value = value.to(device_, torch::kFloat32).detach();
   buffers_.push_back({name, value});
   return value;
+}
+
+namespace {
+void collectMutexes(const EnergyModel& model, std::vector<std::mutex*>& out) {
+  out.push_back(&model.mutex());
+  for (const auto& part : model.parts()) collectMutexes(*part, out);
+}
+}  // namespace
+
+ModelLock::ModelLock(const EnergyModel& model) {
+  collectMutexes(model, held_);
+  std::sort(held_.begin(), held_.end());
+  held_.erase(std::unique(held_.begin(), held_.end()), held_.end());
+  for (std::mutex* m : held_) m->lock();
+}
+
+ModelLock::~ModelLock() {
+  for (auto it = held_.rbegin(); it != held_.rend(); ++it) (*it)->unlock();
 }
 
 std::vector<NamedTensor> EnergyModel::state() const {
@@ -71,7 +91,7 @@ constexpr int64_t kChunkRows = 1 << 16;  // bounds peak memory of evaluation on 
 }
 
 at::Tensor evaluateEnergy(EnergyModel& model, const at::Tensor& xIn, const at::Tensor& tIn) {
-  std::lock_guard<std::mutex> lock(model.mutex());
+  ModelLock lock(model);
   torch::NoGradGuard noGrad;
   at::Tensor x = model.prepareInput(xIn, "x");
   requireFinite(x, "x");
@@ -92,7 +112,7 @@ at::Tensor scoreOf(EnergyModel& model, const at::Tensor& x, const at::Tensor& t,
 }
 
 at::Tensor evaluateScore(EnergyModel& model, const at::Tensor& xIn, const at::Tensor& tIn) {
-  std::lock_guard<std::mutex> lock(model.mutex());
+  ModelLock lock(model);
   torch::AutoGradMode gradOn(true);
   at::Tensor x = model.prepareInput(xIn, "x");
   requireFinite(x, "x");

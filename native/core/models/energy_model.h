@@ -39,18 +39,23 @@ class EnergyModel {
   // Non-trainable state that is saved with the model (spectral-norm vectors, analytic constants).
   const std::vector<NamedTensor>& buffers() const { return buffers_; }
   // Both lists, parameters first: what a checkpoint holds.
-  std::vector<NamedTensor> state() const;
+  virtual std::vector<NamedTensor> state() const;
 
   // Copies values into the named parameter or buffer; shape must match.
-  void setTensor(const std::string& name, const at::Tensor& value);
+  virtual void setTensor(const std::string& name, const at::Tensor& value);
 
   // Checks x (and t) against this model and moves them to its device.
   at::Tensor prepareInput(const at::Tensor& x, const std::string& what) const;
   at::Tensor prepareTime(const at::Tensor& t, int64_t n) const;
 
-  // Jobs that read or write weights hold this lock, so a training run and an energy call on
-  // the same model never interleave.
+  // Jobs that read or write weights hold this lock (through ModelLock, which also locks the
+  // parts of a composition), so a training run and an energy call on one model never interleave.
   std::mutex& mutex() const { return *mutex_; }
+  // Models this one is built from (a composition's parts); empty for ordinary models.
+  virtual std::vector<std::shared_ptr<EnergyModel>> parts() const { return {}; }
+  // Sets training mode (spectral norm updates its power-iteration vectors only in training).
+  void setTraining(bool training) { training_ = training; }
+  bool training() const { return training_; }
 
  protected:
   EnergyModel(json::Value config, std::vector<int64_t> eventShape, c10::Device device);
@@ -64,10 +69,28 @@ class EnergyModel {
   std::vector<NamedTensor> parameters_;
   std::vector<NamedTensor> buffers_;
   std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
+  bool training_ = false;
+};
+
+// Locks a model and, recursively, its parts: each distinct mutex once, in address order, so two
+// jobs over overlapping compositions cannot deadlock.
+class ModelLock {
+ public:
+  explicit ModelLock(const EnergyModel& model);
+  ~ModelLock();
+  ModelLock(const ModelLock&) = delete;
+  ModelLock& operator=(const ModelLock&) = delete;
+
+ private:
+  std::vector<std::mutex*> held_;
 };
 
 // Builds a model from its validated config (kind: 'mlp', ...). Throws ConfigError naming bad fields.
 std::shared_ptr<EnergyModel> makeModel(const json::Value& config);
+
+// Product of experts sum_k w_k E_k over models sharing input shape, device and time conditioning.
+std::shared_ptr<EnergyModel> composeModels(std::vector<std::shared_ptr<EnergyModel>> parts,
+                                           std::vector<double> weights);
 
 }  // namespace ebm
 

@@ -99,7 +99,7 @@ class Mlp : public EnergyModel {
   at::Tensor normalised(size_t i) {
     const at::Tensor& w = weights_[i];
     at::Tensor u = sigmaU_[i];
-    {
+    if (training()) {
       torch::NoGradGuard noGrad;
       at::Tensor v = torch::mv(w.t(), u);
       v = v / (v.norm() + 1e-12);

@@ -6,5 +6,10 @@
 namespace ebm {
 
 std::shared_ptr<EnergyModel> makeMlp(const json::Value& cfg, c10::Device device);
+std::shared_ptr<EnergyModel> makeConvNet(const json::Value& cfg, c10::Device device);
+std::shared_ptr<EnergyModel> makeGaussian(const json::Value& cfg, c10::Device device);
+std::shared_ptr<EnergyModel> makeMixture(const json::Value& cfg, c10::Device device);
+std::shared_ptr<EnergyModel> makeDoubleWell(const json::Value& cfg, c10::Device device);
+std::shared_ptr<EnergyModel> makeComposition(const json::Value& cfg, c10::Device device);
 
 }  // namespace ebm

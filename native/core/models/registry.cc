@@ -11,7 +11,12 @@ std::shared_ptr<EnergyModel> makeModel(const json::Value& config) {
   const std::string kind = json::getString(config, "kind", "model");
   const c10::Device device = resolveDevice(json::getString(config, "device", "model", "auto"));
   if (kind == "mlp") return makeMlp(config, device);
-  throw ConfigError("model.kind must be one of: mlp; got '" + kind + "'");
+  if (kind == "convnet") return makeConvNet(config, device);
+  if (kind == "gaussian") return makeGaussian(config, device);
+  if (kind == "gmm") return makeMixture(config, device);
+  if (kind == "doublewell") return makeDoubleWell(config, device);
+  if (kind == "compose") return makeComposition(config, device);
+  throw ConfigError("model.kind must be one of: mlp, convnet, gaussian, gmm, doublewell, compose; got '" + kind + "'");
 }
 
 }  // namespace ebm

@@ -25,11 +25,10 @@ class Langevin : public Sampler {
  public:
   explicit Langevin(const json::Value& cfg, const std::string& where)
       : steps_(json::getInt(cfg, "steps", where)),
-        stepSize_(json::getNumber(cfg, "stepSize", where)),
+        stepSize_(checkStepSize(cfg, where)),
         temperature_(json::getNumber(cfg, "temperature", where, 1.0)),
         noiseScale_(json::getNumber(cfg, "noiseScale", where, -1.0)) {
     checkSteps(steps_, where);
-    if (!(stepSize_ > 0)) throw ConfigError(where + ".stepSize must be > 0, got " + std::to_string(stepSize_));
     if (!(temperature_ > 0)) throw ConfigError(where + ".temperature must be > 0");
     if (cfg.has("noiseScale") && !(noiseScale_ >= 0)) throw ConfigError(where + ".noiseScale must be >= 0");
   }
@@ -41,11 +40,11 @@ class Langevin : public Sampler {
     at::Tensor x = x0.detach().clone();
     SampleResult r;
     for (int64_t k = 0; k < steps_; ++k) {
-      throwIfCancelled(o);
       at::Tensor g = energyGrad(model, x, o.t, nullptr);
       torch::NoGradGuard noGrad;
       x = x - stepSize_ * g + noise * torch::randn(x.sizes(), gen, x.options());
       if (o.returnTrajectory && (k + 1) % o.thin == 0) r.trajectory.push_back(x);
+      stepDone(o, k + 1);
     }
     {
       torch::NoGradGuard noGrad;
@@ -62,15 +61,6 @@ class Langevin : public Sampler {
 };
 
 }  // namespace
-
-void checkSteps(int64_t steps, const std::string& where) {
-  if (steps < 1 || steps > 10000000)
-    throw ConfigError(where + ".steps must be an integer >= 1, got " + std::to_string(steps));
-}
-
-void throwIfCancelled(const SampleOptions& o) {
-  if (o.cancel && o.cancel->load(std::memory_order_relaxed)) throw AbortedError("sampling was aborted");
-}
 
 std::unique_ptr<Sampler> makeLangevin(const json::Value& cfg, const std::string& where) {
   return std::make_unique<Langevin>(cfg, where);

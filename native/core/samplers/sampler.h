@@ -21,6 +21,8 @@ struct SampleOptions {
   bool returnTrajectory = false;
   int64_t thin = 1;                           // keep every thin-th state in the trajectory
   const std::atomic<bool>* cancel = nullptr;  // checked every step; throws AbortedError when set
+  std::function<void(int64_t step)> onStep;   // called after every progressEvery-th step
+  int64_t progressEvery = 0;                  // 0: no progress calls
 };
 
 struct SampleResult {
@@ -37,9 +39,16 @@ class Sampler {
   virtual SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen,
                            const SampleOptions& options) = 0;
   virtual int64_t steps() const = 0;
+  // Where chains start when the caller gives no init: N(0, I) unless the sampler knows better.
+  virtual at::Tensor defaultInit(EnergyModel& model, int64_t n, at::Generator& gen) const;
 };
 
 std::unique_ptr<Sampler> makeSampler(const json::Value& config, const std::string& where);
+
+// A whole sampling job: locks the model, builds the sampler, checks or draws the initial states
+// (init [n, ...] or n chains from the sampler's default), runs it; results on the CPU.
+SampleResult sampleModel(EnergyModel& model, const json::Value& samplerConfig, const at::Tensor& init, int64_t n,
+                         uint64_t seed, SampleOptions options);
 
 // grad_x E and E at x (no graph kept): the drift every gradient-based sampler needs.
 at::Tensor energyGrad(EnergyModel& model, const at::Tensor& x, const at::Tensor& t, at::Tensor* energyOut);

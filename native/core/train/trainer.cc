@@ -69,6 +69,13 @@ struct Schedule {
   }
 };
 
+// Training mode for the duration of a run, also when it throws.
+struct TrainingMode {
+  explicit TrainingMode(EnergyModel& m) : model(m) { model.setTraining(true); }
+  ~TrainingMode() { model.setTraining(false); }
+  EnergyModel& model;
+};
+
 std::vector<at::Tensor> cloneAll(const std::vector<NamedTensor>& state) {
   std::vector<at::Tensor> out;
   for (const auto& nt : state) out.push_back(nt.tensor.detach().clone());
@@ -84,8 +91,9 @@ void restoreAll(const std::vector<NamedTensor>& state, const std::vector<at::Ten
 
 TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Value& cfg,
                   const std::function<void(const TrainProgress&)>& onProgress, const std::atomic<bool>& cancel) {
-  std::lock_guard<std::mutex> lock(model.mutex());
+  ModelLock lock(model);
   torch::AutoGradMode gradOn(true);
+  TrainingMode trainingMode(model);
   const auto start = Clock::now();
 
   const int64_t steps = json::getInt(cfg, "steps", "train");
@@ -117,6 +125,9 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   const double gradClip = cfg.has("gradClip") ? json::getNumber(cfg, "gradClip", "train") : loss->defaultGradClip();
   if (!(gradClip >= 0)) throw ConfigError("train.gradClip must be >= 0 (0 turns clipping off)");
 
+  if (model.parameters().empty())
+    throw ConfigError("model '" + model.kind() + "' has no trainable parameters (analytic energies and compositions " +
+                      "are not trained; train their parts)");
   std::vector<at::Tensor> params;
   for (const auto& p : model.parameters()) params.push_back(p.tensor);
   for (const auto& p : loss->parameters()) params.push_back(p.tensor);
@@ -248,7 +259,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
 
 LossEvaluation evaluateLoss(EnergyModel& model, const at::Tensor& batchIn, const json::Value& lossConfig,
                             uint64_t seed) {
-  std::lock_guard<std::mutex> lock(model.mutex());
+  ModelLock lock(model);
   torch::AutoGradMode gradOn(true);
   at::Tensor batch = model.prepareInput(batchIn, "batch");
   requireFinite(batch, "batch");

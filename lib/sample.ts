@@ -1,0 +1,105 @@
+/** Sampling: a whole chain run in C++ on a worker thread, cancellable, with diagnostics. */
+import { SamplerConfig, validateSamplerConfig } from './config';
+import { callNative, EbmAbortError, EbmConfigError, fromNative } from './errors';
+import { EnergyModel } from './model';
+import { native } from './native';
+import { checkFinite, checkRows, Tensor } from './tensor';
+import { checkNumber, optionalBoolean, optionalNumber, rejectUnknownKeys, requireObject } from './validate';
+
+export interface SampleOptions {
+  /** number of chains (ignored when init is given) */
+  n?: number;
+  sampler: SamplerConfig;
+  /** fixes the initial draw and all noise (default 0) */
+  seed?: number;
+  /** starting states [n, ...]; default N(0, I) (annealed: the t = 1 marginal) */
+  init?: Tensor;
+  /** fixed time for time-conditioned models with non-annealed samplers */
+  t?: number | Float32Array;
+  /** also return the states after every `thin`-th step as [T, n, ...] */
+  returnTrajectory?: boolean;
+  thin?: number;
+  /** steps done so far, every progressEvery steps (default: 20 reports per run) */
+  onProgress?: (step: number, total: number) => void;
+  progressEvery?: number;
+  signal?: AbortSignal;
+}
+
+/** The final states, plus per-chain diagnostics read once at the end. */
+export interface SampleResult extends Tensor {
+  /** final energies, one per chain */
+  energy: Float32Array;
+  /** MALA/HMC: per-chain acceptance rate over the steps after adaptation */
+  acceptRate?: Float32Array;
+  /** per-chain final step size (MALA/HMC), the step (Langevin, annealed), the bandwidth (wgf) */
+  stepSize?: Float32Array;
+  trajectory?: Tensor;
+}
+
+function samplerSteps(s: SamplerConfig): number {
+  return s.kind === 'annealed' ? s.steps * (s.levels ?? 10) : s.steps;
+}
+
+/** Draws samples from p ∝ exp(−E) with any sampler. Bad options are rejected before native work. */
+export async function sample(model: EnergyModel, options: SampleOptions): Promise<SampleResult> {
+  const o = requireObject(options, 'options');
+  rejectUnknownKeys(
+    o,
+    ['n', 'sampler', 'seed', 'init', 't', 'returnTrajectory', 'thin', 'onProgress', 'progressEvery', 'signal'],
+    'options',
+  );
+  const sampler = validateSamplerConfig(options.sampler, 'options.sampler');
+  if (options.init !== undefined) {
+    checkRows(options.init, model.inputShape, 'options.init');
+    checkFinite(options.init, 'options.init');
+  } else {
+    if (options.n === undefined)
+      throw new EbmConfigError('options.n (number of chains) is required without options.init');
+    checkNumber(options.n, 'options.n', { integer: true, min: 1, max: 1e8 });
+  }
+  optionalNumber(o, 'seed', 'options', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  optionalNumber(o, 'thin', 'options', { integer: true, min: 1 });
+  optionalNumber(o, 'progressEvery', 'options', { integer: true, min: 1 });
+  optionalBoolean(o, 'returnTrajectory', 'options');
+  if (sampler.kind === 'annealed' && !model.timeConditioned) {
+    throw new EbmConfigError('options.sampler: the annealed sampler needs a time-conditioned model');
+  }
+  if (model.timeConditioned && sampler.kind !== 'annealed' && options.t === undefined) {
+    throw new EbmConfigError(`options.t is required to sample a time-conditioned model with '${sampler.kind}'`);
+  }
+  if (!model.timeConditioned && options.t !== undefined) {
+    throw new EbmConfigError('options.t was given but the model is not time-conditioned');
+  }
+  if (typeof options.t === 'number') checkNumber(options.t, 'options.t');
+  if (options.signal?.aborted) throw new EbmAbortError('sampling was aborted before it started');
+
+  const total = samplerSteps(sampler);
+  const progressEvery = options.progressEvery ?? Math.max(1, Math.ceil(total / 20));
+  const onProgress = options.onProgress;
+  const job = await callNative(() =>
+    native().sample(
+      model.handle,
+      JSON.stringify({
+        sampler,
+        n: options.init ? options.init.shape[0] : options.n,
+        seed: options.seed ?? 0,
+        returnTrajectory: options.returnTrajectory ?? false,
+        thin: options.thin ?? 1,
+        progressEvery: onProgress ? progressEvery : 0,
+      }),
+      options.init,
+      options.t,
+      onProgress ? (step) => onProgress(step, total) : undefined,
+    ),
+  );
+  const onAbort = () => job.cancel();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const r = await job.promise;
+    return r;
+  } catch (err) {
+    throw fromNative(err);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}

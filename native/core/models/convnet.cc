@@ -1,0 +1,86 @@
+// A small convolutional energy for images [N, C, H, W]: per stage a 3x3 convolution and a
+// 4x4 stride-2 convolution (halving the resolution), then a linear read-out to one energy.
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "errors.h"
+#include "models/model_registry.h"
+#include "tensor_util.h"
+
+namespace ebm {
+namespace {
+
+at::Tensor activate(const std::string& name, const at::Tensor& h) {
+  if (name == "silu") return torch::silu(h);
+  if (name == "softplus") return torch::softplus(h);
+  if (name == "leaky_relu") return torch::leaky_relu(h, 0.2);
+  if (name == "elu") return torch::elu(h);
+  if (name == "tanh") return torch::tanh(h);
+  throw ConfigError("model.activation must be one of silu, softplus, leaky_relu, elu, tanh; got '" + name + "'");
+}
+
+class ConvNet : public EnergyModel {
+ public:
+  ConvNet(const json::Value& cfg, c10::Device device, std::vector<int64_t> inputShape, std::vector<int64_t> channels)
+      : EnergyModel(cfg, inputShape, device), activation_(json::getString(cfg, "activation", "model", "silu")) {
+    activate(activation_, torch::zeros({1}));
+    at::Generator gen =
+        makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0)));
+    int64_t in = inputShape[0], h = inputShape[1], w = inputShape[2];
+    for (size_t i = 0; i < channels.size(); ++i) {
+      const int64_t out = channels[i];
+      const std::string p = "convs." + std::to_string(2 * i);
+      const std::string q = "convs." + std::to_string(2 * i + 1);
+      weights_.push_back(addParameter(p + ".weight", init({out, in, 3, 3}, in * 9, gen)));
+      biases_.push_back(addParameter(p + ".bias", init({out}, in * 9, gen)));
+      weights_.push_back(addParameter(q + ".weight", init({out, out, 4, 4}, out * 16, gen)));
+      biases_.push_back(addParameter(q + ".bias", init({out}, out * 16, gen)));
+      in = out;
+      h = (h + 2 - 4) / 2 + 1;
+      w = (w + 2 - 4) / 2 + 1;
+      if (h < 1 || w < 1)
+        throw ConfigError("model.channels has too many stages for a " + std::to_string(inputShape[1]) + " x " +
+                          std::to_string(inputShape[2]) + " image");
+    }
+    const int64_t features = in * h * w;
+    outWeight_ = addParameter("out.weight", init({1, features}, features, gen));
+    outBias_ = addParameter("out.bias", init({1}, features, gen));
+  }
+
+  at::Tensor energy(const at::Tensor& x, const at::Tensor&) override {
+    at::Tensor h = x;
+    for (size_t i = 0; i < weights_.size(); ++i) {
+      const bool down = i % 2 == 1;
+      h = activate(activation_, torch::conv2d(h, weights_[i], biases_[i], down ? 2 : 1, 1));
+    }
+    return torch::linear(h.flatten(1), outWeight_, outBias_).squeeze(1);
+  }
+
+ private:
+  static at::Tensor init(std::vector<int64_t> shape, int64_t fanIn, at::Generator& gen) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fanIn));
+    return torch::rand(shape, gen, torch::kFloat32) * (2 * bound) - bound;
+  }
+
+  std::string activation_;
+  std::vector<at::Tensor> weights_, biases_;
+  at::Tensor outWeight_, outBias_;
+};
+
+}  // namespace
+
+std::shared_ptr<EnergyModel> makeConvNet(const json::Value& cfg, c10::Device device) {
+  std::vector<int64_t> shape = json::getIntArray(cfg, "inputShape", "model");
+  if (shape.size() != 3 || shape[0] < 1 || shape[1] < 2 || shape[2] < 2 || shape[0] > 64 || shape[1] > 4096 ||
+      shape[2] > 4096)
+    throw ConfigError("model.inputShape must be [channels, height, width] with channels <= 64 and sides >= 2");
+  std::vector<int64_t> channels = json::getIntArray(cfg, "channels", "model");
+  if (channels.empty() || channels.size() > 8) throw ConfigError("model.channels must list 1 to 8 stage widths");
+  for (size_t i = 0; i < channels.size(); ++i)
+    if (channels[i] < 1 || channels[i] > 4096)
+      throw ConfigError("model.channels[" + std::to_string(i) + "] must be an integer in [1, 4096]");
+  return std::make_shared<ConvNet>(cfg, device, shape, channels);
+}
+
+}  // namespace ebm

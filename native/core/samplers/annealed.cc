@@ -1,0 +1,78 @@
+// Annealed Langevin over the levels of a time-conditioned model: t from 1 down to tMin in
+// `levels` steps, `steps` Langevin updates at each. stepSize is the step at the last (least
+// noisy) level; level t uses stepSize * gamma_t^2 / gamma_tMin^2 (Song & Ermon's scaling).
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "errors.h"
+#include "losses/noise_path.h"
+#include "samplers/sampler_registry.h"
+
+namespace ebm {
+namespace {
+
+class AnnealedLangevin : public Sampler {
+ public:
+  AnnealedLangevin(const json::Value& cfg, const std::string& where)
+      : steps_(json::getInt(cfg, "steps", where)),
+        stepSize_(checkStepSize(cfg, where)),
+        levels_(json::getInt(cfg, "levels", where, 10)),
+        path_(NoisePath::fromConfig(cfg, where)) {
+    checkSteps(steps_, where);
+    if (levels_ < 1 || levels_ > 100000) throw ConfigError(where + ".levels must be an integer in [1, 100000]");
+  }
+
+  int64_t steps() const override { return steps_ * levels_; }
+
+  at::Tensor defaultInit(EnergyModel& model, int64_t n, at::Generator& gen) const override {
+    // The t = 1 marginal of a standardised data set: N(0, (alpha_1^2 + gamma_1^2) I).
+    at::Tensor one = torch::ones({1}, torch::kFloat64);
+    const double std = torch::sqrt(path_.alpha(one).pow(2) + path_.gamma(one).pow(2)).item<double>();
+    return std * Sampler::defaultInit(model, n, gen);
+  }
+
+  SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen, const SampleOptions& o) override {
+    if (!model.timeConditioned()) throw ConfigError("the annealed sampler needs a time-conditioned model");
+    torch::NoGradGuard noGrad;
+    at::Tensor x = x0.detach().clone();
+    const int64_t n = x.size(0);
+    at::Tensor times = levels_ == 1 ? torch::full({1}, path_.tMin, torch::kFloat64)
+                                    : torch::linspace(1.0, path_.tMin, levels_, torch::kFloat64);
+    at::Tensor gammas = path_.gamma(times);
+    const double gammaLast = gammas[levels_ - 1].item<double>();
+    SampleResult r;
+    int64_t done = 0;
+    at::Tensor t;
+    for (int64_t level = 0; level < levels_; ++level) {
+      const double tl = times[level].item<double>();
+      const double eta = stepSize_ * std::pow(gammas[level].item<double>() / gammaLast, 2);
+      t = torch::full({n}, tl, x.options());
+      for (int64_t k = 0; k < steps_; ++k) {
+        at::Tensor g = energyGrad(model, x, t, nullptr);
+        x = x - eta * g + std::sqrt(2 * eta) * torch::randn(x.sizes(), gen, x.options());
+        ++done;
+        if (o.returnTrajectory && done % o.thin == 0) r.trajectory.push_back(x);
+        stepDone(o, done);
+      }
+    }
+    r.x = x;
+    r.energy = model.energy(x, t).detach();
+    r.stepSize = torch::full({}, stepSize_, x.options());
+    return r;
+  }
+
+ private:
+  int64_t steps_;
+  double stepSize_;
+  int64_t levels_;
+  NoisePath path_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sampler> makeAnnealedLangevin(const json::Value& cfg, const std::string& where) {
+  return std::make_unique<AnnealedLangevin>(cfg, where);
+}
+
+}  // namespace ebm

@@ -1,0 +1,174 @@
+// Metropolis-corrected samplers; each chain (row) accepts or rejects on its own.
+//   MALA: y = x - eta grad E(x) + sqrt(2 eta) xi, accepted with prob
+//         min(1, exp(E(x) - E(y) + log q(x|y) - log q(y|x))), q(b|a) = N(b; a - eta grad E(a), 2 eta I).
+//   HMC:  p ~ N(0, I), L leapfrog steps of size eps on H = E(x) + |p|^2 / 2, accepted with
+//         prob min(1, exp(H_0 - H_L)). Each chain's eps is jittered every iteration by a factor
+//         U(1 - jitter, 1 + jitter): a fixed trajectory length can sit near a half-period of some
+//         direction and then barely moves along it.
+// Optional adaptation during the first adaptSteps steps moves each chain's log step size by
+// adaptRate * (acceptance probability - targetAccept); acceptRate reports the steps after it.
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "errors.h"
+#include "samplers/sampler_registry.h"
+
+namespace ebm {
+namespace {
+
+struct Adaptation {
+  int64_t steps = 0;
+  double target = 0.574;
+  double rate = 0.05;
+
+  Adaptation(const json::Value& cfg, const std::string& where, double defaultTarget, int64_t totalSteps)
+      : target(defaultTarget) {
+    checkSteps(totalSteps, where);
+    steps = json::getInt(cfg, "adaptSteps", where, 0);
+    target = json::getNumber(cfg, "targetAccept", where, defaultTarget);
+    rate = json::getNumber(cfg, "adaptRate", where, 0.05);
+    if (steps < 0 || steps >= totalSteps)
+      throw ConfigError(where + ".adaptSteps must be in [0, steps), got " + std::to_string(steps));
+    if (!(target > 0 && target < 1)) throw ConfigError(where + ".targetAccept must be in (0, 1)");
+    if (!(rate > 0 && rate <= 1)) throw ConfigError(where + ".adaptRate must be in (0, 1]");
+  }
+
+  // Updates log step sizes in place while adapting; returns whether this step counts for acceptRate.
+  bool update(int64_t k, at::Tensor& logStep, const at::Tensor& acceptProb) const {
+    if (k >= steps) return true;
+    logStep.add_(rate * (acceptProb - target));
+    return false;
+  }
+};
+
+at::Tensor rowSum(const at::Tensor& v) { return v.reshape({v.size(0), -1}).sum(1); }
+
+class Mala : public Sampler {
+ public:
+  Mala(const json::Value& cfg, const std::string& where)
+      : steps_(json::getInt(cfg, "steps", where)),
+        stepSize_(checkStepSize(cfg, where)),
+        adapt_(cfg, where, 0.574, steps_) {}
+
+  int64_t steps() const override { return steps_; }
+
+  SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen, const SampleOptions& o) override {
+    torch::NoGradGuard noGrad;
+    at::Tensor x = x0.detach().clone();
+    const int64_t n = x.size(0);
+    const auto bshape = chainShape(x);
+    at::Tensor logStep = torch::full({n}, std::log(stepSize_), x.options());
+    at::Tensor ex, gx = energyGrad(model, x, o.t, &ex);
+    at::Tensor accepted = torch::zeros({n}, x.options());
+    int64_t counted = 0;
+    SampleResult r;
+    for (int64_t k = 0; k < steps_; ++k) {
+      at::Tensor eta = logStep.exp().reshape(bshape);
+      at::Tensor y = x - eta * gx + torch::sqrt(2 * eta) * torch::randn(x.sizes(), gen, x.options());
+      at::Tensor ey, gy = energyGrad(model, y, o.t, &ey);
+      at::Tensor logQyx = -rowSum((y - x + eta * gx).pow(2)) / (4 * eta.reshape({n}));
+      at::Tensor logQxy = -rowSum((x - y + eta * gy).pow(2)) / (4 * eta.reshape({n}));
+      at::Tensor logA = (ex - ey + logQxy - logQyx).nan_to_num(-INFINITY);
+      at::Tensor accept = torch::log(torch::rand({n}, gen, x.options())) < logA;
+      at::Tensor keep = accept.reshape(bshape);
+      x = torch::where(keep, y, x);
+      gx = torch::where(keep, gy, gx);
+      ex = torch::where(accept, ey, ex);
+      if (adapt_.update(k, logStep, torch::exp(torch::clamp_max(logA, 0.0)))) {
+        accepted += accept.to(x.scalar_type());
+        ++counted;
+      }
+      if (o.returnTrajectory && (k + 1) % o.thin == 0) r.trajectory.push_back(x);
+      stepDone(o, k + 1);
+    }
+    r.x = x;
+    r.energy = ex;
+    r.acceptRate = accepted / static_cast<double>(std::max<int64_t>(1, counted));
+    r.stepSize = logStep.exp();
+    return r;
+  }
+
+ private:
+  int64_t steps_;
+  double stepSize_;
+  Adaptation adapt_;
+};
+
+class Hmc : public Sampler {
+ public:
+  Hmc(const json::Value& cfg, const std::string& where)
+      : steps_(json::getInt(cfg, "steps", where)),
+        stepSize_(checkStepSize(cfg, where)),
+        leapfrog_(json::getInt(cfg, "leapfrogSteps", where, 10)),
+        jitter_(json::getNumber(cfg, "jitter", where, 0.2)),
+        adapt_(cfg, where, 0.65, steps_) {
+    if (leapfrog_ < 1 || leapfrog_ > 10000)
+      throw ConfigError(where + ".leapfrogSteps must be an integer in [1, 10000]");
+    if (!(jitter_ >= 0 && jitter_ < 1)) throw ConfigError(where + ".jitter must be in [0, 1)");
+  }
+
+  int64_t steps() const override { return steps_; }
+
+  SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen, const SampleOptions& o) override {
+    torch::NoGradGuard noGrad;
+    at::Tensor x = x0.detach().clone();
+    const int64_t n = x.size(0);
+    const auto bshape = chainShape(x);
+    at::Tensor logStep = torch::full({n}, std::log(stepSize_), x.options());
+    at::Tensor ex, gx = energyGrad(model, x, o.t, &ex);
+    at::Tensor accepted = torch::zeros({n}, x.options());
+    int64_t counted = 0;
+    SampleResult r;
+    for (int64_t k = 0; k < steps_; ++k) {
+      at::Tensor eps = logStep.exp();
+      if (jitter_ > 0) eps = eps * (1 + jitter_ * (2 * torch::rand({n}, gen, x.options()) - 1));
+      eps = eps.reshape(bshape);
+      at::Tensor p = torch::randn(x.sizes(), gen, x.options());
+      at::Tensor h0 = ex + 0.5 * rowSum(p * p);
+      at::Tensor y = x, gy = gx, ey;
+      p = p - 0.5 * eps * gy;
+      for (int64_t l = 0; l < leapfrog_; ++l) {
+        y = y + eps * p;
+        gy = energyGrad(model, y, o.t, &ey);
+        p = p - (l + 1 < leapfrog_ ? 1.0 : 0.5) * eps * gy;
+      }
+      at::Tensor dH = (h0 - (ey + 0.5 * rowSum(p * p))).nan_to_num(-INFINITY);
+      at::Tensor accept = torch::log(torch::rand({n}, gen, x.options())) < dH;
+      at::Tensor keep = accept.reshape(bshape);
+      x = torch::where(keep, y, x);
+      gx = torch::where(keep, gy, gx);
+      ex = torch::where(accept, ey, ex);
+      if (adapt_.update(k, logStep, torch::exp(torch::clamp_max(dH, 0.0)))) {
+        accepted += accept.to(x.scalar_type());
+        ++counted;
+      }
+      if (o.returnTrajectory && (k + 1) % o.thin == 0) r.trajectory.push_back(x);
+      stepDone(o, k + 1);
+    }
+    r.x = x;
+    r.energy = ex;
+    r.acceptRate = accepted / static_cast<double>(std::max<int64_t>(1, counted));
+    r.stepSize = logStep.exp();
+    return r;
+  }
+
+ private:
+  int64_t steps_;
+  double stepSize_;
+  int64_t leapfrog_;
+  double jitter_;
+  Adaptation adapt_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sampler> makeMala(const json::Value& cfg, const std::string& where) {
+  return std::make_unique<Mala>(cfg, where);
+}
+
+std::unique_ptr<Sampler> makeHmc(const json::Value& cfg, const std::string& where) {
+  return std::make_unique<Hmc>(cfg, where);
+}
+
+}  // namespace ebm
