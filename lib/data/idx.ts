@@ -3,12 +3,13 @@
  * uint32 dimensions, then the values big-endian and row-major. Gzip'd files are detected by
  * their magic bytes, not their extension.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as nodePath from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { EbmConfigError, EbmIoError, EbmShapeError } from '../errors';
+import { writeFileAtomic } from '../fsutil';
+
+export { writeFileAtomic };
 
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 export type IdxArray = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -222,33 +223,6 @@ export function maybeGunzip(buf: Buffer, path: string, what: string): Buffer {
  * @internal Writes the chunks to a temporary file in the target's directory, flushes it, then
  * renames it over the target, so readers never see a half-written file.
  */
-export function writeFileAtomic(path: string, chunks: readonly Uint8Array[], what: string): void {
-  checkPath(path);
-  const dir = nodePath.dirname(path);
-  const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(tmp, 'wx');
-    for (const chunk of chunks) {
-      let done = 0;
-      while (done < chunk.length) done += fs.writeSync(fd, chunk, done, chunk.length - done);
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // already failing; report the first error
-      }
-    }
-    fs.rmSync(tmp, { force: true });
-    throw new EbmIoError(`cannot write ${what} ${path}: ${msg(err)}`);
-  }
-}
 
 function msg(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

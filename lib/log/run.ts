@@ -6,19 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EbmIoError } from '../errors';
+import { writeFileAtomic } from '../fsutil';
 import { version } from '../runtime';
 
-/** Writes a file atomically: temp file in the same folder, then rename. */
-export function writeFileAtomic(file: string, contents: string | Uint8Array): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
-  try {
-    fs.writeFileSync(tmp, contents);
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw new EbmIoError(`could not write '${file}': ${(err as Error).message}`);
-  }
-}
+export { writeFileAtomic };
 
 export class RunLog {
   readonly dir: string;

@@ -1,12 +1,10 @@
 /** PNG pictures: 2D densities and energy landscapes, scatter plots, training curves and image grids. */
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as nodePath from 'node:path';
 import { Canvas, FONT_CAP_HEIGHT, FONT_LINE_HEIGHT, Rgb, WHITE, fitText, textWidth } from './canvas';
 import { categorical, colormapTable, sequential } from './colormap';
-import { EbmConfigError, EbmIoError, EbmNumericsError, EbmShapeError } from '../errors';
+import { EbmConfigError, EbmNumericsError, EbmShapeError } from '../errors';
 import { checkFinite, checkRows, checkTensor, rows, Tensor } from '../tensor';
 import { checkNumber, checkOneOf, Obj, rejectUnknownKeys, requireObject } from '../validate';
+import { writeFileAtomic } from '../fsutil';
 
 export { Canvas, textWidth, fitText } from './canvas';
 export type { Rgb, StrokeOptions, TextOptions } from './canvas';
@@ -896,32 +894,6 @@ export function imageGridPng(images: Tensor, options?: ImageGridOptions): Buffer
 
 /** Writes PNG bytes atomically: a temporary file in the same directory, flushed, then renamed over `path`. */
 export function writePng(path: string, png: Buffer): void {
-  if (typeof path !== 'string' || path.length === 0) {
-    throw new EbmConfigError(`path must be a non-empty string, got ${JSON.stringify(path)}`);
-  }
   if (!(png instanceof Uint8Array)) throw new EbmConfigError('png must be a Buffer (from densityPng, curvesPng, ...)');
-  const tmp = nodePath.join(
-    nodePath.dirname(path),
-    `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-  );
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(tmp, 'wx');
-    let done = 0;
-    while (done < png.length) done += fs.writeSync(fd, png, done, png.length - done);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // already failing; report the first error
-      }
-    }
-    fs.rmSync(tmp, { force: true });
-    throw new EbmIoError(`cannot write PNG ${path}: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  writeFileAtomic(path, png, 'PNG');
 }

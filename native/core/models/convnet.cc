@@ -5,26 +5,18 @@
 #include <cmath>
 
 #include "errors.h"
+#include "models/activation.h"
 #include "models/model_registry.h"
 #include "tensor_util.h"
 
 namespace ebm {
 namespace {
 
-at::Tensor activate(const std::string& name, const at::Tensor& h) {
-  if (name == "silu") return torch::silu(h);
-  if (name == "softplus") return torch::softplus(h);
-  if (name == "leaky_relu") return torch::leaky_relu(h, 0.2);
-  if (name == "elu") return torch::elu(h);
-  if (name == "tanh") return torch::tanh(h);
-  throw ConfigError("model.activation must be one of silu, softplus, leaky_relu, elu, tanh; got '" + name + "'");
-}
-
 class ConvNet : public EnergyModel {
  public:
   ConvNet(const json::Value& cfg, c10::Device device, std::vector<int64_t> inputShape, std::vector<int64_t> channels)
       : EnergyModel(cfg, inputShape, device), activation_(json::getString(cfg, "activation", "model", "silu")) {
-    activate(activation_, torch::zeros({1}));
+    checkActivation(activation_, "model.activation");
     at::Generator gen =
         makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0)));
     int64_t in = inputShape[0], h = inputShape[1], w = inputShape[2];
@@ -52,7 +44,7 @@ class ConvNet : public EnergyModel {
     at::Tensor h = x;
     for (size_t i = 0; i < weights_.size(); ++i) {
       const bool down = i % 2 == 1;
-      h = activate(activation_, torch::conv2d(h, weights_[i], biases_[i], down ? 2 : 1, 1));
+      h = applyActivation(activation_, torch::conv2d(h, weights_[i], biases_[i], down ? 2 : 1, 1));
     }
     return torch::linear(h.flatten(1), outWeight_, outBias_).squeeze(1);
   }

@@ -6,20 +6,12 @@
 #include <cmath>
 
 #include "errors.h"
+#include "models/activation.h"
 #include "models/model_registry.h"
 #include "tensor_util.h"
 
 namespace ebm {
 namespace {
-
-at::Tensor applyActivation(const std::string& name, const at::Tensor& h) {
-  if (name == "silu") return torch::silu(h);
-  if (name == "softplus") return torch::softplus(h);
-  if (name == "leaky_relu") return torch::leaky_relu(h, 0.2);
-  if (name == "elu") return torch::elu(h);
-  if (name == "tanh") return torch::tanh(h);
-  throw ConfigError("activation must be one of silu, softplus, leaky_relu, elu, tanh; got '" + name + "'");
-}
 
 class Mlp : public EnergyModel {
  public:
@@ -33,7 +25,7 @@ class Mlp : public EnergyModel {
       if (hidden[i] < 1 || hidden[i] > 65536)
         throw ConfigError("model.hidden[" + std::to_string(i) + "] must be an integer in [1, 65536], got " +
                           std::to_string(hidden[i]));
-    applyActivation(activation_, torch::zeros({1}));  // validates the name
+    checkActivation(activation_, "model.activation");
     timeEmbedDim_ = json::getInt(cfg, "timeEmbedDim", "model", 32);
     if (timeConditioned_ && (timeEmbedDim_ < 2 || timeEmbedDim_ % 2 != 0 || timeEmbedDim_ > 4096))
       throw ConfigError("model.timeEmbedDim must be an even integer in [2, 4096], got " +

@@ -44,6 +44,45 @@ struct Adaptation {
 
 at::Tensor rowSum(const at::Tensor& v) { return v.reshape({v.size(0), -1}).sum(1); }
 
+// Chain states with their energies, gradients and step sizes, and the shared accept step.
+struct Chains {
+  at::Tensor x, energy, grad, logStep, accepted;
+  int64_t counted = 0;
+  std::vector<int64_t> bshape;
+
+  Chains(EnergyModel& model, const at::Tensor& x0, double stepSize, const at::Tensor& t)
+      : x(x0.detach().clone()), bshape(chainShape(x0)) {
+    grad = energyGrad(model, x, t, &energy);
+    logStep = torch::full({x.size(0)}, std::log(stepSize), x.options());
+    accepted = torch::zeros({x.size(0)}, x.options());
+  }
+
+  // Accepts the proposal y (energy ey, gradient gy) per chain with log-probability logA, then
+  // adapts, records and reports step k.
+  void acceptStep(int64_t k, const at::Tensor& y, const at::Tensor& ey, const at::Tensor& gy, at::Tensor logA,
+                  at::Generator& gen, const Adaptation& adapt, const SampleOptions& o, SampleResult& r) {
+    logA = logA.nan_to_num(-INFINITY);
+    at::Tensor accept = torch::log(torch::rand({x.size(0)}, gen, x.options())) < logA;
+    at::Tensor keep = accept.reshape(bshape);
+    x = torch::where(keep, y, x);
+    grad = torch::where(keep, gy, grad);
+    energy = torch::where(accept, ey, energy);
+    if (adapt.update(k, logStep, torch::exp(torch::clamp_max(logA, 0.0)))) {
+      accepted += accept.to(x.scalar_type());
+      ++counted;
+    }
+    if (o.returnTrajectory && (k + 1) % o.thin == 0) r.trajectory.push_back(x);
+    stepDone(o, k + 1);
+  }
+
+  void finish(SampleResult& r) const {
+    r.x = x;
+    r.energy = energy;
+    r.acceptRate = accepted / static_cast<double>(std::max<int64_t>(1, counted));
+    r.stepSize = logStep.exp();
+  }
+};
+
 class Mala : public Sampler {
  public:
   Mala(const json::Value& cfg, const std::string& where)
@@ -55,37 +94,18 @@ class Mala : public Sampler {
 
   SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen, const SampleOptions& o) override {
     torch::NoGradGuard noGrad;
-    at::Tensor x = x0.detach().clone();
-    const int64_t n = x.size(0);
-    const auto bshape = chainShape(x);
-    at::Tensor logStep = torch::full({n}, std::log(stepSize_), x.options());
-    at::Tensor ex, gx = energyGrad(model, x, o.t, &ex);
-    at::Tensor accepted = torch::zeros({n}, x.options());
-    int64_t counted = 0;
+    Chains c(model, x0, stepSize_, o.t);
+    const int64_t n = x0.size(0);
     SampleResult r;
     for (int64_t k = 0; k < steps_; ++k) {
-      at::Tensor eta = logStep.exp().reshape(bshape);
-      at::Tensor y = x - eta * gx + torch::sqrt(2 * eta) * torch::randn(x.sizes(), gen, x.options());
+      at::Tensor eta = c.logStep.exp().reshape(c.bshape);
+      at::Tensor y = c.x - eta * c.grad + torch::sqrt(2 * eta) * torch::randn(c.x.sizes(), gen, c.x.options());
       at::Tensor ey, gy = energyGrad(model, y, o.t, &ey);
-      at::Tensor logQyx = -rowSum((y - x + eta * gx).pow(2)) / (4 * eta.reshape({n}));
-      at::Tensor logQxy = -rowSum((x - y + eta * gy).pow(2)) / (4 * eta.reshape({n}));
-      at::Tensor logA = (ex - ey + logQxy - logQyx).nan_to_num(-INFINITY);
-      at::Tensor accept = torch::log(torch::rand({n}, gen, x.options())) < logA;
-      at::Tensor keep = accept.reshape(bshape);
-      x = torch::where(keep, y, x);
-      gx = torch::where(keep, gy, gx);
-      ex = torch::where(accept, ey, ex);
-      if (adapt_.update(k, logStep, torch::exp(torch::clamp_max(logA, 0.0)))) {
-        accepted += accept.to(x.scalar_type());
-        ++counted;
-      }
-      if (o.returnTrajectory && (k + 1) % o.thin == 0) r.trajectory.push_back(x);
-      stepDone(o, k + 1);
+      at::Tensor logQyx = -rowSum((y - c.x + eta * c.grad).pow(2)) / (4 * eta.reshape({n}));
+      at::Tensor logQxy = -rowSum((c.x - y + eta * gy).pow(2)) / (4 * eta.reshape({n}));
+      c.acceptStep(k, y, ey, gy, c.energy - ey + logQxy - logQyx, gen, adapt_, o, r);
     }
-    r.x = x;
-    r.energy = ex;
-    r.acceptRate = accepted / static_cast<double>(std::max<int64_t>(1, counted));
-    r.stepSize = logStep.exp();
+    c.finish(r);
     return r;
   }
 
@@ -112,44 +132,25 @@ class Hmc : public Sampler {
 
   SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen, const SampleOptions& o) override {
     torch::NoGradGuard noGrad;
-    at::Tensor x = x0.detach().clone();
-    const int64_t n = x.size(0);
-    const auto bshape = chainShape(x);
-    at::Tensor logStep = torch::full({n}, std::log(stepSize_), x.options());
-    at::Tensor ex, gx = energyGrad(model, x, o.t, &ex);
-    at::Tensor accepted = torch::zeros({n}, x.options());
-    int64_t counted = 0;
+    Chains c(model, x0, stepSize_, o.t);
+    const int64_t n = x0.size(0);
     SampleResult r;
     for (int64_t k = 0; k < steps_; ++k) {
-      at::Tensor eps = logStep.exp();
-      if (jitter_ > 0) eps = eps * (1 + jitter_ * (2 * torch::rand({n}, gen, x.options()) - 1));
-      eps = eps.reshape(bshape);
-      at::Tensor p = torch::randn(x.sizes(), gen, x.options());
-      at::Tensor h0 = ex + 0.5 * rowSum(p * p);
-      at::Tensor y = x, gy = gx, ey;
+      at::Tensor eps = c.logStep.exp();
+      if (jitter_ > 0) eps = eps * (1 + jitter_ * (2 * torch::rand({n}, gen, c.x.options()) - 1));
+      eps = eps.reshape(c.bshape);
+      at::Tensor p = torch::randn(c.x.sizes(), gen, c.x.options());
+      at::Tensor h0 = c.energy + 0.5 * rowSum(p * p);
+      at::Tensor y = c.x, gy = c.grad, ey;
       p = p - 0.5 * eps * gy;
       for (int64_t l = 0; l < leapfrog_; ++l) {
         y = y + eps * p;
         gy = energyGrad(model, y, o.t, &ey);
         p = p - (l + 1 < leapfrog_ ? 1.0 : 0.5) * eps * gy;
       }
-      at::Tensor dH = (h0 - (ey + 0.5 * rowSum(p * p))).nan_to_num(-INFINITY);
-      at::Tensor accept = torch::log(torch::rand({n}, gen, x.options())) < dH;
-      at::Tensor keep = accept.reshape(bshape);
-      x = torch::where(keep, y, x);
-      gx = torch::where(keep, gy, gx);
-      ex = torch::where(accept, ey, ex);
-      if (adapt_.update(k, logStep, torch::exp(torch::clamp_max(dH, 0.0)))) {
-        accepted += accept.to(x.scalar_type());
-        ++counted;
-      }
-      if (o.returnTrajectory && (k + 1) % o.thin == 0) r.trajectory.push_back(x);
-      stepDone(o, k + 1);
+      c.acceptStep(k, y, ey, gy, h0 - (ey + 0.5 * rowSum(p * p)), gen, adapt_, o, r);
     }
-    r.x = x;
-    r.energy = ex;
-    r.acceptRate = accepted / static_cast<double>(std::max<int64_t>(1, counted));
-    r.stepSize = logStep.exp();
+    c.finish(r);
     return r;
   }
 
