@@ -57,6 +57,7 @@ export interface NativeTrainResult {
   steps: number;
   seconds: number;
   history: NativeTrainProgress[];
+  lossParameters: Record<string, NativeTensor>;
 }
 
 /** A running native job: settle through `promise`, stop early with `cancel()`. */

@@ -23,6 +23,8 @@ export interface TrainRun {
   steps: number;
   seconds: number;
   history: TrainProgress[];
+  /** final values of tensors the loss owns, e.g. DiffCLF's per-level offsets 'diffclf.offsets' */
+  lossParameters: Record<string, Tensor>;
 }
 
 export interface TrainConfig extends TrainOptions {
@@ -60,7 +62,12 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const result = await job.promise;
-    return { steps: result.steps, seconds: result.seconds, history: result.history.map(flatten) };
+    return {
+      steps: result.steps,
+      seconds: result.seconds,
+      history: result.history.map(flatten),
+      lossParameters: result.lossParameters,
+    };
   } catch (err) {
     throw fromNative(err);
   } finally {

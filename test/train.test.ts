@@ -166,6 +166,43 @@ describe('training', () => {
     );
   });
 
+  it('clips the global gradient norm (SGD: each step moves the weights by at most lr × clip)', async () => {
+    const model = mlp();
+    const before = await model.parameters();
+    const run = await ebm.train(model, ebm.datasets.toy('8gaussians', 256, 0), {
+      loss: ed,
+      optimizer: { kind: 'sgd', lr: 1 },
+      gradClip: 1e-3,
+      batchSize: 64,
+      steps: 10,
+      logEvery: 10,
+    });
+    const after = await model.parameters();
+    let moved = 0;
+    for (const name of Object.keys(before)) {
+      before[name].data.forEach((v, i) => (moved += (after[name].data[i] - v) ** 2));
+    }
+    assert.ok(run.history[0].gradNorm > 1e-2, 'the raw gradients are far larger than the clip');
+    assert.ok(Math.sqrt(moved) <= 10 * 1e-3 * 1.001, `weights moved ${Math.sqrt(moved)}`);
+    assert.ok(Math.sqrt(moved) > 1e-3, 'but they did move');
+  });
+
+  it('re-centres the DiffCLF offsets after every step (last level pinned at 0)', async () => {
+    const run = await ebm.train(mlp({ timeConditioned: true }), ebm.datasets.toy('8gaussians', 256, 0), {
+      loss: { kind: 'diffclf', path: 'vp', levels: 16, k: 4, clfWeight: 1 },
+      batchSize: 32,
+      steps: 20,
+      logEvery: 10,
+    });
+    const f = run.lossParameters['diffclf.offsets'];
+    assert.deepEqual(f.shape, [16]);
+    assert.equal(f.data[15], 0);
+    assert.ok(
+      f.data.some((v) => Math.abs(v) > 1e-4),
+      'the other offsets were learned',
+    );
+  });
+
   for (const [name, model, loss] of [
     ['DSM, single sigma', mlp(), { kind: 'dsm', sigma: 0.2 }],
     ['DSM on the VP path', mlp({ timeConditioned: true }), { kind: 'dsm', path: 'vp' }],

@@ -48,6 +48,9 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
           for (size_t i = 0; i < result->history.size(); ++i)
             history.Set(static_cast<uint32_t>(i), progressToJs(env, result->history[i]));
           o.Set("history", history);
+          Napi::Object lossParameters = Napi::Object::New(env);
+          for (const auto& nt : result->lossParameters) lossParameters.Set(nt.name, tensorToJs(env, nt.tensor));
+          o.Set("lossParameters", lossParameters);
           return o;
         },
         info.Length() > 3 ? info[3] : info.Env().Undefined(),

@@ -29,11 +29,12 @@ class ConvNet : public EnergyModel {
       weights_.push_back(addParameter(q + ".weight", init({out, out, 4, 4}, out * 16, gen)));
       biases_.push_back(addParameter(q + ".bias", init({out}, out * 16, gen)));
       in = out;
-      h = (h + 2 - 4) / 2 + 1;
-      w = (w + 2 - 4) / 2 + 1;
-      if (h < 1 || w < 1)
+      // the 4x4 stride-2 convolution needs a padded side of at least 4
+      if (h + 2 < 4 || w + 2 < 4)
         throw ConfigError("model.channels has too many stages for a " + std::to_string(inputShape[1]) + " x " +
                           std::to_string(inputShape[2]) + " image");
+      h = (h + 2 - 4) / 2 + 1;
+      w = (w + 2 - 4) / 2 + 1;
     }
     const int64_t features = in * h * w;
     outWeight_ = addParameter("out.weight", init({1, features}, features, gen));

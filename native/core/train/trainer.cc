@@ -252,6 +252,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
 
   if (emaDecay > 0) restoreAll(model.parameters(), ema);
   if (!checkpointPath.empty()) writeCheckpoint(model, checkpointPath);
+  for (const auto& p : loss->parameters()) result.lossParameters.push_back({p.name, p.tensor.detach().to(torch::kCPU)});
   result.steps = steps;
   result.seconds = secondsSince(start);
   return result;

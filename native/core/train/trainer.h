@@ -29,6 +29,8 @@ struct TrainResult {
   int64_t steps = 0;
   double seconds = 0;
   std::vector<TrainProgress> history;
+  // Final values of tensors the loss owns (DiffCLF's per-level offsets), on the CPU.
+  std::vector<NamedTensor> lossParameters;
 };
 
 // `config` is the validated train config (loss, optimizer, schedule, batchSize, steps, seed, ...).
