@@ -7,7 +7,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp -r "$root/binding.gyp" "$root/native" "$root/scripts" "$root/package.json" "$work/"
 ln -s "$root/node_modules" "$work/node_modules"
-if command -v ccache >/dev/null 2>&1; then export CXX="ccache g++" CC="ccache gcc"; fi
+if command -v ccache >/dev/null 2>&1; then export CXX="ccache g++" CC="ccache gcc" CCACHE_BASEDIR="$work"; fi
 cd "$work"
 "$root/node_modules/.bin/node-gyp" rebuild -j "$(nproc)" --nodedir="${npm_config_nodedir:-/usr}" >"$work/gyp.log" 2>&1 || {
   tail -40 "$work/gyp.log"

@@ -79,7 +79,8 @@ fi
 
 # --- build ---------------------------------------------------------------------------------
 log "building the native addon (cmake-js)"
-if ! npx --no-install cmake-js compile --out build >build-native.log 2>&1; then
+# CCACHE_BASEDIR makes ccache hits independent of where the checkout lives (CI clones anew).
+if ! CCACHE_BASEDIR="$PWD" npx --no-install cmake-js compile --out build >build-native.log 2>&1; then
   tail -30 build-native.log >&2
   die "the native build failed (full log: build-native.log)"
 fi
