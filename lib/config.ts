@@ -131,6 +131,8 @@ export interface DiffClfLossConfig extends PathOptions {
   dsmWeight?: number;
   /** DSM-only steps before the classification term is switched on (default 0) */
   warmupSteps?: number;
+  /** learning rate of the per-level offsets' own optimiser group (default: the optimiser's lr) */
+  offsetLr?: number;
 }
 /** Contrastive divergence with sampler negatives. */
 export interface CdLossConfig {
@@ -302,7 +304,11 @@ export function validateLossConfig(value: unknown, timeConditioned: boolean, pat
       break;
     }
     case 'diffclf': {
-      rejectUnknownKeys(cfg, ['kind', 'levels', 'k', 'clfWeight', 'dsmWeight', 'warmupSteps', ...pathKeys], path);
+      rejectUnknownKeys(
+        cfg,
+        ['kind', 'levels', 'k', 'clfWeight', 'dsmWeight', 'warmupSteps', 'offsetLr', ...pathKeys],
+        path,
+      );
       validatePath(cfg, path);
       const levels = requireNumber(cfg, 'levels', path, { integer: true, min: 2, max: 100000 });
       const k = requireNumber(cfg, 'k', path, { integer: true, min: 2 });
@@ -310,6 +316,7 @@ export function validateLossConfig(value: unknown, timeConditioned: boolean, pat
       requireNumber(cfg, 'clfWeight', path, { min: 0 });
       optionalNumber(cfg, 'dsmWeight', path, { min: 0 });
       optionalNumber(cfg, 'warmupSteps', path, { integer: true, min: 0 });
+      optionalNumber(cfg, 'offsetLr', path, { above: 0, max: 10 });
       needs(true);
       break;
     }

@@ -39,6 +39,7 @@ export interface NativeModelHandle {
 
 export interface NativeSampleResult extends NativeTensor {
   energy: Float32Array;
+  energyTrace?: Float32Array;
   acceptRate?: Float32Array;
   stepSize?: Float32Array;
   trajectory?: NativeTensor;

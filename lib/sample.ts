@@ -29,6 +29,8 @@ export interface SampleOptions {
 export interface SampleResult extends Tensor {
   /** final energies, one per chain */
   energy: Float32Array;
+  /** mean energy over the chains at every step: a convergence trace */
+  energyTrace?: Float32Array;
   /** MALA/HMC: per-chain acceptance rate over the steps after adaptation */
   acceptRate?: Float32Array;
   /** per-chain final step size (MALA/HMC), the step (Langevin, annealed), the bandwidth (wgf) */

@@ -275,6 +275,7 @@ describe('sampling jobs', () => {
       thin: 5,
     });
     assert.deepEqual(x.trajectory!.shape, [2, 3, 1]);
+    assert.equal(x.energyTrace!.length, 10, 'one mean energy per step');
     assert.deepEqual(Array.from(x.trajectory!.data.subarray(3, 6)), Array.from(x.data));
   });
 

@@ -22,7 +22,9 @@ class DiffusiveClassification : public Loss {
         k_(json::getInt(cfg, "k", "loss", 4)),
         clfWeight_(json::getNumber(cfg, "clfWeight", "loss", 1.0)),
         dsmWeight_(json::getNumber(cfg, "dsmWeight", "loss", 1.0)),
-        warmupSteps_(json::getInt(cfg, "warmupSteps", "loss", 0)) {
+        warmupSteps_(json::getInt(cfg, "warmupSteps", "loss", 0)),
+        offsetLr_(json::getNumber(cfg, "offsetLr", "loss", 0.0)) {
+    if (!(offsetLr_ >= 0)) throw ConfigError("loss.offsetLr must be > 0 (or absent: the optimiser's lr)");
     if (levels_ < 2 || levels_ > 100000) throw ConfigError("loss.levels must be an integer in [2, 100000]");
     if (k_ < 2 || k_ > levels_)
       throw ConfigError("loss.k must be an integer in [2, levels = " + std::to_string(levels_) + "], got " +
@@ -35,6 +37,7 @@ class DiffusiveClassification : public Loss {
 
   std::vector<NamedTensor> parameters() const override { return {{"diffclf.offsets", offsets_}}; }
   double defaultGradClip() const override { return 1.0; }
+  double parameterLr() const override { return offsetLr_; }
   void beginStep(int64_t step) override { step_ = step; }
 
   void afterStep() override {
@@ -93,6 +96,7 @@ class DiffusiveClassification : public Loss {
   int64_t levels_, k_;
   double clfWeight_, dsmWeight_;
   int64_t warmupSteps_;
+  double offsetLr_;
   int64_t step_ = 0;
   at::Tensor offsets_, grid_;
 };

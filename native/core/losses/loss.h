@@ -29,6 +29,8 @@ class Loss {
   virtual void afterStep() {}
   // The trainer announces each step before compute() (for warm-up phases).
   virtual void beginStep(int64_t step) {}
+  // Learning rate of the loss-owned parameters' own optimiser group (0: the optimiser's lr).
+  virtual double parameterLr() const { return 0.0; }
   // Loss kinds with a recommended default gradient clip return it here (0 = none).
   virtual double defaultGradClip() const { return 0.0; }
 };

@@ -49,7 +49,8 @@ class AnnealedLangevin : public Sampler {
       const double eta = stepSize_ * std::pow(gammas[level].item<double>() / gammaLast, 2);
       t = torch::full({n}, tl, x.options());
       for (int64_t k = 0; k < steps_; ++k) {
-        at::Tensor g = energyGrad(model, x, t, nullptr);
+        at::Tensor e, g = energyGrad(model, x, t, &e);
+        r.energyTrace.push_back(e.mean());
         x = x - eta * g + std::sqrt(2 * eta) * torch::randn(x.sizes(), gen, x.options());
         ++done;
         if (o.returnTrajectory && done % o.thin == 0) r.trajectory.push_back(x);

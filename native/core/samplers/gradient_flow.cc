@@ -52,7 +52,8 @@ class GradientFlow : public Sampler {
     at::Tensor lastH = torch::full({}, bandwidth_, x.options());
     for (int64_t k = 0; k < steps_; ++k) {
       const double h = repulsion_ ? (bandwidth_ > 0 ? bandwidth_ : autoBandwidth(x)) : 0.0;
-      at::Tensor v = velocity(model, x, h, o.t);
+      at::Tensor e, v = velocity(model, x, h, o.t, &e);
+      r.energyTrace.push_back(e.mean());
       if (integrator_ == "euler") {
         x = x + stepSize_ * v;
       } else {
@@ -102,8 +103,10 @@ class GradientFlow : public Sampler {
     return r;
   }
 
-  at::Tensor velocity(EnergyModel& model, const at::Tensor& xIn, double h, const at::Tensor& t) const {
-    at::Tensor drift = -energyGrad(model, xIn, t, nullptr);
+  // energyOut (optional) receives E at xIn.
+  at::Tensor velocity(EnergyModel& model, const at::Tensor& xIn, double h, const at::Tensor& t,
+                      at::Tensor* energyOut = nullptr) const {
+    at::Tensor drift = -energyGrad(model, xIn, t, energyOut);
     if (!repulsion_) return drift;
     at::Tensor x = xIn.reshape({xIn.size(0), -1});
     const int64_t n = x.size(0);

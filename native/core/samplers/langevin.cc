@@ -40,7 +40,8 @@ class Langevin : public Sampler {
     at::Tensor x = x0.detach().clone();
     SampleResult r;
     for (int64_t k = 0; k < steps_; ++k) {
-      at::Tensor g = energyGrad(model, x, o.t, nullptr);
+      at::Tensor e, g = energyGrad(model, x, o.t, &e);
+      r.energyTrace.push_back(e.mean());
       torch::NoGradGuard noGrad;
       x = x - stepSize_ * g + noise * torch::randn(x.sizes(), gen, x.options());
       if (o.returnTrajectory && (k + 1) % o.thin == 0) r.trajectory.push_back(x);

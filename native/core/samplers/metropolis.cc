@@ -67,6 +67,7 @@ struct Chains {
     x = torch::where(keep, y, x);
     grad = torch::where(keep, gy, grad);
     energy = torch::where(accept, ey, energy);
+    r.energyTrace.push_back(energy.mean());
     if (adapt.update(k, logStep, torch::exp(torch::clamp_max(logA, 0.0)))) {
       accepted += accept.to(x.scalar_type());
       ++counted;

@@ -76,6 +76,7 @@ SampleResult sampleModel(EnergyModel& model, const json::Value& samplerConfig, c
   if (r.acceptRate.defined()) r.acceptRate = r.acceptRate.to(torch::kCPU);
   if (r.stepSize.defined()) r.stepSize = r.stepSize.to(torch::kCPU);
   for (auto& t : r.trajectory) t = t.to(torch::kCPU);
+  if (!r.energyTrace.empty()) r.energyTrace = {torch::stack(r.energyTrace).to(torch::kCPU)};
   return r;
 }
 

@@ -128,11 +128,21 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   if (model.parameters().empty())
     throw ConfigError("model '" + model.kind() + "' has no trainable parameters (analytic energies and compositions " +
                       "are not trained; train their parts)");
-  std::vector<at::Tensor> params;
-  for (const auto& p : model.parameters()) params.push_back(p.tensor);
-  for (const auto& p : loss->parameters()) params.push_back(p.tensor);
+  std::vector<at::Tensor> modelParams, lossParams;
+  for (const auto& p : model.parameters()) modelParams.push_back(p.tensor);
+  for (const auto& p : loss->parameters()) lossParams.push_back(p.tensor);
   const json::Value& optCfg = cfg["optimizer"];
-  std::unique_ptr<torch::optim::Optimizer> optimizer = makeOptimizer(optCfg, params);
+  std::unique_ptr<torch::optim::Optimizer> optimizer = makeOptimizer(optCfg, modelParams);
+  if (!lossParams.empty()) {
+    // Loss-owned tensors (DiffCLF offsets) get their own group, optionally with their own lr.
+    std::unique_ptr<torch::optim::OptimizerOptions> options = optimizer->defaults().clone();
+    if (loss->parameterLr() > 0) options->set_lr(loss->parameterLr());
+    optimizer->add_param_group(torch::optim::OptimizerParamGroup(lossParams, std::move(options)));
+  }
+  std::vector<at::Tensor> params = modelParams;
+  params.insert(params.end(), lossParams.begin(), lossParams.end());
+  std::vector<double> groupLr;
+  for (auto& group : optimizer->param_groups()) groupLr.push_back(group.options().get_lr());
 
   Schedule schedule;
   schedule.base = json::getNumber(optCfg, "lr", "optimizer", 1e-3);
@@ -165,7 +175,9 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     if (cancel.load(std::memory_order_relaxed))
       throw AbortedError("training was aborted after " + std::to_string(step) + " steps");
     const double lr = schedule.at(step);
-    for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
+    // Every group follows the schedule relative to its own base rate.
+    for (size_t g = 0; g < optimizer->param_groups().size(); ++g)
+      optimizer->param_groups()[g].options().set_lr(groupLr[g] * lr / schedule.base);
 
     at::Tensor idx;
     if (replacement) {
