@@ -94,12 +94,11 @@ export function toy(name: ToyName, n: number, seed = 0): Tensor {
       }
       break;
     case 'rings':
-      // four concentric circles of radii 0.75, 1.5, 2.25, 3 (before scaling), noise 0.08
+      // four concentric circles of radii 0.75, 1.5, 2.25, 3, noise 0.08 added after scaling
       for (let i = 0; i < n; i++) {
-        const ring = r.int(4);
-        const radius = [0.25, 0.5, 0.75, 1][ring];
+        const radius = 3 * [0.25, 0.5, 0.75, 1][r.int(4)];
         const a = 2 * Math.PI * r.uniform();
-        set(i, 3 * (radius * Math.cos(a) + 0.08 * r.normal()), 3 * (radius * Math.sin(a) + 0.08 * r.normal()));
+        set(i, radius * Math.cos(a) + 0.08 * r.normal(), radius * Math.sin(a) + 0.08 * r.normal());
       }
       break;
     case 'pinwheel': {
@@ -114,7 +113,8 @@ export function toy(name: ToyName, n: number, seed = 0): Tensor {
         const angle = (2 * Math.PI * c) / classes + rate * Math.exp(fx);
         const cos = Math.cos(angle);
         const sin = Math.sin(angle);
-        set(i, 2 * (fx * cos - fy * sin), 2 * (fx * sin + fy * cos));
+        // row vector (fx, fy) times [[cos, -sin], [sin, cos]]
+        set(i, 2 * (fx * cos + fy * sin), 2 * (-fx * sin + fy * cos));
       }
       break;
     }
