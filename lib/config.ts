@@ -151,14 +151,19 @@ export interface SsmLossConfig {
   /** random projections per point (default 1) */
   projections?: number;
 }
+/** Cross-entropy of a 'classifier' model on labelled data (train(..., { labels })). */
+export interface CeLossConfig {
+  kind: 'ce';
+}
 export type LossConfig =
+  | CeLossConfig
   | EdLossConfig
   | DsmSigmaLossConfig
   | DsmPathLossConfig
   | DiffClfLossConfig
   | CdLossConfig
   | SsmLossConfig;
-export const lossKinds = ['ed', 'dsm', 'diffclf', 'cd', 'ssm'] as const;
+export const lossKinds = ['ed', 'dsm', 'diffclf', 'cd', 'ssm', 'ce'] as const;
 
 export type OptimizerConfig =
   | { kind: 'adam' | 'adamw'; lr: number; betas?: [number, number]; eps?: number; weightDecay?: number }
@@ -339,6 +344,10 @@ export function validateLossConfig(value: unknown, timeConditioned: boolean, pat
       needs(false);
       break;
     }
+    case 'ce': {
+      rejectUnknownKeys(cfg, ['kind'], path);
+      break;
+    }
     case 'ssm': {
       rejectUnknownKeys(cfg, ['kind', 'projections'], path);
       optionalNumber(cfg, 'projections', path, { integer: true, min: 1, max: 64 });
@@ -393,6 +402,7 @@ export function validateTrainOptions(value: unknown, timeConditioned: boolean, r
       'checkpoint',
       'onProgress',
       'signal',
+      'labels',
     ],
     path,
   );

@@ -9,6 +9,7 @@ export type {
   GaussianConfig,
   GmmConfig,
   DoubleWellConfig,
+  ClassifierConfig,
   CompositionConfig,
   Activation,
   Device,
@@ -33,6 +34,7 @@ export {
 } from './config';
 export type {
   LossConfig,
+  CeLossConfig,
   EdLossConfig,
   DsmSigmaLossConfig,
   DsmPathLossConfig,

@@ -91,8 +91,23 @@ export interface CompositionConfig {
   device?: Device;
 }
 
-export type ModelConfig = MlpConfig | ConvNetConfig | GaussianConfig | GmmConfig | DoubleWellConfig;
-export const modelKinds = ['mlp', 'convnet', 'gaussian', 'gmm', 'doublewell'] as const;
+/**
+ * Small CNN classifier (conv 32, pool, conv 64, pool, linear featureDim, linear classes); also an
+ * energy E(x) = −logsumexp_y f(x)[y]. Trained with the 'ce' loss; its features drive frechetDistance.
+ */
+export interface ClassifierConfig {
+  kind: 'classifier';
+  inputShape: [number, number, number];
+  /** default 10 */
+  classes?: number;
+  /** width of the feature layer (default 128) */
+  featureDim?: number;
+  device?: Device;
+  seed?: number;
+}
+
+export type ModelConfig = MlpConfig | ConvNetConfig | GaussianConfig | GmmConfig | DoubleWellConfig | ClassifierConfig;
+export const modelKinds = ['mlp', 'convnet', 'gaussian', 'gmm', 'doublewell', 'classifier'] as const;
 
 function checkMatrix(value: unknown, path: string, cols?: number): number[][] {
   if (!Array.isArray(value) || value.length === 0)
@@ -164,6 +179,21 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
       optionalDevice(cfg, 'device', path);
       optionalNumber(cfg, 'seed', path, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
       return cfg as unknown as ConvNetConfig;
+    }
+    case 'classifier': {
+      rejectUnknownKeys(cfg, ['kind', 'inputShape', 'classes', 'featureDim', 'device', 'seed'], path);
+      const shape = cfg.inputShape;
+      if (!Array.isArray(shape) || shape.length !== 3) {
+        throw new EbmConfigError(`${path}.inputShape must be [channels, height, width]`);
+      }
+      shape.forEach((v: unknown, i: number) =>
+        checkNumber(v, `${path}.inputShape[${i}]`, { integer: true, min: i === 0 ? 1 : 4, max: i === 0 ? 64 : 1024 }),
+      );
+      optionalNumber(cfg, 'classes', path, { integer: true, min: 2, max: 100000 });
+      optionalNumber(cfg, 'featureDim', path, { integer: true, min: 1, max: 65536 });
+      optionalDevice(cfg, 'device', path);
+      optionalNumber(cfg, 'seed', path, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+      return cfg as unknown as ClassifierConfig;
     }
     case 'gaussian': {
       rejectUnknownKeys(cfg, ['kind', 'mean', 'cov', 'std', 'device'], path);

@@ -77,7 +77,18 @@ export interface NativeAddon {
     data: { data: Float32Array; shape: readonly number[] },
     configJson: string,
     onProgress?: (p: NativeTrainProgress) => void,
+    labels?: Int32Array | Uint8Array,
   ): NativeJob<NativeTrainResult>;
+  features(
+    model: NativeModelHandle,
+    x: { data: Float32Array; shape: readonly number[] },
+    logits?: boolean,
+  ): Promise<NativeTensor>;
+  frechet(
+    model: NativeModelHandle,
+    a: { data: Float32Array; shape: readonly number[] },
+    b: { data: Float32Array; shape: readonly number[] },
+  ): Promise<number>;
   evaluateLoss(
     model: NativeModelHandle,
     batch: { data: Float32Array; shape: readonly number[] },

@@ -1,6 +1,6 @@
 /** Training: the whole loop runs in C++ on a worker thread; JS gets progress every logEvery steps. */
 import { LossConfig, TrainOptions, validateLossConfig, validateTrainOptions } from './config';
-import { callNative, EbmAbortError, fromNative } from './errors';
+import { callNative, EbmAbortError, EbmConfigError, EbmShapeError, fromNative } from './errors';
 import { EnergyModel } from './model';
 import { native, NativeTrainProgress } from './native';
 import { checkFinite, checkRows, Tensor } from './tensor';
@@ -28,6 +28,8 @@ export interface TrainRun {
 }
 
 export interface TrainConfig extends TrainOptions {
+  /** class index per data row, for the 'ce' loss */
+  labels?: Int32Array | Uint8Array;
   onProgress?: (progress: TrainProgress) => void;
   /** aborting rejects with EbmAbortError within a step; the model keeps its last completed step */
   signal?: AbortSignal;
@@ -52,11 +54,23 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
   checkRows(data, model.inputShape, 'data');
   const cfg = validateTrainOptions(config, model.timeConditioned, data.shape[0]);
   checkFinite(data, 'data');
-  const { signal, onProgress } = config;
+  const { signal, onProgress, labels } = config;
+  if (cfg.loss.kind === 'ce') {
+    if (model.config.kind !== 'classifier') throw new EbmConfigError("config.loss: 'ce' needs a 'classifier' model");
+    if (labels === undefined) throw new EbmConfigError("config.labels is required for the 'ce' loss");
+  }
+  if (labels !== undefined) {
+    if (!(labels instanceof Int32Array || labels instanceof Uint8Array)) {
+      throw new EbmConfigError('config.labels must be an Int32Array or a Uint8Array');
+    }
+    if (labels.length !== data.shape[0]) {
+      throw new EbmShapeError(`config.labels has ${labels.length} entries, data has ${data.shape[0]} rows`);
+    }
+  }
   if (signal?.aborted) throw new EbmAbortError('training was aborted before it started');
-  const nativeConfig = JSON.stringify({ ...cfg, onProgress: undefined, signal: undefined });
+  const nativeConfig = JSON.stringify({ ...cfg, onProgress: undefined, signal: undefined, labels: undefined });
   const job = await callNative(() =>
-    native().train(model.handle, data, nativeConfig, onProgress ? (p) => onProgress(flatten(p)) : undefined),
+    native().train(model.handle, data, nativeConfig, onProgress ? (p) => onProgress(flatten(p)) : undefined, labels),
   );
   const onAbort = () => job.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });

@@ -11,3 +11,12 @@ export {
   meanAndCovariance,
 } from './stats';
 export type { MmdOptions } from './stats';
+export {
+  classifierFeatures,
+  classifierLogits,
+  classifierAccuracy,
+  frechetDistance,
+  fashionClassifier,
+  defaultClassifierCache,
+} from './frechet';
+export type { FashionClassifierOptions } from './frechet';

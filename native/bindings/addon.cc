@@ -67,6 +67,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("evaluateLoss", Napi::Function::New(env, EvaluateLoss));
   exports.Set("sample", Napi::Function::New(env, Sample));
   exports.Set("compose", Napi::Function::New(env, Compose));
+  exports.Set("features", Napi::Function::New(env, Features));
+  exports.Set("frechet", Napi::Function::New(env, Frechet));
   return exports;
 }
 

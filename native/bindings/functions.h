@@ -9,5 +9,7 @@ Napi::Value Train(const Napi::CallbackInfo& info);
 Napi::Value EvaluateLoss(const Napi::CallbackInfo& info);
 Napi::Value Sample(const Napi::CallbackInfo& info);
 Napi::Value Compose(const Napi::CallbackInfo& info);
+Napi::Value Features(const Napi::CallbackInfo& info);
+Napi::Value Frechet(const Napi::CallbackInfo& info);
 
 }  // namespace ebm::bindings

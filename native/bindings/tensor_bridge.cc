@@ -62,6 +62,23 @@ at::Tensor timeFromJs(const Napi::Value& value) {
   throw ConfigError("t must be a number, a Float32Array with one value per row, or undefined");
 }
 
+at::Tensor labelsFromJs(const Napi::Value& value) {
+  if (!value.IsTypedArray()) throw ShapeError("labels must be an Int32Array or a Uint8Array");
+  Napi::TypedArray a = value.As<Napi::TypedArray>();
+  const int64_t n = static_cast<int64_t>(a.ElementLength());
+  if (a.TypedArrayType() == napi_int32_array) {
+    at::Tensor t = torch::empty({n}, torch::kInt32);
+    if (n > 0) std::memcpy(t.data_ptr<int32_t>(), a.As<Napi::Int32Array>().Data(), static_cast<size_t>(n) * 4);
+    return t.to(torch::kLong);
+  }
+  if (a.TypedArrayType() == napi_uint8_array) {
+    at::Tensor t = torch::empty({n}, torch::kUInt8);
+    if (n > 0) std::memcpy(t.data_ptr<uint8_t>(), a.As<Napi::Uint8Array>().Data(), static_cast<size_t>(n));
+    return t.to(torch::kLong);
+  }
+  throw ShapeError("labels must be an Int32Array or a Uint8Array");
+}
+
 Napi::Float32Array floatsToJs(Napi::Env env, const at::Tensor& tensor) {
   at::Tensor t = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   const size_t n = static_cast<size_t>(t.numel());

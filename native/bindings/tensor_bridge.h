@@ -14,6 +14,9 @@ at::Tensor tensorFromJs(const Napi::Value& value, const std::string& what);
 // Optional time argument: undefined -> undefined tensor; number -> scalar; Float32Array -> [N].
 at::Tensor timeFromJs(const Napi::Value& value);
 
+// Class labels: Int32Array or Uint8Array -> [N] int64.
+at::Tensor labelsFromJs(const Napi::Value& value);
+
 Napi::Float32Array floatsToJs(Napi::Env env, const at::Tensor& tensor);
 Napi::Object tensorToJs(Napi::Env env, const at::Tensor& tensor);
 

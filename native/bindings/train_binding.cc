@@ -4,6 +4,7 @@
 #include "errors.h"
 #include "functions.h"
 #include "io/json.h"
+#include "metrics/frechet.h"
 #include "model_wrap.h"
 #include "progress_job.h"
 #include "tensor_bridge.h"
@@ -34,11 +35,14 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
     at::Tensor data = tensorFromJs(info[1], "data");
     if (info.Length() < 3 || !info[2].IsString()) throw ConfigError("train config must be a JSON string");
     json::Value config = json::parse(info[2].As<Napi::String>().Utf8Value(), "train config");
+    at::Tensor labels;
+    if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) labels = labelsFromJs(info[4]);
     auto result = std::make_shared<TrainResult>();
     return ProgressJob<TrainProgress>::start(
         info.Env(), "ebm.train",
-        [model, data, config, result](const ProgressJob<TrainProgress>::Emit& emit, const std::atomic<bool>& cancel) {
-          *result = train(*model, data, config, emit, cancel);
+        [model, data, config, labels, result](const ProgressJob<TrainProgress>::Emit& emit,
+                                              const std::atomic<bool>& cancel) {
+          *result = train(*model, data, config, emit, cancel, labels);
         },
         [result](Napi::Env env) -> Napi::Value {
           Napi::Object o = Napi::Object::New(env);
@@ -84,6 +88,32 @@ Napi::Value EvaluateLoss(const Napi::CallbackInfo& info) {
           o.Set("gradNorms", grads);
           return o;
         });
+  });
+}
+
+// features(model, x) / logits(model, x) -> Promise<tensor>; frechet(model, a, b) -> Promise<number>
+Napi::Value Features(const Napi::CallbackInfo& info) {
+  return guardedPromise(info.Env(), [&]() -> Napi::Value {
+    std::shared_ptr<EnergyModel> model = ModelWrap::FromValue(info[0], "model");
+    at::Tensor x = tensorFromJs(info[1], "x");
+    const bool logits = info.Length() > 2 && info[2].ToBoolean();
+    auto out = std::make_shared<at::Tensor>();
+    return AsyncJob::start(
+        info.Env(), "ebm.features",
+        [model, x, logits, out] { *out = logits ? classifierLogits(*model, x) : classifierFeatures(*model, x); },
+        [out](Napi::Env env) -> Napi::Value { return tensorToJs(env, *out); });
+  });
+}
+
+Napi::Value Frechet(const Napi::CallbackInfo& info) {
+  return guardedPromise(info.Env(), [&]() -> Napi::Value {
+    std::shared_ptr<EnergyModel> model = ModelWrap::FromValue(info[0], "model");
+    at::Tensor a = tensorFromJs(info[1], "a"), b = tensorFromJs(info[2], "b");
+    auto out = std::make_shared<double>(0);
+    return AsyncJob::start(
+        info.Env(), "ebm.frechet",
+        [model, a, b, out] { *out = frechetDistance(classifierFeatures(*model, a), classifierFeatures(*model, b)); },
+        [out](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *out); });
   });
 }
 

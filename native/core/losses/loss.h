@@ -27,6 +27,8 @@ class Loss {
   virtual std::vector<NamedTensor> parameters() const { return {}; }
   // Called after every optimiser step (DiffCLF re-centres its offsets here).
   virtual void afterStep() {}
+  // Labels of the batch about to be computed, when the run has labels (cross-entropy).
+  virtual void setLabels(const at::Tensor& labels) {}
   // The trainer announces each step before compute() (for warm-up phases).
   virtual void beginStep(int64_t step) {}
   // Learning rate of the loss-owned parameters' own optimiser group (0: the optimiser's lr).

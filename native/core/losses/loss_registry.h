@@ -10,5 +10,6 @@ std::unique_ptr<Loss> makeDenoisingScoreMatching(const json::Value& cfg, const E
 std::unique_ptr<Loss> makeDiffusiveClassification(const json::Value& cfg, const EnergyModel& model);
 std::unique_ptr<Loss> makeContrastiveDivergence(const json::Value& cfg, const EnergyModel& model);
 std::unique_ptr<Loss> makeSlicedScoreMatching(const json::Value& cfg, const EnergyModel& model);
+std::unique_ptr<Loss> makeCrossEntropy(const json::Value& cfg, const EnergyModel& model);
 
 }  // namespace ebm

@@ -11,7 +11,8 @@ std::unique_ptr<Loss> makeLoss(const json::Value& config, const EnergyModel& mod
   if (kind == "diffclf") return makeDiffusiveClassification(config, model);
   if (kind == "cd") return makeContrastiveDivergence(config, model);
   if (kind == "ssm") return makeSlicedScoreMatching(config, model);
-  throw ConfigError("loss.kind must be one of ed, dsm, diffclf, cd, ssm; got '" + kind + "'");
+  if (kind == "ce") return makeCrossEntropy(config, model);
+  throw ConfigError("loss.kind must be one of ed, dsm, diffclf, cd, ssm, ce; got '" + kind + "'");
 }
 
 }  // namespace ebm

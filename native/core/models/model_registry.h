@@ -11,5 +11,6 @@ std::shared_ptr<EnergyModel> makeGaussian(const json::Value& cfg, c10::Device de
 std::shared_ptr<EnergyModel> makeMixture(const json::Value& cfg, c10::Device device);
 std::shared_ptr<EnergyModel> makeDoubleWell(const json::Value& cfg, c10::Device device);
 std::shared_ptr<EnergyModel> makeComposition(const json::Value& cfg, c10::Device device);
+std::shared_ptr<EnergyModel> makeClassifier(const json::Value& cfg, c10::Device device);
 
 }  // namespace ebm

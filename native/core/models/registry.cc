@@ -16,7 +16,9 @@ std::shared_ptr<EnergyModel> makeModel(const json::Value& config) {
   if (kind == "gmm") return makeMixture(config, device);
   if (kind == "doublewell") return makeDoubleWell(config, device);
   if (kind == "compose") return makeComposition(config, device);
-  throw ConfigError("model.kind must be one of: mlp, convnet, gaussian, gmm, doublewell, compose; got '" + kind + "'");
+  if (kind == "classifier") return makeClassifier(config, device);
+  throw ConfigError("model.kind must be one of: mlp, convnet, gaussian, gmm, doublewell, classifier, compose; got '" +
+                    kind + "'");
 }
 
 }  // namespace ebm

@@ -90,7 +90,8 @@ void restoreAll(const std::vector<NamedTensor>& state, const std::vector<at::Ten
 }  // namespace
 
 TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Value& cfg,
-                  const std::function<void(const TrainProgress&)>& onProgress, const std::atomic<bool>& cancel) {
+                  const std::function<void(const TrainProgress&)>& onProgress, const std::atomic<bool>& cancel,
+                  const at::Tensor& labelsIn) {
   ModelLock lock(model);
   torch::AutoGradMode gradOn(true);
   TrainingMode trainingMode(model);
@@ -117,6 +118,13 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   at::Tensor data = model.prepareInput(dataIn, "data");
   requireFinite(data, "data");
   const int64_t n = data.size(0);
+  at::Tensor labels;
+  if (labelsIn.defined()) {
+    if (labelsIn.dim() != 1 || labelsIn.size(0) != n)
+      throw ShapeError("labels must have one entry per data row (" + std::to_string(n) + "), got " +
+                       shapeString(labelsIn.sizes()));
+    labels = labelsIn.to(model.device(), torch::kLong);
+  }
   if (!replacement && batchSize > n)
     throw ConfigError("train.batchSize (" + std::to_string(batchSize) + ") is larger than the dataset (" +
                       std::to_string(n) + " rows); use a smaller batch or replacement: true");
@@ -191,6 +199,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
       cursor += batchSize;
     }
     at::Tensor batch = data.index_select(0, idx);
+    if (labels.defined()) loss->setLabels(labels.index_select(0, idx));
 
     loss->beginStep(step);
     optimizer->zero_grad();

@@ -37,8 +37,10 @@ struct TrainResult {
 // onProgress runs on the training thread every logEvery steps. Throws AbortedError when cancel is
 // set (the model keeps the weights of the last completed step), NumericsError when the loss or a
 // gradient becomes non-finite (the model keeps the weights of the last finite report).
+// `labels` ([N] integer class indices, optional) ride along with the rows for the 'ce' loss.
 TrainResult train(EnergyModel& model, const at::Tensor& data, const json::Value& config,
-                  const std::function<void(const TrainProgress&)>& onProgress, const std::atomic<bool>& cancel);
+                  const std::function<void(const TrainProgress&)>& onProgress, const std::atomic<bool>& cancel,
+                  const at::Tensor& labels = at::Tensor());
 
 // One loss evaluation with gradients, for research and tests: the loss, its metrics and the
 // L2 norm of the gradient of every trainable tensor (model and loss). Leaves weights and

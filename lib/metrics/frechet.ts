@@ -1,0 +1,111 @@
+/**
+ * Fréchet distance in the feature space of a small classifier the project trains itself on
+ * Fashion-MNIST (weights cached after the first training).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fashionMnist } from '../data/fashion';
+import { callNative, EbmConfigError } from '../errors';
+import { EnergyModel, energyModel, loadModel } from '../model';
+import { native } from '../native';
+import { checkFinite, checkRows, Tensor } from '../tensor';
+import { train, TrainProgress } from '../train';
+
+function requireClassifier(model: EnergyModel): void {
+  if (!(model instanceof EnergyModel) || model.config.kind !== 'classifier') {
+    throw new EbmConfigError("the model must be a 'classifier' (see fashionClassifier())");
+  }
+}
+
+/** Penultimate-layer features [N, featureDim] of a classifier. */
+export async function classifierFeatures(model: EnergyModel, x: Tensor): Promise<Tensor> {
+  requireClassifier(model);
+  checkRows(x, model.inputShape, 'x');
+  return callNative(() => native().features(model.handle, x));
+}
+
+/** Class logits [N, classes] of a classifier. */
+export async function classifierLogits(model: EnergyModel, x: Tensor): Promise<Tensor> {
+  requireClassifier(model);
+  checkRows(x, model.inputShape, 'x');
+  return callNative(() => native().features(model.handle, x, true));
+}
+
+/** Fraction of rows whose arg-max logit equals the label. */
+export async function classifierAccuracy(model: EnergyModel, x: Tensor, labels: ArrayLike<number>): Promise<number> {
+  const logits = await classifierLogits(model, x);
+  const classes = logits.shape[1];
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (logits.data[i * classes + k] > logits.data[i * classes + best]) best = k;
+    if (best === labels[i]) correct++;
+  }
+  return correct / labels.length;
+}
+
+/**
+ * |μ_a − μ_b|² + Tr(Σ_a + Σ_b − 2(Σ_a Σ_b)^½) between the classifier features of two image sets
+ * (the FID recipe with this project's own classifier; numbers are comparable only within it).
+ */
+export async function frechetDistance(classifier: EnergyModel, a: Tensor, b: Tensor): Promise<number> {
+  requireClassifier(classifier);
+  checkRows(a, classifier.inputShape, 'a');
+  checkRows(b, classifier.inputShape, 'b');
+  checkFinite(a, 'a');
+  checkFinite(b, 'b');
+  return callNative(() => native().frechet(classifier.handle, a, b));
+}
+
+export interface FashionClassifierOptions {
+  /** where the weights are cached; default $EBM_TORCH_CACHE or ~/.cache/ebm-torch, file fashion-mnist-classifier.safetensors */
+  cachePath?: string;
+  /** train even if a cached file exists */
+  retrain?: boolean;
+  /** training images used (default all 60 000) */
+  limit?: number;
+  steps?: number;
+  seed?: number;
+  dir?: string;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+export function defaultClassifierCache(): string {
+  const dir = process.env.EBM_TORCH_CACHE ?? path.join(os.homedir(), '.cache', 'ebm-torch');
+  return path.join(dir, 'fashion-mnist-classifier.safetensors');
+}
+
+/**
+ * The Fashion-MNIST feature classifier: loaded from the cache, or trained (images scaled to
+ * [−1, 1], Adam, batch 128) and cached. Returns the model and its accuracy on 2000 test images.
+ */
+export async function fashionClassifier(
+  options: FashionClassifierOptions = {},
+): Promise<{ model: EnergyModel; testAccuracy: number; trained: boolean }> {
+  const cachePath = options.cachePath ?? defaultClassifierCache();
+  const test = fashionMnist({ split: 'test', scale: '-11', limit: 2000, dir: options.dir });
+  let model: EnergyModel;
+  let trained = false;
+  if (!options.retrain && fs.existsSync(cachePath)) {
+    model = await loadModel(cachePath);
+    requireClassifier(model);
+  } else {
+    const data = fashionMnist({ split: 'train', scale: '-11', limit: options.limit, dir: options.dir });
+    model = energyModel({ kind: 'classifier', inputShape: [1, 28, 28], seed: options.seed ?? 0 });
+    await train(model, data.images, {
+      loss: { kind: 'ce' },
+      labels: data.labels,
+      optimizer: { kind: 'adam', lr: 1e-3 },
+      batchSize: 128,
+      steps: options.steps ?? 1000,
+      seed: options.seed ?? 0,
+      logEvery: 50,
+      onProgress: options.onProgress,
+    });
+    fs.mkdirSync(path.dirname(cachePath), { recursive: true });
+    await model.save(cachePath);
+    trained = true;
+  }
+  return { model, testAccuracy: await classifierAccuracy(model, test.images, test.labels), trained };
+}

@@ -1,0 +1,66 @@
+// conv 3x3 (32) - maxpool 2 - conv 3x3 (64) - maxpool 2 - linear (features, ReLU) - linear (classes)
+#include "models/classifier.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "errors.h"
+#include "models/model_registry.h"
+#include "tensor_util.h"
+
+namespace ebm {
+namespace {
+
+class ConvClassifier : public Classifier {
+ public:
+  ConvClassifier(const json::Value& cfg, c10::Device device, std::vector<int64_t> shape, int64_t classes,
+                 int64_t featureDim)
+      : Classifier(cfg, shape, device) {
+    at::Generator gen =
+        makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0)));
+    const int64_t c = shape[0], h = shape[1] / 4, w = shape[2] / 4;
+    conv1w_ = addParameter("conv1.weight", init({32, c, 3, 3}, c * 9, gen));
+    conv1b_ = addParameter("conv1.bias", init({32}, c * 9, gen));
+    conv2w_ = addParameter("conv2.weight", init({64, 32, 3, 3}, 32 * 9, gen));
+    conv2b_ = addParameter("conv2.bias", init({64}, 32 * 9, gen));
+    fcw_ = addParameter("fc.weight", init({featureDim, 64 * h * w}, 64 * h * w, gen));
+    fcb_ = addParameter("fc.bias", init({featureDim}, 64 * h * w, gen));
+    outw_ = addParameter("out.weight", init({classes, featureDim}, featureDim, gen));
+    outb_ = addParameter("out.bias", init({classes}, featureDim, gen));
+  }
+
+  at::Tensor features(const at::Tensor& x) override {
+    at::Tensor h = torch::max_pool2d(torch::relu(torch::conv2d(x, conv1w_, conv1b_, 1, 1)), 2);
+    h = torch::max_pool2d(torch::relu(torch::conv2d(h, conv2w_, conv2b_, 1, 1)), 2);
+    return torch::relu(torch::linear(h.flatten(1), fcw_, fcb_));
+  }
+
+  at::Tensor logits(const at::Tensor& x) override { return torch::linear(features(x), outw_, outb_); }
+
+  at::Tensor energy(const at::Tensor& x, const at::Tensor&) override { return -torch::logsumexp(logits(x), 1); }
+
+ private:
+  static at::Tensor init(std::vector<int64_t> shape, int64_t fanIn, at::Generator& gen) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fanIn));
+    return torch::rand(shape, gen, torch::kFloat32) * (2 * bound) - bound;
+  }
+
+  at::Tensor conv1w_, conv1b_, conv2w_, conv2b_, fcw_, fcb_, outw_, outb_;
+};
+
+}  // namespace
+
+std::shared_ptr<EnergyModel> makeClassifier(const json::Value& cfg, c10::Device device) {
+  std::vector<int64_t> shape = json::getIntArray(cfg, "inputShape", "model");
+  if (shape.size() != 3 || shape[0] < 1 || shape[0] > 64 || shape[1] < 4 || shape[2] < 4 || shape[1] > 1024 ||
+      shape[2] > 1024)
+    throw ConfigError("model.inputShape must be [channels, height, width] with sides >= 4");
+  const int64_t classes = json::getInt(cfg, "classes", "model", 10);
+  const int64_t featureDim = json::getInt(cfg, "featureDim", "model", 128);
+  if (classes < 2 || classes > 100000) throw ConfigError("model.classes must be an integer >= 2");
+  if (featureDim < 1 || featureDim > 65536) throw ConfigError("model.featureDim must be an integer >= 1");
+  return std::make_shared<ConvClassifier>(cfg, device, shape, classes, featureDim);
+}
+
+}  // namespace ebm
