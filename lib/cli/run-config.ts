@@ -1,0 +1,518 @@
+/**
+ * The run config file read by `ebm train` (JSON). Every field is checked, and the data loaded,
+ * before anything is created on disk; relative data paths are resolved against the config file's
+ * folder.
+ *
+ *   {
+ *     "name": "8gaussians-ed",                 // optional; default: the file name without .json.
+ *                                              //   Letters, digits, '.', '_', '-'. Output: runs/<name>
+ *     "description": "free text",              // optional, ignored
+ *     "data": one of
+ *       { "toy": "8gaussians", "n": 20000, "seed": 0 }       // 8gaussians 25gaussians 2spirals checkerboard
+ *                                                           //   rings pinwheel swissroll moons circles
+ *       { "npy": "file.npy" }                               // float32/float64 .npy, [N, ...]
+ *       { "csv": "file.csv", "header": true, "delimiter": ",", "columns": [0, 1] }  // header: default auto
+ *       { "idx": "file-idx3-ubyte.gz", "scale": "01" }      // IDX; scale: '01' | '-11' | 'none' (default)
+ *       { "fashionMnist": { "split": "train", "limit": 2000, "scale": "-11", "dir": "..." } }
+ *       { "mixture": { "means": [[0, 0], [3, 3]], "stds": [0.5, 0.5], "weights": [0.5, 0.5],
+ *                      "n": 10000, "seed": 0 } }             // diagonal Gaussian mixture, any dimension
+ *     "model": ModelConfig,                    // as energyModel(), e.g. { "kind": "mlp", "inputDim": 2, "hidden": [128, 128] }
+ *     "train": TrainOptions,                   // as train(), without onProgress/signal, e.g.
+ *                                              //   { "loss": { "kind": "ed", "t": 1, "m": 16, "w": 1 },
+ *                                              //     "batchSize": 128, "steps": 2000, "logEvery": 100 }
+ *                                              //   a relative checkpoint.path lands in the run folder
+ *     "eval": {                                // optional
+ *       "grid": { "lo": -4, "hi": 4, "resolution": 300 },   // 2D data only; default: a box holding the data
+ *       "samples": { "n": 2000, "sampler": SamplerConfig, "seed": 0, "t": 0.01 },  // draw samples after training
+ *       "t": 0.001                             // time-conditioned models: evaluate E(x, t) here
+ *                                              //   (default: train.loss.tMin, else 0.001)
+ *     }
+ *   }
+ *
+ * Rows of the data are reshaped to the model's input shape when the sizes agree (a [N, 784]
+ * array feeds a convnet with inputShape [1, 28, 28], Fashion-MNIST's [N, 1, 28, 28] feeds an MLP
+ * with inputDim 784).
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import {
+  EbmConfigError,
+  EbmError,
+  EbmIoError,
+  EbmShapeError,
+  SamplerConfig,
+  Tensor,
+  TrainOptions,
+  ModelConfig,
+  validateModelConfig,
+  validateSamplerConfig,
+  validateTrainOptions,
+} from '../index';
+import { checkFinite } from '../tensor';
+import { JsonSyntaxError, parseJson } from './json';
+import { fashionMnist } from '../data/fashion';
+import { readCsv } from '../data/csv';
+import { readIdx } from '../data/idx';
+import { GaussianMixture, GaussianMixtureSpec } from '../data/mixture';
+import { readNpy } from '../data/npy';
+import { toy, toyLogDensity, toyMixture, ToyName, toyNames } from '../data/toy';
+import {
+  checkNumber,
+  checkOneOf,
+  Obj,
+  optionalBoolean,
+  optionalNumber,
+  optionalOneOf,
+  rejectUnknownKeys,
+  requireNumber,
+  requireObject,
+} from '../validate';
+
+export type PixelScale = '01' | '-11' | 'none';
+
+export type DataSpec =
+  | { toy: ToyName; n: number; seed?: number }
+  | { npy: string }
+  | { csv: string; header?: boolean; delimiter?: string; columns?: number[] }
+  | { idx: string; scale?: PixelScale }
+  | { fashionMnist: { split?: 'train' | 'test'; limit?: number; scale?: PixelScale; dir?: string } }
+  | {
+      mixture: {
+        means: number[][];
+        stds: number | number[] | number[][];
+        weights: number[];
+        n: number;
+        seed?: number;
+      };
+    };
+
+export interface GridSpec {
+  lo: number;
+  hi: number;
+  resolution: number;
+}
+
+export interface SamplesSpec {
+  n: number;
+  sampler: SamplerConfig;
+  seed?: number;
+  t?: number;
+}
+
+export interface EvalSpec {
+  grid?: GridSpec;
+  samples?: SamplesSpec;
+  t?: number;
+}
+
+export interface RunConfig {
+  name: string;
+  description?: string;
+  data: DataSpec;
+  model: ModelConfig;
+  train: TrainOptions;
+  eval?: EvalSpec;
+}
+
+export interface LoadedData {
+  /** training rows, shaped [N, ...model input shape] */
+  train: Tensor;
+  /** rows for the metrics: a fresh draw for generated data, else the first training rows */
+  test: Tensor;
+  testIsHeldOut: boolean;
+  /** exact log-density of the data distribution, when known (toy mixtures, `mixture`) */
+  logDensity?: (x: Tensor) => Float64Array;
+}
+
+export interface PreparedRun {
+  /** the config file as given on the command line */
+  file: string;
+  /** normalised: absolute data paths, --steps applied, eval.grid filled in for 2D data */
+  config: RunConfig;
+  data: LoadedData;
+  rowShape: number[];
+  timeConditioned: boolean;
+  /** time at which a time-conditioned model is evaluated and plotted */
+  evalTime?: number;
+}
+
+export const runConfigKeys = ['name', 'description', 'data', 'model', 'train', 'eval'] as const;
+const dataSources = ['toy', 'npy', 'csv', 'idx', 'fashionMnist', 'mixture'] as const;
+const pixelScales = ['01', '-11', 'none'] as const;
+/** rows drawn for the metrics of generated data, and the most training rows used for file data */
+const TEST_ROWS = 5000;
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** Re-labels a validation message from a library path ('config.loss.t') to the file's ('train.loss.t'). */
+function relabel<T>(from: RegExp, to: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof EbmError) err.message = err.message.replace(from, to);
+    throw err;
+  }
+}
+
+/** Reads and parses a JSON file; syntax errors name the file, line and column. */
+export function readJsonFile(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (err as Error).message;
+    throw new EbmIoError(`cannot read ${what} ${file}: ${why}`);
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  try {
+    return parseJson(text);
+  } catch (err) {
+    if (err instanceof JsonSyntaxError) throw new EbmConfigError(`${file}: invalid JSON at ${err.message}`);
+    throw err;
+  }
+}
+
+function requirePath(o: Obj, key: string, path: string, dir: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length === 0) {
+    throw new EbmConfigError(`${path}.${key} must be a non-empty file path, got ${JSON.stringify(v)}`);
+  }
+  return nodePath.resolve(dir, v);
+}
+
+/** Checks the data spec's shape (no file access) and resolves its paths against `dir`. */
+export function validateDataSpec(value: unknown, dir: string, path = 'data'): DataSpec {
+  const o = requireObject(value, path);
+  const sources = dataSources.filter((k) => o[k] !== undefined);
+  if (sources.length !== 1) {
+    throw new EbmConfigError(
+      sources.length === 0
+        ? `${path} needs one source: ${dataSources.map((s) => `"${s}"`).join(', ')}, e.g. { "toy": "8gaussians", "n": 20000 }`
+        : `${path} must have exactly one source, got ${sources.map((s) => `"${s}"`).join(' and ')}`,
+    );
+  }
+  switch (sources[0]) {
+    case 'toy': {
+      rejectUnknownKeys(o, ['toy', 'n', 'seed'], path);
+      const name = checkOneOf(o.toy, toyNames, `${path}.toy`);
+      const n = requireNumber(o, 'n', path, { integer: true, min: 2, max: 1e8 });
+      optionalNumber(o, 'seed', path, { integer: true, min: 0, max: 2 ** 31 });
+      return o.seed === undefined ? { toy: name, n } : { toy: name, n, seed: o.seed as number };
+    }
+    case 'npy':
+      rejectUnknownKeys(o, ['npy'], path);
+      return { npy: requirePath(o, 'npy', path, dir) };
+    case 'csv': {
+      rejectUnknownKeys(o, ['csv', 'header', 'delimiter', 'columns'], path);
+      const spec: DataSpec = { csv: requirePath(o, 'csv', path, dir) };
+      optionalBoolean(o, 'header', path);
+      if (o.header !== undefined) spec.header = o.header as boolean;
+      if (o.delimiter !== undefined) {
+        if (typeof o.delimiter !== 'string' || o.delimiter.length !== 1) {
+          throw new EbmConfigError(`${path}.delimiter must be one character, got ${JSON.stringify(o.delimiter)}`);
+        }
+        spec.delimiter = o.delimiter;
+      }
+      if (o.columns !== undefined) {
+        if (!Array.isArray(o.columns) || o.columns.length === 0) {
+          throw new EbmConfigError(`${path}.columns must be a non-empty array of 0-based column numbers`);
+        }
+        spec.columns = o.columns.map((c: unknown, i: number) =>
+          checkNumber(c, `${path}.columns[${i}]`, { integer: true, min: 0 }),
+        );
+      }
+      return spec;
+    }
+    case 'idx': {
+      rejectUnknownKeys(o, ['idx', 'scale'], path);
+      optionalOneOf(o, 'scale', pixelScales, path);
+      const spec: DataSpec = { idx: requirePath(o, 'idx', path, dir) };
+      if (o.scale !== undefined) spec.scale = o.scale as PixelScale;
+      return spec;
+    }
+    case 'fashionMnist': {
+      rejectUnknownKeys(o, ['fashionMnist'], path);
+      const f = requireObject(o.fashionMnist, `${path}.fashionMnist`);
+      const fp = `${path}.fashionMnist`;
+      rejectUnknownKeys(f, ['split', 'limit', 'scale', 'dir'], fp);
+      optionalOneOf(f, 'split', ['train', 'test'] as const, fp);
+      optionalNumber(f, 'limit', fp, { integer: true, min: 1 });
+      optionalOneOf(f, 'scale', pixelScales, fp);
+      const spec = { ...f } as { split?: 'train' | 'test'; limit?: number; scale?: PixelScale; dir?: string };
+      if (f.dir !== undefined) spec.dir = requirePath(f, 'dir', fp, dir);
+      return { fashionMnist: spec };
+    }
+    case 'mixture': {
+      rejectUnknownKeys(o, ['mixture'], path);
+      const mp = `${path}.mixture`;
+      const m = requireObject(o.mixture, mp);
+      rejectUnknownKeys(m, ['means', 'stds', 'weights', 'n', 'seed'], mp);
+      requireNumber(m, 'n', mp, { integer: true, min: 2, max: 1e8 });
+      optionalNumber(m, 'seed', mp, { integer: true, min: 0, max: 2 ** 31 });
+      relabel(
+        /^mixture/,
+        mp,
+        () =>
+          new GaussianMixture({ means: m.means, stds: m.stds, weights: m.weights } as unknown as GaussianMixtureSpec),
+      );
+      return { mixture: m as unknown as Extract<DataSpec, { mixture: unknown }>['mixture'] };
+    }
+  }
+  throw new EbmConfigError(`${path}: unknown source`);
+}
+
+function scalePixels(values: ArrayLike<number>, scale: PixelScale): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = values[i];
+    out[i] = scale === '01' ? v / 255 : scale === '-11' ? v / 127.5 - 1 : v;
+  }
+  return out;
+}
+
+const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
+/** The first `n` rows of a tensor, as a view. */
+export function firstRows(t: Tensor, n: number): Tensor {
+  const k = Math.min(n, t.shape[0]);
+  const per = product(t.shape.slice(1));
+  return { data: t.data.subarray(0, k * per), shape: [k, ...t.shape.slice(1)] };
+}
+
+/** Loads the rows a data spec describes (without reshaping), plus a test set and the true density when known. */
+export function loadData(spec: DataSpec): LoadedData {
+  if ('toy' in spec) {
+    const seed = spec.seed ?? 0;
+    const mixtureToy = spec.toy === '8gaussians' || spec.toy === '25gaussians';
+    const mix = mixtureToy ? toyMixture(spec.toy as '8gaussians' | '25gaussians') : undefined;
+    return {
+      train: toy(spec.toy, spec.n, seed),
+      test: toy(spec.toy, TEST_ROWS, seed + 1),
+      testIsHeldOut: true,
+      logDensity: mix ? (x) => toyLogDensity(mix, x) : undefined,
+    };
+  }
+  if ('mixture' in spec) {
+    const { means, stds, weights, n, seed = 0 } = spec.mixture;
+    const gm = new GaussianMixture({ means, stds, weights });
+    return {
+      train: gm.sample(n, seed),
+      test: gm.sample(TEST_ROWS, seed + 1),
+      testIsHeldOut: true,
+      logDensity: (x) => gm.logDensity(x),
+    };
+  }
+  let train: Tensor;
+  if ('npy' in spec) {
+    train = readNpy(spec.npy);
+  } else if ('csv' in spec) {
+    train = readCsv(spec.csv, {
+      header: spec.header ?? 'auto',
+      ...(spec.delimiter !== undefined ? { delimiter: spec.delimiter } : {}),
+      ...(spec.columns !== undefined ? { columns: spec.columns } : {}),
+    });
+  } else if ('idx' in spec) {
+    const idx = readIdx(spec.idx);
+    train = { data: scalePixels(idx.data, spec.scale ?? 'none'), shape: idx.shape };
+  } else {
+    train = fashionMnist(spec.fashionMnist).images;
+  }
+  if (train.shape.length === 1) train = { data: train.data, shape: [train.shape[0], 1] };
+  return { train, test: firstRows(train, TEST_ROWS), testIsHeldOut: false };
+}
+
+/** The shape of one input row of a model config, without creating the model. */
+export function modelRowShape(model: ModelConfig): number[] {
+  switch (model.kind) {
+    case 'mlp':
+      return [model.inputDim];
+    case 'convnet':
+    case 'classifier':
+      return [...model.inputShape];
+    case 'gaussian':
+      return [model.mean.length];
+    case 'gmm':
+      return [model.means[0].length];
+    case 'doublewell':
+      return [model.dim ?? 1];
+    default:
+      throw new EbmConfigError(`model.kind ${JSON.stringify((model as { kind: unknown }).kind)} is not known`);
+  }
+}
+
+export function modelTimeConditioned(model: ModelConfig): boolean {
+  return (model.kind === 'mlp' && model.timeConditioned === true) || (model.kind === 'gmm' && model.path !== undefined);
+}
+
+/** Reshapes [N, ...] rows to [N, ...rowShape] when the per-row sizes agree; `what` names the data. */
+export function fitRows(t: Tensor, rowShape: readonly number[], what: string): Tensor {
+  const per = product(t.shape.slice(1));
+  const want = product(rowShape);
+  if (per !== want) {
+    throw new EbmShapeError(
+      `${what} has rows of ${per} values ([${t.shape.slice(1).join(', ')}]) but the model takes [${rowShape.join(', ')}] (${want} values)`,
+    );
+  }
+  return { data: t.data, shape: [t.shape[0], ...rowShape] };
+}
+
+/** A square box that holds the 2D data: [-b, b] with b the smallest integer >= 1.05 × the 99.5th percentile of |x|, at least 4. */
+export function defaultBox(data: Tensor): { lo: number; hi: number } {
+  const n = Math.min(data.data.length, 40000);
+  const abs = Float64Array.from({ length: n }, (_, i) => Math.abs(data.data[i])).sort();
+  const q = abs[Math.min(n - 1, Math.floor(0.995 * n))] ?? 0;
+  const b = Math.max(4, Math.ceil(1.05 * q));
+  return { lo: -b, hi: b };
+}
+
+function validateGrid(value: unknown, path: string, data: Tensor): GridSpec {
+  const fallback = defaultBox(data);
+  if (value === undefined) return { ...fallback, resolution: 300 };
+  const g = requireObject(value, path);
+  rejectUnknownKeys(g, ['lo', 'hi', 'resolution'], path);
+  const lo = g.lo === undefined ? fallback.lo : checkNumber(g.lo, `${path}.lo`);
+  const hi = g.hi === undefined ? fallback.hi : checkNumber(g.hi, `${path}.hi`);
+  if (!(hi > lo)) throw new EbmConfigError(`${path}.hi must be > lo (${lo}), got ${hi}`);
+  const resolution =
+    g.resolution === undefined
+      ? 300
+      : checkNumber(g.resolution, `${path}.resolution`, { integer: true, min: 2, max: 4096 });
+  return { lo, hi, resolution };
+}
+
+function validateEvalShape(value: unknown, path: string): Obj {
+  const e = requireObject(value, path);
+  rejectUnknownKeys(e, ['grid', 'samples', 't'], path);
+  optionalNumber(e, 't', path, { above: 0, max: 1 });
+  if (e.samples !== undefined) {
+    const s = requireObject(e.samples, `${path}.samples`);
+    rejectUnknownKeys(s, ['n', 'sampler', 'seed', 't'], `${path}.samples`);
+    requireNumber(s, 'n', `${path}.samples`, { integer: true, min: 1, max: 1e6 });
+    if (s.sampler === undefined) {
+      throw new EbmConfigError(
+        `${path}.samples.sampler is required, e.g. { "kind": "mala", "steps": 500, "stepSize": 0.01 }`,
+      );
+    }
+    validateSamplerConfig(s.sampler, `${path}.samples.sampler`);
+    optionalNumber(s, 'seed', `${path}.samples`, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+    optionalNumber(s, 't', `${path}.samples`, { above: 0, max: 1 });
+  }
+  return e;
+}
+
+/**
+ * Reads, checks and loads everything a training run needs, in this order: JSON syntax, top-level
+ * keys, name, data spec, model, train options, eval section, then the data itself (files read,
+ * rows checked against the model). Nothing is written. Errors name the file and the field.
+ */
+export function prepareRun(file: string, overrides: { steps?: number } = {}): PreparedRun {
+  const raw = readJsonFile(file, 'config file');
+  try {
+    return prepareParsed(raw, nodePath.dirname(nodePath.resolve(file)), file, overrides);
+  } catch (err) {
+    if (err instanceof EbmError && !err.message.startsWith(`${file}: `)) err.message = `${file}: ${err.message}`;
+    throw err;
+  }
+}
+
+function prepareParsed(raw: unknown, dir: string, file: string, overrides: { steps?: number }): PreparedRun {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new EbmConfigError('the config must be a JSON object { "name", "data", "model", "train", "eval"? }');
+  }
+  const cfg = raw as Obj;
+  rejectUnknownKeys(cfg, runConfigKeys, 'config');
+  for (const key of ['data', 'model', 'train'] as const) {
+    if (cfg[key] === undefined) throw new EbmConfigError(`config.${key} is required`);
+  }
+  let name: string;
+  if (cfg.name === undefined) {
+    name = nodePath.basename(file).replace(/\.json$/i, '');
+    if (!namePattern.test(name)) name = 'run';
+  } else {
+    if (typeof cfg.name !== 'string' || !namePattern.test(cfg.name)) {
+      throw new EbmConfigError(
+        `name must be 1-100 letters, digits, '.', '_' or '-' (it names the run folder), got ${JSON.stringify(cfg.name)}`,
+      );
+    }
+    name = cfg.name;
+  }
+  if (cfg.description !== undefined && typeof cfg.description !== 'string') {
+    throw new EbmConfigError('description must be a string');
+  }
+
+  const dataSpec = validateDataSpec(cfg.data, dir);
+  const model = validateModelConfig(cfg.model, 'model');
+  const timeConditioned = modelTimeConditioned(model);
+  const rowShape = modelRowShape(model);
+
+  const t = requireObject(cfg.train, 'train');
+  for (const key of ['onProgress', 'signal']) {
+    if (t[key] !== undefined) throw new EbmConfigError(`train.${key} cannot be set in a config file`);
+  }
+  const trainOptions = { ...t } as Obj;
+  if (overrides.steps !== undefined) trainOptions.steps = overrides.steps;
+  if (trainOptions.checkpoint !== undefined && typeof trainOptions.checkpoint === 'object') {
+    trainOptions.checkpoint = { ...(trainOptions.checkpoint as Obj) };
+  }
+  // field checks first (the batch size against the data comes once the data is loaded)
+  relabel(/^config\b/, 'train', () => validateTrainOptions(trainOptions, timeConditioned, Number.MAX_SAFE_INTEGER));
+
+  const evalRaw = cfg.eval === undefined ? undefined : validateEvalShape(cfg.eval, 'eval');
+  const loss = trainOptions.loss as Obj;
+  if (evalRaw?.t !== undefined && !timeConditioned) {
+    throw new EbmConfigError('eval.t applies only to time-conditioned models');
+  }
+  const evalTime = timeConditioned
+    ? ((evalRaw?.t as number | undefined) ?? (loss.tMin as number | undefined) ?? 1e-3)
+    : undefined;
+  const samplesRaw = evalRaw?.samples as Obj | undefined;
+  if (samplesRaw) {
+    const kind = (samplesRaw.sampler as Obj).kind;
+    if (kind === 'annealed' && !timeConditioned) {
+      throw new EbmConfigError('eval.samples.sampler: the annealed sampler needs a time-conditioned model');
+    }
+    if (samplesRaw.t !== undefined && (!timeConditioned || kind === 'annealed')) {
+      throw new EbmConfigError('eval.samples.t applies only to time-conditioned models with a non-annealed sampler');
+    }
+  }
+
+  // the data: read, check, fit to the model
+  const loaded = loadData(dataSpec);
+  const train = fitRows(loaded.train, rowShape, 'data');
+  const test = fitRows(loaded.test, rowShape, 'data');
+  checkFinite(train, 'data');
+  relabel(/^config\b/, 'train', () => validateTrainOptions(trainOptions, timeConditioned, train.shape[0]));
+
+  const is2d = rowShape.length === 1 && rowShape[0] === 2;
+  if (evalRaw?.grid !== undefined && !is2d) {
+    throw new EbmConfigError(`eval.grid applies only to 2D data; this model takes [${rowShape.join(', ')}]`);
+  }
+  const evalSpec: EvalSpec = {};
+  if (is2d) evalSpec.grid = validateGrid(evalRaw?.grid, 'eval.grid', train);
+  if (samplesRaw) evalSpec.samples = samplesRaw as unknown as SamplesSpec;
+  if (evalRaw?.t !== undefined) evalSpec.t = evalRaw.t as number;
+
+  const config: RunConfig = {
+    name,
+    ...(cfg.description !== undefined ? { description: cfg.description as string } : {}),
+    data: dataSpec,
+    model,
+    train: trainOptions as unknown as TrainOptions,
+    ...(Object.keys(evalSpec).length > 0 ? { eval: evalSpec } : {}),
+  };
+  return {
+    file,
+    config,
+    data: { ...loaded, train, test },
+    rowShape,
+    timeConditioned,
+    evalTime,
+  };
+}

@@ -1,0 +1,193 @@
+/** `ebm sample <model.safetensors>`: draws samples from a saved model into an NPY (and a PNG). */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import {
+  Device,
+  EbmAbortError,
+  EbmConfigError,
+  SampleResult,
+  SamplerConfig,
+  loadModel,
+  sample,
+  samplerKinds,
+} from '../index';
+import { writeNpy } from '../data/npy';
+import { writeFileAtomic } from '../log/run';
+import { checkOneOf } from '../validate';
+import { validateSamplerConfig } from '../config';
+import { ParsedArgs, UsageError, numberFlag, parseCommand, requiredFlag, stringFlag } from './args';
+import { is2dShape, isImageShape, mean, samplesFigure } from './figures';
+import { INTERRUPTED_EXIT, onInterrupt } from './interrupt';
+import { displayPath } from './train';
+
+export const sampleHelp = `Usage: ebm sample <model.safetensors> --sampler KIND --steps N --step-size X [options]
+
+Draws samples from p(x) ∝ exp(-E(x)) of a saved model and writes them as an NPY file
+(float32, shape [n, ...model input shape]); prints the acceptance rate for MALA and HMC.
+
+Options:
+  --sampler KIND     langevin | mala | hmc | annealed | wgf
+  --steps N          sampler steps (annealed: steps per noise level)
+  --step-size X      step size (annealed: the step at the smallest noise level)
+  --n N              number of chains (default 1000)
+  --seed S           fixes the initial draw and all noise (default 0)
+  --t T              time for a time-conditioned model (not with annealed)
+  --leapfrog L       HMC leapfrog steps per proposal
+  --adapt-steps K    MALA/HMC: adapt the step size towards the target acceptance for K steps
+  --levels L         annealed: number of noise levels (default 10)
+  --device D         auto | cpu | cuda | cuda:N (default: the device saved in the model)
+  --out FILE         NPY output (default samples.npy)
+  --png FILE         also draw the samples: a scatter plot (2D) or an image grid (images)
+  -h, --help         show this help
+
+Ctrl-C stops sampling and exits with status 130 without writing files.
+
+Examples:
+  ebm sample runs/8gaussians-ed/model.safetensors --sampler mala --steps 500 --step-size 0.01 --png s.png
+  ebm sample model.safetensors --sampler hmc --steps 200 --step-size 0.05 --leapfrog 10 --n 500`;
+
+const flagOfField: Record<string, string> = {
+  stepSize: '--step-size',
+  steps: '--steps',
+  adaptSteps: '--adapt-steps',
+  leapfrogSteps: '--leapfrog',
+  levels: '--levels',
+};
+
+/** The sampler config the flags describe; every mistake is a UsageError naming the flag. */
+export function samplerFromFlags(args: ParsedArgs, command: string): SamplerConfig {
+  const kindText = requiredFlag(args, command, 'sampler', `(${samplerKinds.join(' | ')})`);
+  let kind: SamplerConfig['kind'];
+  try {
+    kind = checkOneOf(kindText, samplerKinds, '--sampler');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  requiredFlag(args, command, 'steps', 'N');
+  requiredFlag(args, command, 'step-size', 'X');
+  const steps = numberFlag(args, 'steps', { integer: true, min: 1, max: 1e7 }) as number;
+  const stepSize = numberFlag(args, 'step-size', { above: 0 }) as number;
+  const leapfrog = numberFlag(args, 'leapfrog', { integer: true, min: 1, max: 10000 });
+  const adaptSteps = numberFlag(args, 'adapt-steps', { integer: true, min: 0 });
+  const levels = numberFlag(args, 'levels', { integer: true, min: 1, max: 100000 });
+  if (leapfrog !== undefined && kind !== 'hmc') throw new UsageError('--leapfrog applies only to --sampler hmc');
+  if (adaptSteps !== undefined && kind !== 'mala' && kind !== 'hmc') {
+    throw new UsageError('--adapt-steps applies only to --sampler mala or hmc');
+  }
+  if (levels !== undefined && kind !== 'annealed') throw new UsageError('--levels applies only to --sampler annealed');
+  const cfg: Record<string, unknown> = { kind, steps, stepSize };
+  if (leapfrog !== undefined) cfg.leapfrogSteps = leapfrog;
+  if (adaptSteps !== undefined) cfg.adaptSteps = adaptSteps;
+  if (levels !== undefined) cfg.levels = levels;
+  try {
+    return validateSamplerConfig(cfg, 'sampler');
+  } catch (err) {
+    if (!(err instanceof EbmConfigError)) throw err;
+    const msg = err.message.replace(/sampler\.(\w+)/g, (m: string, field: string) => flagOfField[field] ?? m);
+    throw new UsageError(msg);
+  }
+}
+
+/** Checks a --device value. */
+export function deviceFlag(args: ParsedArgs): Device | undefined {
+  const d = stringFlag(args, 'device');
+  if (d === undefined) return undefined;
+  if (!/^(auto|cpu|cuda|cuda:\d{1,3})$/.test(d)) {
+    throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, got '${d}'`);
+  }
+  return d as Device;
+}
+
+function checkOutputFolder(file: string, flag: string): void {
+  const dir = nodePath.dirname(nodePath.resolve(file));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new UsageError(`${flag} ${file}: folder ${dir} does not exist`);
+  }
+}
+
+export async function sampleCommand(argv: readonly string[]): Promise<number> {
+  const command = 'ebm sample';
+  const args = parseCommand(
+    command,
+    argv,
+    {
+      sampler: { type: 'string' },
+      steps: { type: 'string' },
+      'step-size': { type: 'string' },
+      n: { type: 'string' },
+      seed: { type: 'string' },
+      t: { type: 'string' },
+      leapfrog: { type: 'string' },
+      'adapt-steps': { type: 'string' },
+      levels: { type: 'string' },
+      device: { type: 'string' },
+      out: { type: 'string' },
+      png: { type: 'string' },
+    },
+    ['model.safetensors'],
+  );
+  const sampler = samplerFromFlags(args, command);
+  const n = numberFlag(args, 'n', { integer: true, min: 1, max: 1e8 }) ?? 1000;
+  const seed = numberFlag(args, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }) ?? 0;
+  const t = numberFlag(args, 't', { min: 0, max: 1 });
+  const device = deviceFlag(args);
+  const out = stringFlag(args, 'out') ?? 'samples.npy';
+  const png = stringFlag(args, 'png');
+  checkOutputFolder(out, '--out');
+  if (png !== undefined) checkOutputFolder(png, '--png');
+
+  const modelFile = args.positionals[0];
+  const model = await loadModel(modelFile, device !== undefined ? { device } : {});
+  const rowShape = [...model.inputShape];
+  if (sampler.kind === 'annealed' && !model.timeConditioned) {
+    throw new UsageError('--sampler annealed needs a time-conditioned model; this one is E(x)');
+  }
+  if (model.timeConditioned && sampler.kind !== 'annealed' && t === undefined) {
+    throw new UsageError(`this model is time-conditioned: give --t T for --sampler ${sampler.kind}`);
+  }
+  if (!model.timeConditioned && t !== undefined) throw new UsageError('--t applies only to time-conditioned models');
+  if (png !== undefined && !is2dShape(rowShape) && !isImageShape(rowShape)) {
+    throw new UsageError(`--png needs a 2D or an image model; this model takes [${rowShape.join(', ')}]`);
+  }
+  if (sampler.kind === 'annealed' && t !== undefined) throw new UsageError('--t does not apply to --sampler annealed');
+
+  const interrupt = onInterrupt();
+  const started = Date.now();
+  let result: SampleResult;
+  try {
+    result = await sample(model, { n, sampler, seed, signal: interrupt.signal, ...(t !== undefined ? { t } : {}) });
+  } catch (err) {
+    if (err instanceof EbmAbortError && interrupt.signal.aborted) {
+      process.stderr.write('ebm: sampling interrupted; nothing written\n');
+      return INTERRUPTED_EXIT;
+    }
+    throw err;
+  } finally {
+    interrupt.dispose();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const samples = { data: result.data, shape: [...result.shape] };
+  writeNpy(out, samples);
+  const lines = [
+    `wrote ${displayPath(nodePath.resolve(out))} [${samples.shape.join(', ')}] (${sampler.kind}, ${sampler.steps} steps, ${seconds.toFixed(1)} s)`,
+    `mean energy ${mean(result.energy).toFixed(4)}`,
+  ];
+  if (result.acceptRate) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const a of result.acceptRate) [lo, hi] = [Math.min(lo, a), Math.max(hi, a)];
+    lines.push(
+      `acceptance rate ${mean(result.acceptRate).toFixed(3)} (mean over ${result.acceptRate.length} chains; min ${lo.toFixed(3)}, max ${hi.toFixed(3)})`,
+    );
+  }
+  if (png !== undefined) {
+    const image = samplesFigure(samples, rowShape, {
+      title: `${nodePath.basename(modelFile)}: ${sampler.kind} samples`,
+      label: `${sampler.kind} samples`,
+    });
+    writeFileAtomic(png, image);
+    lines.push(`wrote ${displayPath(nodePath.resolve(png))}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,297 @@
+/** `ebm train <config.json>`: a whole training run from a config file into a run folder. */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import {
+  EbmAbortError,
+  EbmIoError,
+  EnergyModel,
+  RunLog,
+  SampleResult,
+  TrainProgress,
+  TrainRun,
+  energyModel,
+  sample,
+  train,
+  version,
+} from '../index';
+import { mmd } from '../metrics/stats';
+import { numberFlag, parseCommand, stringFlag } from './args';
+import {
+  densityFigure,
+  energies,
+  gridNllAt,
+  is2dShape,
+  isImageShape,
+  lossPng,
+  mean,
+  samplesFigure,
+  valueRange,
+} from './figures';
+import { INTERRUPTED_EXIT, onInterrupt } from './interrupt';
+import { formatLoss, formatRate, formatSeconds, progressSink } from './progress';
+import { firstRows, PreparedRun, prepareRun } from './run-config';
+
+export const trainHelp = `Usage: ebm train <config.json> [--out DIR] [--steps N] [--quiet]
+
+Trains the model a config file describes and writes a run folder (default runs/<name>):
+  config.json        the config as run (data paths absolute, --steps applied) and versions
+  metrics.jsonl      one JSON line per progress report (step, loss, lr, steps/s, loss metrics)
+  model.safetensors  the trained weights (loadable with ebm.loadModel or Python safetensors)
+  metrics.json       final numbers: loss, steps/s, mean energy; grid NLL (2D); sample stats
+  loss.png           the loss curve
+  density.png        2D data: exp(-E) on the grid with data points on top
+  samples.png        with eval.samples: samples over the data (2D) or an image grid (images)
+Every file is written atomically. The whole config is checked, and the data loaded, before the
+folder is created.
+
+Options:
+  --out DIR     run folder (default runs/<name>, relative to the current directory)
+  --steps N     override train.steps
+  --quiet       print only the final summary
+  -h, --help    show this help
+
+Progress goes to stderr: an updating bar on a terminal, else a line every train.logEvery steps.
+Ctrl-C stops training, saves the weights of the last completed step and exits with status 130.
+
+Config file (JSON):
+  {
+    "name": "8gaussians-ed",                      optional; default: the file name
+    "data": { "toy": "8gaussians", "n": 20000, "seed": 0 }
+          | { "npy": "file.npy" }
+          | { "csv": "file.csv", "header"?: true, "delimiter"?: ",", "columns"?: [0, 1] }
+          | { "idx": "file-idx3-ubyte.gz", "scale"?: "01" | "-11" | "none" }
+          | { "fashionMnist": { "split"?: "train", "limit"?: 2000, "scale"?: "-11", "dir"?: "..." } }
+          | { "mixture": { "means": [[..]], "stds": [..], "weights": [..], "n": 10000, "seed"?: 0 } },
+    "model": { "kind": "mlp", "inputDim": 2, "hidden": [128, 128], "activation": "silu" },
+    "train": { "loss": { "kind": "ed", "t": 1, "m": 16, "w": 1 }, "optimizer": { "kind": "adam", "lr": 0.001 },
+               "batchSize": 128, "steps": 2000, "seed": 0, "logEvery": 100 },
+    "eval": {                                      optional
+      "grid": { "lo": -4, "hi": 4, "resolution": 300 },     2D only; default: a box around the data
+      "samples": { "n": 2000, "sampler": { "kind": "mala", "steps": 500, "stepSize": 0.01 }, "seed": 0 },
+      "t": 0.001                                   time-conditioned models: time for E(x, t)
+    }
+  }
+Toys: 8gaussians 25gaussians 2spirals checkerboard rings pinwheel swissroll moons circles.
+"model" and "train" take exactly the options of ebm.energyModel() and ebm.train(); relative
+data paths are resolved against the config file's folder, a relative train.checkpoint.path
+against the run folder. Data rows are reshaped to the model's input shape when sizes agree.
+
+Examples:
+  ebm train examples/8gaussians-ed.json
+  ebm train examples/moons-dsm.json --steps 500 --out /tmp/moons`;
+
+/** Output files a run writes; stale copies from an earlier run in the same folder are removed first. */
+const OUTPUTS = ['metrics.json', 'model.safetensors', 'loss.png', 'density.png', 'samples.png'];
+
+/** A path as the user would like to read it: relative when it is inside the current directory. */
+export function displayPath(p: string): string {
+  const rel = nodePath.relative(process.cwd(), p);
+  return rel !== '' && !rel.startsWith('..') && !nodePath.isAbsolute(rel) ? rel : p;
+}
+
+function lossName(run: PreparedRun): string {
+  const loss = run.config.train.loss;
+  return loss.kind.toUpperCase();
+}
+
+function describeData(run: PreparedRun): string {
+  const d = run.config.data;
+  if ('toy' in d) return d.toy;
+  if ('mixture' in d) return `a ${d.mixture.means.length}-component mixture`;
+  if ('fashionMnist' in d) return 'Fashion-MNIST';
+  const file = 'npy' in d ? d.npy : 'csv' in d ? d.csv : d.idx;
+  return nodePath.basename(file);
+}
+
+interface Evaluation {
+  metrics: Record<string, unknown>;
+  summary: string[];
+  files: string[];
+}
+
+async function evaluate(
+  run: PreparedRun,
+  model: EnergyModel,
+  log: RunLog,
+  signal: AbortSignal,
+  say: (line: string) => void,
+): Promise<Evaluation> {
+  const { config, data, rowShape, evalTime } = run;
+  const metrics: Record<string, unknown> = {};
+  const summary: string[] = [];
+  const files: string[] = [];
+  const testEnergy = await energies(model, data.test, evalTime);
+  metrics.meanEnergy = mean(testEnergy);
+  metrics.metricRows = data.test.shape[0];
+  metrics.metricRowsHeldOut = data.testIsHeldOut;
+  if (evalTime !== undefined) metrics.evalTime = evalTime;
+
+  const grid = config.eval?.grid;
+  if (is2dShape(rowShape) && grid) {
+    const nll = await gridNllAt(model, data.test, grid, evalTime);
+    metrics.grid = grid;
+    metrics.gridNll = nll;
+    let line = `grid NLL ${nll.toFixed(4)} on ${data.testIsHeldOut ? 'held-out' : 'training'} rows`;
+    if (data.logDensity && evalTime === undefined) {
+      const truth = data.logDensity(data.test);
+      const trueNll = -mean(truth);
+      metrics.trueNll = trueNll;
+      metrics.nllGap = nll - trueNll;
+      line += ` (true ${trueNll.toFixed(4)}, gap ${(nll - trueNll).toFixed(4)})`;
+    }
+    summary.push(line);
+    const title = `${config.name}: exp(-E)${evalTime !== undefined ? ` at t = ${evalTime}` : ''}`;
+    log.writeBytes('density.png', await densityFigure(model, grid, title, data.train, evalTime));
+    files.push('density.png');
+  }
+
+  const spec = config.eval?.samples;
+  if (spec) {
+    const t = spec.sampler.kind === 'annealed' ? undefined : (spec.t ?? evalTime);
+    say(`sampling ${spec.n} chains with ${spec.sampler.kind} (${spec.sampler.steps} steps)`);
+    const started = Date.now();
+    const s: SampleResult = await sample(model, {
+      n: spec.n,
+      sampler: spec.sampler,
+      seed: spec.seed ?? 0,
+      signal,
+      ...(t !== undefined ? { t } : {}),
+    });
+    metrics.samples = spec.n;
+    metrics.sampler = spec.sampler.kind;
+    metrics.sampleSeconds = (Date.now() - started) / 1000;
+    metrics.sampleMeanEnergy = mean(s.energy);
+    let line = `samples: ${spec.n} × ${spec.sampler.kind}`;
+    if (s.acceptRate) {
+      metrics.sampleAcceptance = mean(s.acceptRate);
+      line += `, acceptance ${mean(s.acceptRate).toFixed(3)}`;
+    }
+    if (rowShape.length === 1) {
+      const k = rowShape[0] > 64 ? 500 : 1000;
+      const a = firstRows(s, k);
+      const b = firstRows(data.test, k);
+      if (a.shape[0] >= 2 && b.shape[0] >= 2) {
+        const m = mmd(a, b);
+        metrics.sampleMmd2 = m;
+        line += `, MMD² ${m.toExponential(2)} vs ${data.testIsHeldOut ? 'held-out' : 'training'} rows`;
+      }
+    }
+    summary.push(line);
+    if (is2dShape(rowShape) || isImageShape(rowShape)) {
+      const png = samplesFigure(s, rowShape, {
+        title: `${config.name}: ${spec.sampler.kind} samples`,
+        label: `${spec.sampler.kind} samples`,
+        data: is2dShape(rowShape) ? firstRows(data.test, 2000) : undefined,
+        box: grid,
+        range: valueRange(data.train),
+      });
+      log.writeBytes('samples.png', png);
+      files.push('samples.png');
+    }
+  }
+  return { metrics, summary, files };
+}
+
+export async function trainCommand(argv: readonly string[]): Promise<number> {
+  const args = parseCommand(
+    'ebm train',
+    argv,
+    { out: { type: 'string' }, steps: { type: 'string' }, quiet: { type: 'boolean' } },
+    ['config.json'],
+  );
+  const steps = numberFlag(args, 'steps', { integer: true, min: 1, max: 1e9 });
+  const quiet = args.values.quiet === true;
+  const run = prepareRun(args.positionals[0], steps !== undefined ? { steps } : {});
+  const { config } = run;
+  const model = energyModel(config.model);
+  const outDir = nodePath.resolve(stringFlag(args, 'out') ?? nodePath.join('runs', config.name));
+  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) {
+    throw new EbmIoError(`--out ${displayPath(outDir)} exists and is not a directory`);
+  }
+  const trainOptions = { ...config.train };
+  if (trainOptions.checkpoint) {
+    trainOptions.checkpoint = {
+      ...trainOptions.checkpoint,
+      path: nodePath.resolve(outDir, trainOptions.checkpoint.path),
+    };
+  }
+
+  for (const f of OUTPUTS) fs.rmSync(nodePath.join(outDir, f), { force: true });
+  const log = new RunLog(outDir, config);
+  const shownDir = displayPath(outDir);
+  const say = (line: string): void => {
+    if (!quiet) process.stderr.write(`${line}\n`);
+  };
+  const v = version();
+  say(
+    `training ${config.name}: ${lossName(run)} on ${describeData(run)} (${run.data.train.shape[0]} rows), ` +
+      `${config.train.steps} steps → ${shownDir}  [ebm-torch ${v.ebmTorch}, LibTorch ${v.torch}, ${model.device}]`,
+  );
+
+  const interrupt = onInterrupt();
+  const total = config.train.steps;
+  const sink = progressSink(quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'lines', total, process.stderr);
+  const records: TrainProgress[] = [];
+  let phase: 'training' | 'evaluation' = 'training';
+  const written = ['config.json', 'metrics.jsonl'];
+  try {
+    const result: TrainRun = await train(model, run.data.train, {
+      ...trainOptions,
+      signal: interrupt.signal,
+      onProgress: (p) => {
+        records.push(p);
+        log.log(p);
+        sink.update(p);
+      },
+    });
+    sink.finish();
+    await model.save(log.file('model.safetensors'));
+    written.push('model.safetensors');
+    log.writeBytes('loss.png', lossPng(records, `${config.name}: training loss`));
+    written.push('loss.png');
+
+    phase = 'evaluation';
+    const ev = await evaluate(run, model, log, interrupt.signal, say);
+    written.push(...ev.files);
+    const last = records[records.length - 1];
+    const metrics = {
+      name: config.name,
+      steps: result.steps,
+      seconds: result.seconds,
+      stepsPerSecond: result.steps / result.seconds,
+      finalLoss: last ? last.loss : null,
+      rows: run.data.train.shape[0],
+      inputShape: run.rowShape,
+      ...ev.metrics,
+      device: model.device,
+      torch: v.torch,
+      ebmTorch: v.ebmTorch,
+    };
+    log.writeJson('metrics.json', metrics);
+    written.push('metrics.json');
+
+    const out = process.stdout;
+    out.write(
+      `${config.name}: ${result.steps} steps in ${formatSeconds(result.seconds)} ` +
+        `(${formatRate(result.steps / result.seconds)} steps/s), final loss ${last ? formatLoss(last.loss) : '-'}\n`,
+    );
+    for (const line of ev.summary) out.write(`${line}\n`);
+    out.write(`wrote ${shownDir}/{${written.join(', ')}}\n`);
+    return 0;
+  } catch (err) {
+    sink.finish();
+    if (!(err instanceof EbmAbortError) || !interrupt.signal.aborted) throw err;
+    if (phase === 'training') {
+      // the model holds the weights of the last completed step
+      await model.save(log.file('model.safetensors'));
+      written.push('model.safetensors');
+    }
+    const at = records.length > 0 ? ` after step ${records[records.length - 1].step}/${total}` : '';
+    process.stderr.write(
+      `ebm: interrupted during ${phase}${phase === 'training' ? at : ''}; kept ${shownDir}/{${written.join(', ')}}\n`,
+    );
+    return INTERRUPTED_EXIT;
+  } finally {
+    interrupt.dispose();
+  }
+}

@@ -1,0 +1,333 @@
+import { strict as assert } from 'node:assert';
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { readNpy } from '../lib/data/npy';
+import { tmpDir } from './helpers';
+
+/** The compiled CLI: this file runs as dist/test/cli.test.js. */
+const CLI = path.resolve(__dirname, '../lib/cli/main.js');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function ebm(args: string[], cwd: string): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd, timeout: 90_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: unknown }).code as number) : 0;
+      resolve({ code: typeof code === 'number' ? code : -1, stdout, stderr });
+    });
+  });
+}
+
+/** A failure: non-zero status and exactly one `ebm: ...` line on stderr, no stack trace. */
+function assertOneLineError(r: Result, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, `exit status (stderr: ${r.stderr})`);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0], /^ebm: /);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+function decodePng(file: string): PNG {
+  return PNG.sync.read(fs.readFileSync(file));
+}
+
+/** Width and height of the framed plot area, walking out from the picture's centre to the grey frame. */
+function plotArea(png: PNG): { w: number; h: number } {
+  const isFrame = (x: number, y: number): boolean => {
+    const i = (y * png.width + x) * 4;
+    const [r, g, b] = [png.data[i], png.data[i + 1], png.data[i + 2]];
+    return r === g && g === b && r < 128;
+  };
+  const cx = Math.floor(png.width / 2);
+  const cy = Math.floor(png.height / 2);
+  let x0 = cx;
+  while (x0 > 0 && !isFrame(x0 - 1, cy)) x0--;
+  let x1 = cx;
+  while (x1 < png.width - 1 && !isFrame(x1, cy)) x1++;
+  let y0 = cy;
+  while (y0 > 0 && !isFrame(cx, y0 - 1)) y0--;
+  let y1 = cy;
+  while (y1 < png.height - 1 && !isFrame(cx, y1)) y1++;
+  return { w: x1 - x0, h: y1 - y0 };
+}
+
+function smallConfig(name: string, steps = 300): Record<string, unknown> {
+  return {
+    name,
+    data: { toy: '8gaussians', n: 2000, seed: 0 },
+    model: { kind: 'mlp', inputDim: 2, hidden: [32, 32], activation: 'silu', seed: 0 },
+    train: {
+      loss: { kind: 'ed', t: 1, m: 8, w: 1 },
+      optimizer: { kind: 'adam', lr: 0.003 },
+      batchSize: 64,
+      steps,
+      seed: 0,
+      logEvery: 50,
+    },
+    eval: {
+      grid: { lo: -4, hi: 4, resolution: 100 },
+      samples: { n: 200, seed: 1, sampler: { kind: 'mala', steps: 50, stepSize: 0.01 } },
+    },
+  };
+}
+
+describe('cli: the ebm command', () => {
+  let dir: string;
+  let runDir: string;
+  let trained: Result;
+
+  before(async () => {
+    dir = tmpDir('ebm-cli-');
+    fs.writeFileSync(path.join(dir, 'small.json'), JSON.stringify(smallConfig('small'), null, 2));
+    trained = await ebm(['train', 'small.json'], dir);
+    runDir = path.join(dir, 'runs', 'small');
+  });
+
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  describe('train', () => {
+    it('writes the run folder with every file', () => {
+      assert.equal(trained.code, 0, trained.stderr);
+      for (const f of [
+        'config.json',
+        'metrics.jsonl',
+        'model.safetensors',
+        'metrics.json',
+        'loss.png',
+        'density.png',
+        'samples.png',
+      ]) {
+        assert.ok(fs.statSync(path.join(runDir, f)).size > 0, `${f} written`);
+      }
+      assert.deepEqual(
+        fs.readdirSync(runDir).filter((f) => f.includes('.tmp')),
+        [],
+        'no temporary files left',
+      );
+      assert.match(trained.stdout, /small: 300 steps in/);
+      assert.match(trained.stdout, /grid NLL/);
+      // stderr is not a terminal here: plain progress lines every logEvery steps
+      const steps = trained.stderr.split('\n').filter((l) => l.startsWith('step '));
+      assert.equal(steps.length, 6);
+      assert.match(steps[0], /^step 50\/300 loss -?\d+\.\d+ [\d.]+ steps\/s$/);
+    });
+
+    it('records the config and one JSON line per progress report', () => {
+      const saved = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as {
+        config: { train: { steps: number }; eval: { grid: unknown } };
+        torch: string;
+      };
+      assert.equal(saved.config.train.steps, 300);
+      assert.deepEqual(saved.config.eval.grid, { lo: -4, hi: 4, resolution: 100 });
+      assert.equal(typeof saved.torch, 'string');
+      const lines = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+      assert.equal(lines.length, 6);
+      const last = JSON.parse(lines[5]) as { step: number; loss: number };
+      assert.equal(last.step, 300);
+      assert.ok(Number.isFinite(last.loss));
+    });
+
+    it('writes metrics.json with finite numbers', () => {
+      const m = JSON.parse(fs.readFileSync(path.join(runDir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
+      for (const key of ['gridNll', 'trueNll', 'nllGap', 'meanEnergy', 'finalLoss', 'stepsPerSecond', 'sampleMmd2']) {
+        assert.equal(typeof m[key], 'number', key);
+        assert.ok(Number.isFinite(m[key] as number), `${key} = ${m[key]}`);
+      }
+      for (const [key, v] of Object.entries(m)) {
+        if (typeof v === 'number') assert.ok(Number.isFinite(v), `${key} = ${v}`);
+      }
+      assert.equal(m.steps, 300);
+      assert.ok((m.sampleAcceptance as number) > 0 && (m.sampleAcceptance as number) <= 1);
+      // 300 small steps already beat a standard normal by a wide margin (its NLL here is about 6.7)
+      assert.ok((m.gridNll as number) < 5, `gridNll ${m.gridNll}`);
+    });
+
+    it('draws density.png with a 400×400 plot area that is not blank', () => {
+      const png = decodePng(path.join(runDir, 'density.png'));
+      assert.deepEqual(plotArea(png), { w: 400, h: 400 });
+      assert.ok(png.width > 400 && png.height > 400);
+      const colours = new Set<number>();
+      for (let i = 0; i < png.data.length; i += 4 * 97) {
+        colours.add((png.data[i] << 16) | (png.data[i + 1] << 8) | png.data[i + 2]);
+      }
+      assert.ok(colours.size > 20, `only ${colours.size} colours`);
+      const loss = decodePng(path.join(runDir, 'loss.png'));
+      assert.deepEqual([loss.width, loss.height], [640, 400]);
+    });
+
+    it('--steps, --out and --quiet: only the summary', async () => {
+      const r = await ebm(['train', 'small.json', '--steps', '20', '--out', 'quiet-run', '--quiet'], dir);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, /small: 20 steps in/);
+      const m = JSON.parse(fs.readFileSync(path.join(dir, 'quiet-run', 'metrics.json'), 'utf8')) as { steps: number };
+      assert.equal(m.steps, 20);
+    });
+
+    it('Ctrl-C stops training, keeps the files and exits 130', async () => {
+      fs.writeFileSync(path.join(dir, 'long.json'), JSON.stringify(smallConfig('long', 1_000_000)));
+      const child = spawn(process.execPath, [CLI, 'train', 'long.json'], { cwd: dir });
+      let stderr = '';
+      let sent = false;
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (!sent && /\nstep \d+/.test(stderr)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      assert.equal(code, 130, stderr);
+      const lines = stderr.trim().split('\n');
+      assert.match(lines[lines.length - 1], /^ebm: interrupted during training after step \d+\/1000000; kept /);
+      for (const f of ['config.json', 'metrics.jsonl', 'model.safetensors']) {
+        assert.ok(fs.existsSync(path.join(dir, 'runs', 'long', f)), f);
+      }
+      assert.ok(!fs.existsSync(path.join(dir, 'runs', 'long', 'metrics.json')));
+    });
+  });
+
+  describe('errors: one line, non-zero status, nothing created', () => {
+    const write = (name: string, text: string): void => fs.writeFileSync(path.join(dir, name), text);
+
+    it('unknown flag', async () => {
+      assertOneLineError(await ebm(['train', 'small.json', '--bogus'], dir), 2, /unknown option --bogus/);
+    });
+
+    it('bad flag value', async () => {
+      assertOneLineError(await ebm(['train', 'small.json', '--steps', '12x'], dir), 2, /--steps must be an integer/);
+      assertOneLineError(await ebm(['train', 'small.json', '--steps'], dir), 2, /--steps needs a value/);
+    });
+
+    it('missing config file', async () => {
+      assertOneLineError(await ebm(['train', 'nope.json'], dir), 1, /nope\.json: no such file/);
+    });
+
+    it('malformed JSON names the file, line and column', async () => {
+      write('broken.json', '{\n  "name": "broken",\n  "data": { "toy": "8gaussians" "n": 10 }\n}\n');
+      assertOneLineError(
+        await ebm(['train', 'broken.json'], dir),
+        1,
+        /broken\.json: invalid JSON at line 3, column 33/,
+      );
+      assert.ok(!fs.existsSync(path.join(dir, 'runs', 'broken')));
+    });
+
+    it('invalid config field: the folder is not created', async () => {
+      const cfg = smallConfig('bad-t');
+      (cfg.train as { loss: { t: number } }).loss.t = -1;
+      write('bad-t.json', JSON.stringify(cfg));
+      assertOneLineError(await ebm(['train', 'bad-t.json'], dir), 1, /bad-t\.json: train\.loss\.t must be > 0, got -1/);
+      assert.ok(!fs.existsSync(path.join(dir, 'runs', 'bad-t')), 'no run folder for an invalid config');
+    });
+
+    it('unknown keys, bad data and mismatched shapes are caught before anything is written', async () => {
+      const cases: Array<[string, (c: Record<string, unknown>) => void, RegExp]> = [
+        ['extra-key', (c) => (c.extras = 1), /config\.extras is not a known option/],
+        ['bad-toy', (c) => (c.data = { toy: '9gaussians', n: 100 }), /data\.toy must be one of/],
+        ['no-file', (c) => (c.data = { npy: 'missing.npy' }), /missing\.npy does not exist/],
+        [
+          'bad-dim',
+          (c) => ((c.model as { inputDim: number }).inputDim = 3),
+          /data has rows of 2 values .* the model takes \[3\]/,
+        ],
+        [
+          'bad-sampler',
+          (c) => ((c.eval as { samples: { sampler: { stepSize: number } } }).samples.sampler.stepSize = 0),
+          /eval\.samples\.sampler\.stepSize must be > 0/,
+        ],
+      ];
+      for (const [name, edit, pattern] of cases) {
+        const cfg = smallConfig(name);
+        edit(cfg);
+        write(`${name}.json`, JSON.stringify(cfg));
+        assertOneLineError(await ebm(['train', `${name}.json`], dir), 1, pattern);
+        assert.ok(!fs.existsSync(path.join(dir, 'runs', name)), `no run folder for ${name}`);
+      }
+    });
+
+    it('unknown command and missing arguments', async () => {
+      assertOneLineError(await ebm(['frobnicate'], dir), 2, /unknown command 'frobnicate'/);
+      assertOneLineError(await ebm(['train'], dir), 2, /needs <config\.json>/);
+      assertOneLineError(
+        await ebm(['sample', path.join(runDir, 'model.safetensors'), '--steps', '10', '--step-size', '0.1'], dir),
+        2,
+        /needs --sampler/,
+      );
+      assertOneLineError(
+        await ebm(['sample', 'm.safetensors', '--sampler', 'gibbs', '--steps', '1', '--step-size', '1'], dir),
+        2,
+        /--sampler must be one of/,
+      );
+    });
+  });
+
+  describe('help and version', () => {
+    for (const command of ['train', 'sample', 'eval', 'plot']) {
+      it(`ebm ${command} --help`, async () => {
+        const r = await ebm([command, '--help'], dir);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`^Usage: ebm ${command} `));
+        assert.equal(r.stderr, '');
+      });
+    }
+
+    it('ebm --help lists the commands; ebm --version names LibTorch', async () => {
+      const help = await ebm(['--help'], dir);
+      assert.equal(help.code, 0);
+      for (const c of ['train', 'sample', 'eval', 'plot']) assert.match(help.stdout, new RegExp(`\\n  ${c} `));
+      const v = await ebm(['--version'], dir);
+      assert.equal(v.code, 0, v.stderr);
+      assert.match(v.stdout, /^ebm-torch \d+\.\d+\.\d+\nLibTorch \d+\.\d+/);
+    });
+  });
+
+  describe('sample, eval, plot on the trained model', () => {
+    it('sample writes an NPY of the requested shape and a PNG', async () => {
+      const model = path.join(runDir, 'model.safetensors');
+      const args = ['sample', model, '--sampler', 'mala', '--steps', '30', '--step-size', '0.01', '--n', '150'];
+      const r = await ebm([...args, '--seed', '3', '--out', 's.npy', '--png', 's.png'], dir);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /acceptance rate 0\.\d+|acceptance rate 1\.000/);
+      const x = readNpy(path.join(dir, 's.npy'));
+      assert.deepEqual(x.shape, [150, 2]);
+      assert.ok(x.data.every(Number.isFinite));
+      const png = decodePng(path.join(dir, 's.png'));
+      assert.ok(png.width > 400 && png.height > 400);
+    });
+
+    it('eval prints JSON with a finite grid NLL and the true NLL', async () => {
+      const r = await ebm(
+        ['eval', path.join(runDir, 'model.safetensors'), '--data', 'toy:8gaussians:1000:5', '--grid', '-4,4,120'],
+        dir,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as Record<string, number>;
+      assert.equal(out.rows, 1000);
+      for (const key of ['meanEnergy', 'gridNll', 'trueNll', 'nllGap']) assert.ok(Number.isFinite(out[key]), key);
+    });
+
+    it('plot rewrites loss.png and density.png', async () => {
+      for (const f of ['loss.png', 'density.png']) fs.rmSync(path.join(runDir, f));
+      const r = await ebm(['plot', runDir], dir);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(
+        r.stdout.trim().split('\n'),
+        ['loss.png', 'density.png'].map((f) => path.join('runs', 'small', f)),
+      );
+      assert.deepEqual(plotArea(decodePng(path.join(runDir, 'density.png'))), { w: 400, h: 400 });
+      assert.ok(decodePng(path.join(runDir, 'loss.png')).width === 640);
+    });
+
+    it('plot of a folder that is not a run fails with one line', async () => {
+      assertOneLineError(await ebm(['plot', 'nowhere'], dir), 1, /run folder nowhere does not exist/);
+    });
+  });
+});
