@@ -435,6 +435,12 @@ export function validateTrainOptions(value: unknown, timeConditioned: boolean, r
       throw new EbmConfigError(`${path}.checkpoint.path must be a non-empty string`);
     }
     optionalNumber(c, 'every', `${path}.checkpoint`, { integer: true, min: 0 });
+    const logEvery = Math.min(cfg.steps as number, (cfg.logEvery as number | undefined) ?? 10);
+    if (typeof c.every === 'number' && c.every % logEvery !== 0) {
+      throw new EbmConfigError(
+        `${path}.checkpoint.every (${c.every}) must be a multiple of logEvery (${logEvery}): checkpoints are written at reports`,
+      );
+    }
   }
   if (cfg.onProgress !== undefined && typeof cfg.onProgress !== 'function') {
     throw new EbmConfigError(`${path}.onProgress must be a function`);

@@ -60,16 +60,16 @@ const byCode: Record<string, new (message: string) => EbmError> = {
   EBM_ABORTED: EbmAbortError,
 };
 
-/** Maps an error thrown by the native addon (it carries `code`) to its EbmError subclass. */
-export function fromNative(err: unknown): Error {
-  if (err instanceof EbmError) return err;
-  if (err instanceof Error) {
-    const code = (err as Error & { code?: unknown }).code;
-    const Ctor = typeof code === 'string' ? byCode[code] : undefined;
-    if (Ctor) return new Ctor(err.message);
-    return new EbmError(err.message, typeof code === 'string' ? code : 'EBM_INTERNAL');
-  }
-  return new EbmError(String(err), 'EBM_INTERNAL');
+/**
+ * Maps an error thrown by the native addon (it carries an EBM_* `code`) to its EbmError subclass.
+ * Anything else — e.g. whatever a user's onProgress callback threw — passes through unchanged.
+ */
+export function fromNative(err: unknown): unknown {
+  if (err instanceof EbmError || !(err instanceof Error)) return err;
+  const code = (err as Error & { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('EBM_')) return err;
+  const Ctor = byCode[code];
+  return Ctor ? new Ctor(err.message) : new EbmError(err.message, code);
 }
 
 /** Runs a native call (sync or async) and rethrows its failure as an EbmError subclass. */

@@ -267,6 +267,14 @@ describe('sampling jobs', () => {
     assert.ok(ticks > 20, `only ${ticks} timer ticks`);
   });
 
+  it('the gradient flow stays finite when particles start as exact duplicates', async () => {
+    const base = ebm.datasets.toy('8gaussians', 50, 0);
+    const init = ebm.tensor(Float32Array.from([...base.data, ...base.data]), [100, 2]);
+    const target = ebm.energyModel({ kind: 'gaussian', mean: [0, 0], std: 2, device: 'cpu' });
+    const x = await ebm.sample(target, { init, sampler: { kind: 'wgf', steps: 20, stepSize: 0.01 } });
+    assert.ok(x.data.every(Number.isFinite));
+  });
+
   it('returns a thinned trajectory', async () => {
     const x = await ebm.sample(standard1d, {
       n: 3,

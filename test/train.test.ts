@@ -100,6 +100,27 @@ describe('training', () => {
     assert.equal(again.steps, 5);
   });
 
+  it('a throwing progress callback stops training and becomes the rejection, even a thrown string', async () => {
+    let calls = 0;
+    const err = await ebm
+      .train(mlp(), ebm.datasets.toy('moons', 256, 0), {
+        loss: ed,
+        batchSize: 32,
+        steps: 100000,
+        logEvery: 5,
+        onProgress: () => {
+          calls++;
+          throw 'stop here';
+        },
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.equal(err, 'stop here');
+    assert.equal(calls, 1);
+  });
+
   it('rejects an already-aborted signal before starting', async () => {
     const controller = new AbortController();
     controller.abort();
@@ -226,6 +247,11 @@ describe('training', () => {
       { kind: 'cd', sampler: { kind: 'langevin', steps: 10, stepSize: 0.01 }, buffer: { size: 500 } },
     ],
     ['SSM', mlp(), { kind: 'ssm' }],
+    [
+      'DiffCLF on a spectrally normalised model (two forward passes per step)',
+      mlp({ timeConditioned: true, spectralNorm: true }),
+      { kind: 'diffclf', path: 'vp', levels: 16, k: 2, clfWeight: 1 },
+    ],
   ] as Array<[string, ebm.EnergyModel, ebm.LossConfig]>) {
     it(`trains with ${name}`, async () => {
       const run = await ebm.train(model, ebm.datasets.toy('8gaussians', 512, 0), {
@@ -236,7 +262,7 @@ describe('training', () => {
       });
       assert.equal(run.history.length, 4);
       assert.ok(run.history.every((h) => Number.isFinite(h.loss)));
-      if (loss.kind === 'diffclf') {
+      if (loss.kind === 'diffclf' && loss.warmupSteps) {
         assert.equal(run.history[0].clf, undefined, 'no CLF term during the warm-up');
         assert.ok(Number.isFinite(run.history[3].clf));
       }
@@ -314,6 +340,18 @@ describe('training configs are rejected before any native work', () => {
           steps: 5,
         }),
       /config\.loss\.sampler\.stepSize must be > 0/,
+    ],
+    [
+      'checkpoints between reports',
+      () =>
+        ebm.train(mlp(), data, {
+          loss: ed,
+          batchSize: 10,
+          steps: 50,
+          logEvery: 10,
+          checkpoint: { path: '/tmp/never.safetensors', every: 25 },
+        }),
+      /config\.checkpoint\.every \(25\) must be a multiple of logEvery \(10\)/,
     ],
     [
       'misspelt option',

@@ -29,6 +29,8 @@ class AsyncJob : public Napi::AsyncWorker {
       work_();
     } catch (...) {
       caught_ = classify(std::current_exception());
+      // node-addon-api treats an empty error as success
+      if (caught_.message.empty()) caught_.message = "native job failed (" + caught_.code + ")";
       SetError(caught_.message);
     }
   }

@@ -42,6 +42,7 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
       work_([&progress](const Progress& p) { progress.Send(&p, 1); }, *cancel_);
     } catch (...) {
       caught_ = classify(std::current_exception());
+      if (caught_.message.empty()) caught_.message = "native job failed (" + caught_.code + ")";
       this->SetError(caught_.message);
     }
   }
@@ -55,8 +56,11 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
         callback_.Call({toJs_(env, data[i])});
       } catch (const Napi::Error& e) {
         // A throwing progress callback stops the job and becomes its rejection.
-        callbackError_ = Napi::Persistent(e.Value());
         cancel_->store(true);
+        // A holder object, since N-API cannot reference a thrown primitive (throw 'stop').
+        Napi::Object holder = Napi::Object::New(env);
+        holder.Set("error", e.Value());
+        callbackError_ = Napi::Persistent(holder);
         return;
       }
     }
@@ -65,7 +69,7 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
   void OnOK() override {
     Napi::Env env = this->Env();
     Napi::HandleScope scope(env);
-    if (!callbackError_.IsEmpty()) return deferred_.Reject(callbackError_.Value());
+    if (!callbackError_.IsEmpty()) return deferred_.Reject(callbackError_.Value().Get("error"));
     try {
       deferred_.Resolve(result_(env));
     } catch (const Napi::Error& e) {
@@ -78,7 +82,7 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
   void OnError(const Napi::Error&) override {
     Napi::Env env = this->Env();
     Napi::HandleScope scope(env);
-    if (!callbackError_.IsEmpty()) return deferred_.Reject(callbackError_.Value());
+    if (!callbackError_.IsEmpty()) return deferred_.Reject(callbackError_.Value().Get("error"));
     deferred_.Reject(toJsError(env, caught_).Value());
   }
 

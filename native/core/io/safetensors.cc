@@ -129,7 +129,8 @@ File load(const std::string& path) {
       if (!s.isNumber() || s.asNumber() < 0 || s.asNumber() != static_cast<double>(static_cast<int64_t>(s.asNumber())))
         throw IoError(what + ": shape entries must be non-negative integers");
       shape.push_back(static_cast<int64_t>(s.asNumber()));
-      count *= static_cast<uint64_t>(shape.back());
+      if (__builtin_mul_overflow(count, static_cast<uint64_t>(shape.back()), &count) || count > dataSize)
+        throw IoError(what + ": shape " + shapeString(shape) + " does not fit in the file (truncated or corrupt)");
     }
     const auto& offs = entry["data_offsets"].asArray();
     if (!offs[0].isNumber() || !offs[1].isNumber()) throw IoError(what + ": data_offsets must be numbers");

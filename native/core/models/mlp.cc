@@ -98,6 +98,9 @@ class Mlp : public EnergyModel {
       at::Tensor uNew = torch::mv(w, v);
       u.copy_(uNew / (uNew.norm() + 1e-12));
     }
+    // A snapshot of u enters the graph: a later forward pass (DiffCLF runs two before one
+    // backward) updates u in place and must not invalidate this one.
+    u = u.detach().clone();
     at::Tensor v = torch::mv(w.t(), u).detach();
     v = v / (v.norm() + 1e-12);
     at::Tensor sigma = torch::dot(u, torch::mv(w, v));

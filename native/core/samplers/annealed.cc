@@ -50,7 +50,7 @@ class AnnealedLangevin : public Sampler {
       t = torch::full({n}, tl, x.options());
       for (int64_t k = 0; k < steps_; ++k) {
         at::Tensor e, g = energyGrad(model, x, t, &e);
-        r.energyTrace.push_back(e.mean());
+        recordEnergy(r, done + 1, steps(), e);
         x = x - eta * g + std::sqrt(2 * eta) * torch::randn(x.sizes(), gen, x.options());
         ++done;
         if (o.returnTrajectory && done % o.thin == 0) r.trajectory.push_back(x);

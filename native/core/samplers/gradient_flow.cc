@@ -9,6 +9,7 @@
 // Cost O(n^2 d) per velocity; the kernel is built in row blocks, so memory stays O(block * n).
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "errors.h"
@@ -17,7 +18,8 @@
 namespace ebm {
 namespace {
 
-constexpr int64_t kBlock = 2048;
+// Rows per kernel block: at most 2048, and at most 2^26 kernel entries (256 MB) per block.
+int64_t blockRows(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(2048, (int64_t{1} << 26) / n)); }
 
 class GradientFlow : public Sampler {
  public:
@@ -53,7 +55,7 @@ class GradientFlow : public Sampler {
     for (int64_t k = 0; k < steps_; ++k) {
       const double h = repulsion_ ? (bandwidth_ > 0 ? bandwidth_ : autoBandwidth(x)) : 0.0;
       at::Tensor e, v = velocity(model, x, h, o.t, &e);
-      r.energyTrace.push_back(e.mean());
+      recordEnergy(r, k + 1, steps_, e);
       if (integrator_ == "euler") {
         x = x + stepSize_ * v;
       } else {
@@ -77,21 +79,34 @@ class GradientFlow : public Sampler {
     return d2.clamp_min(0);
   }
 
-  // Median over particles of the distance to the nearest other particle.
+  // Median over particles of the distance to the nearest distinct particle (exact duplicates,
+  // e.g. CD chains started from resampled data, are skipped; 0 when all coincide).
   static double medianNearest(const at::Tensor& x) {
-    const int64_t n = x.size(0);
+    const int64_t n = x.size(0), block = blockRows(n);
     std::vector<at::Tensor> nearest;
-    for (int64_t s = 0; s < n; s += kBlock) {
-      const int64_t b = std::min(kBlock, n - s);
+    for (int64_t s = 0; s < n; s += block) {
+      const int64_t b = std::min(block, n - s);
       at::Tensor d2 = squaredDistances(x.narrow(0, s, b), x);
-      d2.narrow(1, s, b).diagonal().fill_(INFINITY);  // not its own neighbour
+      d2.masked_fill_(d2 <= 0, INFINITY);  // itself and exact twins
       nearest.push_back(std::get<0>(d2.min(1)));
     }
-    return torch::cat(nearest).median().sqrt().item<double>();
+    at::Tensor all = torch::cat(nearest);
+    at::Tensor finite = all.masked_select(torch::isfinite(all));
+    return finite.numel() == 0 ? 0.0 : finite.median().sqrt().item<double>();
+  }
+
+  // Floored relative to the ensemble's spread, so a collapsed ensemble still gets a usable kernel.
+  // Squared distances of rows [s, s + b) to all rows, with exact zeros on the self-pairs.
+  static at::Tensor blockDistances(const at::Tensor& x, int64_t s, int64_t b) {
+    at::Tensor d2 = squaredDistances(x.narrow(0, s, b), x);
+    d2.narrow(1, s, b).diagonal().zero_();
+    return d2;
   }
 
   double autoBandwidth(const at::Tensor& xIn) const {
-    return std::max(scale_ * medianNearest(xIn.reshape({xIn.size(0), -1})), 1e-6);
+    at::Tensor x = xIn.reshape({xIn.size(0), -1});
+    const double spread = x.size(0) > 1 ? x.var(0).mean().sqrt().item<double>() : 1.0;
+    return std::max({scale_ * medianNearest(x), 1e-3 * spread, 1e-6});
   }
 
   // Repulsion terms for the rows [s, s + b) given the kernel block k [b, n] and all D.
@@ -112,24 +127,27 @@ class GradientFlow : public Sampler {
     const int64_t n = x.size(0);
     const double inv2h2 = 1.0 / (2 * h * h), invH2 = 1.0 / (h * h);
     at::Tensor repulsion;
-    if (n <= kBlock) {
+    const int64_t block = blockRows(n);
+    if (n <= block) {
       // One kernel matrix serves both passes.
-      at::Tensor k = torch::exp(-squaredDistances(x, x) * inv2h2);
+      at::Tensor d2 = squaredDistances(x, x);
+      d2.diagonal().zero_();  // rounding can leave it slightly positive; K_ii must be exactly 1
+      at::Tensor k = torch::exp(-d2 * inv2h2);
       at::Tensor d = k.sum(1);
       repulsion = repulsionBlock(x, k, x, d.unsqueeze(1), d.reciprocal(), x / d.unsqueeze(1));
     } else {
       // Pass 1: D_i = sum_j K_ij; pass 2: the repulsion, one row block of the kernel at a time.
       std::vector<at::Tensor> dParts, parts;
-      for (int64_t s = 0; s < n; s += kBlock) {
-        const int64_t b = std::min(kBlock, n - s);
-        dParts.push_back(torch::exp(-squaredDistances(x.narrow(0, s, b), x) * inv2h2).sum(1));
+      for (int64_t s = 0; s < n; s += block) {
+        const int64_t b = std::min(block, n - s);
+        dParts.push_back(torch::exp(-blockDistances(x, s, b) * inv2h2).sum(1));
       }
       at::Tensor d = torch::cat(dParts);
       at::Tensor invD = d.reciprocal(), xOverD = x / d.unsqueeze(1);
-      for (int64_t s = 0; s < n; s += kBlock) {
-        const int64_t b = std::min(kBlock, n - s);
+      for (int64_t s = 0; s < n; s += block) {
+        const int64_t b = std::min(block, n - s);
         at::Tensor xb = x.narrow(0, s, b);
-        at::Tensor k = torch::exp(-squaredDistances(xb, x) * inv2h2);
+        at::Tensor k = torch::exp(-blockDistances(x, s, b) * inv2h2);
         parts.push_back(repulsionBlock(xb, k, x, d.narrow(0, s, b).unsqueeze(1), invD, xOverD));
       }
       repulsion = torch::cat(parts);

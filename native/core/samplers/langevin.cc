@@ -41,7 +41,7 @@ class Langevin : public Sampler {
     SampleResult r;
     for (int64_t k = 0; k < steps_; ++k) {
       at::Tensor e, g = energyGrad(model, x, o.t, &e);
-      r.energyTrace.push_back(e.mean());
+      recordEnergy(r, k + 1, steps_, e);
       torch::NoGradGuard noGrad;
       x = x - stepSize_ * g + noise * torch::randn(x.sizes(), gen, x.options());
       if (o.returnTrajectory && (k + 1) % o.thin == 0) r.trajectory.push_back(x);

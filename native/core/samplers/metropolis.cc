@@ -48,10 +48,11 @@ at::Tensor rowSum(const at::Tensor& v) { return v.reshape({v.size(0), -1}).sum(1
 struct Chains {
   at::Tensor x, energy, grad, logStep, accepted;
   int64_t counted = 0;
+  int64_t total;
   std::vector<int64_t> bshape;
 
-  Chains(EnergyModel& model, const at::Tensor& x0, double stepSize, const at::Tensor& t)
-      : x(x0.detach().clone()), bshape(chainShape(x0)) {
+  Chains(EnergyModel& model, const at::Tensor& x0, double stepSize, const at::Tensor& t, int64_t totalSteps)
+      : x(x0.detach().clone()), total(totalSteps), bshape(chainShape(x0)) {
     grad = energyGrad(model, x, t, &energy);
     logStep = torch::full({x.size(0)}, std::log(stepSize), x.options());
     accepted = torch::zeros({x.size(0)}, x.options());
@@ -67,7 +68,7 @@ struct Chains {
     x = torch::where(keep, y, x);
     grad = torch::where(keep, gy, grad);
     energy = torch::where(accept, ey, energy);
-    r.energyTrace.push_back(energy.mean());
+    recordEnergy(r, k + 1, total, energy);
     if (adapt.update(k, logStep, torch::exp(torch::clamp_max(logA, 0.0)))) {
       accepted += accept.to(x.scalar_type());
       ++counted;
@@ -95,7 +96,7 @@ class Mala : public Sampler {
 
   SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen, const SampleOptions& o) override {
     torch::NoGradGuard noGrad;
-    Chains c(model, x0, stepSize_, o.t);
+    Chains c(model, x0, stepSize_, o.t, steps_);
     const int64_t n = x0.size(0);
     SampleResult r;
     for (int64_t k = 0; k < steps_; ++k) {
@@ -133,7 +134,7 @@ class Hmc : public Sampler {
 
   SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen, const SampleOptions& o) override {
     torch::NoGradGuard noGrad;
-    Chains c(model, x0, stepSize_, o.t);
+    Chains c(model, x0, stepSize_, o.t, steps_);
     const int64_t n = x0.size(0);
     SampleResult r;
     for (int64_t k = 0; k < steps_; ++k) {

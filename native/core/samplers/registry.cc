@@ -43,6 +43,15 @@ void stepDone(const SampleOptions& o, int64_t done) {
   if (o.onStep && o.progressEvery > 0 && done % o.progressEvery == 0) o.onStep(done);
 }
 
+void recordEnergy(SampleResult& r, int64_t done, int64_t total, const at::Tensor& energies) {
+  constexpr int64_t kMaxTrace = 100000;
+  const int64_t every = (total + kMaxTrace - 1) / kMaxTrace;
+  if (done % every != 0) return;
+  if (!r.energyTrace.defined()) r.energyTrace = torch::zeros({total / every}, energies.options());
+  const int64_t slot = done / every - 1;
+  if (slot >= 0 && slot < r.energyTrace.size(0)) r.energyTrace.select(0, slot).copy_(energies.detach().mean());
+}
+
 std::vector<int64_t> chainShape(const at::Tensor& x) {
   std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
   shape[0] = x.size(0);
@@ -76,7 +85,7 @@ SampleResult sampleModel(EnergyModel& model, const json::Value& samplerConfig, c
   if (r.acceptRate.defined()) r.acceptRate = r.acceptRate.to(torch::kCPU);
   if (r.stepSize.defined()) r.stepSize = r.stepSize.to(torch::kCPU);
   for (auto& t : r.trajectory) t = t.to(torch::kCPU);
-  if (!r.energyTrace.empty()) r.energyTrace = {torch::stack(r.energyTrace).to(torch::kCPU)};
+  if (r.energyTrace.defined()) r.energyTrace = r.energyTrace.to(torch::kCPU);
   return r;
 }
 

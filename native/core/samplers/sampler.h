@@ -31,8 +31,9 @@ struct SampleResult {
   at::Tensor acceptRate;  // per chain, for samplers with an accept step (else undefined)
   at::Tensor stepSize;    // per chain final step size (adaptive samplers) or scalar
   std::vector<at::Tensor> trajectory;
-  // Mean energy over the chains, one 0-d tensor per step (stacked once by sampleModel).
-  std::vector<at::Tensor> energyTrace;
+  // Mean energy over the chains per recorded step (at most kMaxTrace entries), on the device
+  // until sampleModel moves it.
+  at::Tensor energyTrace;
 };
 
 class Sampler {

@@ -112,7 +112,9 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   if (cfg.has("checkpoint")) {
     checkpointPath = json::getString(cfg["checkpoint"], "path", "train.checkpoint");
     checkpointEvery = json::getInt(cfg["checkpoint"], "every", "train.checkpoint", 0);
-    if (checkpointEvery < 0) throw ConfigError("train.checkpoint.every must be >= 0");
+    if (checkpointEvery < 0 || checkpointEvery % logEvery != 0)
+      throw ConfigError("train.checkpoint.every must be a multiple of logEvery (" + std::to_string(logEvery) +
+                        "): checkpoints are written at reports, after the finiteness check");
   }
 
   at::Tensor data = model.prepareInput(dataIn, "data");
@@ -177,6 +179,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   TrainResult result;
   std::vector<at::Tensor> intervalLoss;
   std::map<std::string, at::Tensor> metricSums;
+  std::map<std::string, int64_t> metricCounts;  // a metric may be absent on some steps (warm-up)
   auto intervalStart = Clock::now();
 
   for (int64_t step = 0; step < steps; ++step) {
@@ -233,6 +236,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
         metricSums[name] = value.detach().to(torch::kFloat64);
       else
         it->second = it->second + value.detach().to(torch::kFloat64);
+      ++metricCounts[name];
     }
 
     const bool last = step + 1 == steps;
@@ -244,7 +248,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     const double count = static_cast<double>(intervalLoss.size());
     bool finite = torch::isfinite(losses).all().item<bool>();
     for (const auto& [name, sum] : metricSums) {
-      metrics[name] = sum.item<double>() / count;
+      metrics[name] = sum.item<double>() / static_cast<double>(metricCounts[name]);
       if (name == "gradNorm" && !std::isfinite(metrics[name])) finite = false;
     }
     if (!finite) {
@@ -265,6 +269,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
 
     intervalLoss.clear();
     metricSums.clear();
+    metricCounts.clear();
     intervalStart = Clock::now();
     lastGood = cloneAll(model.state());
     lastGoodStep = step + 1;
