@@ -45,7 +45,9 @@ class ContrastiveDivergence : public Loss {
     } else {
       start = init_ == "data" ? x.detach() : noiseLike(x, n, gen);
     }
-    SampleResult negatives = sampler_->run(model, start, gen, SampleOptions{});
+    SampleOptions options;
+    options.cancel = cancel_;  // a long chain stops within one sampler step of an abort
+    SampleResult negatives = sampler_->run(model, start, gen, options);
     at::Tensor neg = negatives.x.detach();
     if (bufferSize_ > 0) {
       torch::NoGradGuard noGrad;
@@ -62,6 +64,8 @@ class ContrastiveDivergence : public Loss {
     return out;
   }
 
+  void setCancelFlag(const std::atomic<bool>* cancel) override { cancel_ = cancel; }
+
  private:
   static at::Tensor noiseLike(const at::Tensor& x, int64_t rows, at::Generator& gen) {
     at::Tensor mean = x.mean(0, true);
@@ -72,6 +76,7 @@ class ContrastiveDivergence : public Loss {
   }
 
   std::unique_ptr<Sampler> sampler_;
+  const std::atomic<bool>* cancel_ = nullptr;
   double alpha_;
   std::string init_;
   int64_t bufferSize_ = 0;

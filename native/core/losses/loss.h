@@ -4,6 +4,7 @@
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,8 @@ class Loss {
   virtual double parameterLr() const { return 0.0; }
   // Loss kinds with a recommended default gradient clip return it here (0 = none).
   virtual double defaultGradClip() const { return 0.0; }
+  // The run's cancel flag, for losses that run long inner loops (CD's sampler chains).
+  virtual void setCancelFlag(const std::atomic<bool>* cancel) {}
 };
 
 // Builds a loss from its validated config. Throws ConfigError naming bad fields.

@@ -3,8 +3,6 @@
 
 #include <torch/torch.h>
 
-#include <cmath>
-
 #include "errors.h"
 #include "models/model_registry.h"
 #include "tensor_util.h"
@@ -20,14 +18,14 @@ class ConvClassifier : public Classifier {
     at::Generator gen =
         makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0)));
     const int64_t c = shape[0], h = shape[1] / 4, w = shape[2] / 4;
-    conv1w_ = addParameter("conv1.weight", init({32, c, 3, 3}, c * 9, gen));
-    conv1b_ = addParameter("conv1.bias", init({32}, c * 9, gen));
-    conv2w_ = addParameter("conv2.weight", init({64, 32, 3, 3}, 32 * 9, gen));
-    conv2b_ = addParameter("conv2.bias", init({64}, 32 * 9, gen));
-    fcw_ = addParameter("fc.weight", init({featureDim, 64 * h * w}, 64 * h * w, gen));
-    fcb_ = addParameter("fc.bias", init({featureDim}, 64 * h * w, gen));
-    outw_ = addParameter("out.weight", init({classes, featureDim}, featureDim, gen));
-    outb_ = addParameter("out.bias", init({classes}, featureDim, gen));
+    conv1w_ = addUniformParameter("conv1.weight", {32, c, 3, 3}, c * 9, gen);
+    conv1b_ = addUniformParameter("conv1.bias", {32}, c * 9, gen);
+    conv2w_ = addUniformParameter("conv2.weight", {64, 32, 3, 3}, 32 * 9, gen);
+    conv2b_ = addUniformParameter("conv2.bias", {64}, 32 * 9, gen);
+    fcw_ = addUniformParameter("fc.weight", {featureDim, 64 * h * w}, 64 * h * w, gen);
+    fcb_ = addUniformParameter("fc.bias", {featureDim}, 64 * h * w, gen);
+    outw_ = addUniformParameter("out.weight", {classes, featureDim}, featureDim, gen);
+    outb_ = addUniformParameter("out.bias", {classes}, featureDim, gen);
   }
 
   at::Tensor features(const at::Tensor& x) override {
@@ -41,11 +39,6 @@ class ConvClassifier : public Classifier {
   at::Tensor energy(const at::Tensor& x, const at::Tensor&) override { return -torch::logsumexp(logits(x), 1); }
 
  private:
-  static at::Tensor init(std::vector<int64_t> shape, int64_t fanIn, at::Generator& gen) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(fanIn));
-    return torch::rand(shape, gen, torch::kFloat32) * (2 * bound) - bound;
-  }
-
   at::Tensor conv1w_, conv1b_, conv2w_, conv2b_, fcw_, fcb_, outw_, outb_;
 };
 

@@ -2,8 +2,6 @@
 // 4x4 stride-2 convolution (halving the resolution), then a linear read-out to one energy.
 #include <torch/torch.h>
 
-#include <cmath>
-
 #include "errors.h"
 #include "models/activation.h"
 #include "models/model_registry.h"
@@ -24,10 +22,10 @@ class ConvNet : public EnergyModel {
       const int64_t out = channels[i];
       const std::string p = "convs." + std::to_string(2 * i);
       const std::string q = "convs." + std::to_string(2 * i + 1);
-      weights_.push_back(addParameter(p + ".weight", init({out, in, 3, 3}, in * 9, gen)));
-      biases_.push_back(addParameter(p + ".bias", init({out}, in * 9, gen)));
-      weights_.push_back(addParameter(q + ".weight", init({out, out, 4, 4}, out * 16, gen)));
-      biases_.push_back(addParameter(q + ".bias", init({out}, out * 16, gen)));
+      weights_.push_back(addUniformParameter(p + ".weight", {out, in, 3, 3}, in * 9, gen));
+      biases_.push_back(addUniformParameter(p + ".bias", {out}, in * 9, gen));
+      weights_.push_back(addUniformParameter(q + ".weight", {out, out, 4, 4}, out * 16, gen));
+      biases_.push_back(addUniformParameter(q + ".bias", {out}, out * 16, gen));
       in = out;
       // the 4x4 stride-2 convolution needs a padded side of at least 4
       if (h + 2 < 4 || w + 2 < 4)
@@ -37,8 +35,8 @@ class ConvNet : public EnergyModel {
       w = (w + 2 - 4) / 2 + 1;
     }
     const int64_t features = in * h * w;
-    outWeight_ = addParameter("out.weight", init({1, features}, features, gen));
-    outBias_ = addParameter("out.bias", init({1}, features, gen));
+    outWeight_ = addUniformParameter("out.weight", {1, features}, features, gen);
+    outBias_ = addUniformParameter("out.bias", {1}, features, gen);
   }
 
   at::Tensor energy(const at::Tensor& x, const at::Tensor&) override {
@@ -51,11 +49,6 @@ class ConvNet : public EnergyModel {
   }
 
  private:
-  static at::Tensor init(std::vector<int64_t> shape, int64_t fanIn, at::Generator& gen) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(fanIn));
-    return torch::rand(shape, gen, torch::kFloat32) * (2 * bound) - bound;
-  }
-
   std::string activation_;
   std::vector<at::Tensor> weights_, biases_;
   at::Tensor outWeight_, outBias_;

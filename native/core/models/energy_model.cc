@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "errors.h"
 #include "tensor_util.h"
@@ -16,6 +17,18 @@ at::Tensor EnergyModel::addParameter(const std::string& name, at::Tensor value) 
   value = value.to(device_, torch::kFloat32).detach().set_requires_grad(true);
   parameters_.push_back({name, value});
   return value;
+}
+
+at::Tensor EnergyModel::addUniformParameter(const std::string& name, const std::vector<int64_t>& shape, int64_t fanIn,
+                                            at::Generator& gen) {
+  int64_t numel = 1;
+  for (int64_t s : shape) numel = s > 0 && numel > kMaxModelParameters / s ? kMaxModelParameters + 1 : numel * s;
+  parameterCount_ += numel;
+  if (parameterCount_ > kMaxModelParameters)
+    throw ConfigError("model: this config needs more than " + std::to_string(kMaxModelParameters) +
+                      " parameters (reached at '" + name + "'); reduce its widths, channels or input size");
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fanIn));
+  return addParameter(name, torch::rand(shape, gen, torch::kFloat32) * (2 * bound) - bound);
 }
 
 at::Tensor EnergyModel::addBuffer(const std::string& name, at::Tensor value) {

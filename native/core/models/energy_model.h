@@ -2,6 +2,7 @@
 // Losses, samplers, metrics and the trainer see only this.
 #pragma once
 
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
@@ -60,6 +61,11 @@ class EnergyModel {
  protected:
   EnergyModel(json::Value config, std::vector<int64_t> eventShape, c10::Device device);
   at::Tensor addParameter(const std::string& name, at::Tensor value);
+  // A parameter drawn from U(-1/sqrt(fanIn), 1/sqrt(fanIn)) (PyTorch's Linear/Conv default).
+  // Checks the model's parameter budget before allocating, so an absurd config is a
+  // ConfigError instead of an out-of-memory kill.
+  at::Tensor addUniformParameter(const std::string& name, const std::vector<int64_t>& shape, int64_t fanIn,
+                                 at::Generator& gen);
   at::Tensor addBuffer(const std::string& name, at::Tensor value);
 
  private:
@@ -70,7 +76,11 @@ class EnergyModel {
   std::vector<NamedTensor> buffers_;
   std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
   bool training_ = false;
+  int64_t parameterCount_ = 0;
 };
+
+// Most trainable numbers one model may hold (4 GiB of float32, before optimiser state).
+constexpr int64_t kMaxModelParameters = int64_t{1} << 30;
 
 // Locks a model and, recursively, its parts: each distinct mutex once, in address order, so two
 // jobs over overlapping compositions cannot deadlock.

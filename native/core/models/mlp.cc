@@ -36,18 +36,17 @@ class Mlp : public EnergyModel {
     int64_t in = inputDim + (timeConditioned_ ? timeEmbedDim_ : 0);
     for (size_t i = 0; i < hidden.size(); ++i) {
       const std::string p = "layers." + std::to_string(i);
-      weights_.push_back(addParameter(p + ".weight", uniformInit({hidden[i], in}, in, gen)));
-      biases_.push_back(addParameter(p + ".bias", uniformInit({hidden[i]}, in, gen)));
+      weights_.push_back(addUniformParameter(p + ".weight", {hidden[i], in}, in, gen));
+      biases_.push_back(addUniformParameter(p + ".bias", {hidden[i]}, in, gen));
       // Each later hidden layer also sees the time embedding, so time can reshape every layer.
       if (timeConditioned_ && i > 0) {
         const std::string q = "time." + std::to_string(i);
-        timeWeights_.push_back(
-            addParameter(q + ".weight", uniformInit({hidden[i], timeEmbedDim_}, timeEmbedDim_, gen)));
+        timeWeights_.push_back(addUniformParameter(q + ".weight", {hidden[i], timeEmbedDim_}, timeEmbedDim_, gen));
       }
       in = hidden[i];
     }
-    outWeight_ = addParameter("out.weight", uniformInit({1, in}, in, gen));
-    outBias_ = addParameter("out.bias", uniformInit({1}, in, gen));
+    outWeight_ = addUniformParameter("out.weight", {1, in}, in, gen);
+    outBias_ = addUniformParameter("out.bias", {1}, in, gen);
     if (spectralNorm_) {
       for (size_t i = 0; i < weights_.size(); ++i) {
         at::Tensor u = torch::randn({weights_[i].size(0)}, gen, torch::kFloat32);
@@ -81,12 +80,6 @@ class Mlp : public EnergyModel {
   }
 
  private:
-  // PyTorch's default Linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-  static at::Tensor uniformInit(std::vector<int64_t> shape, int64_t fanIn, at::Generator& gen) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(fanIn));
-    return torch::rand(shape, gen, torch::kFloat32) * (2 * bound) - bound;
-  }
-
   // W / sigma_max(W), sigma from one power-iteration step per call; the vector u persists.
   at::Tensor normalised(size_t i) {
     const at::Tensor& w = weights_[i];

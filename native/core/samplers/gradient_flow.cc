@@ -51,9 +51,11 @@ class GradientFlow : public Sampler {
     at::Tensor x = x0.detach().clone();
     if (repulsion_ && x.size(0) < 2) throw ConfigError("the gradient-flow sampler needs at least 2 particles");
     SampleResult r;
-    at::Tensor lastH = torch::full({}, bandwidth_, x.options());
+    // The bandwidth stays a device scalar: no host sync per step.
+    const at::Tensor fixedH = torch::full({}, bandwidth_, x.options());
+    at::Tensor h = fixedH;
     for (int64_t k = 0; k < steps_; ++k) {
-      const double h = repulsion_ ? (bandwidth_ > 0 ? bandwidth_ : autoBandwidth(x)) : 0.0;
+      if (repulsion_ && bandwidth_ <= 0) h = autoBandwidth(x);
       at::Tensor e, v = velocity(model, x, h, o.t, &e);
       recordEnergy(r, k + 1, steps_, e);
       if (integrator_ == "euler") {
@@ -62,13 +64,12 @@ class GradientFlow : public Sampler {
         at::Tensor xe = x + stepSize_ * v;
         x = x + 0.5 * stepSize_ * (v + velocity(model, xe, h, o.t));
       }
-      lastH.fill_(h);
       if (o.returnTrajectory && (k + 1) % o.thin == 0) r.trajectory.push_back(x);
       stepDone(o, k + 1);
     }
     r.x = x;
     r.energy = model.energy(x, o.t).detach();
-    r.stepSize = lastH;  // for this sampler: the bandwidth used at the last step
+    r.stepSize = repulsion_ ? h : torch::zeros({}, x.options());  // for this sampler: the last bandwidth
     return r;
   }
 
@@ -81,7 +82,7 @@ class GradientFlow : public Sampler {
 
   // Median over particles of the distance to the nearest distinct particle (exact duplicates,
   // e.g. CD chains started from resampled data, are skipped; 0 when all coincide).
-  static double medianNearest(const at::Tensor& x) {
+  static at::Tensor medianNearest(const at::Tensor& x) {
     const int64_t n = x.size(0), block = blockRows(n);
     std::vector<at::Tensor> nearest;
     for (int64_t s = 0; s < n; s += block) {
@@ -91,8 +92,9 @@ class GradientFlow : public Sampler {
       nearest.push_back(std::get<0>(d2.min(1)));
     }
     at::Tensor all = torch::cat(nearest);
-    at::Tensor finite = all.masked_select(torch::isfinite(all));
-    return finite.numel() == 0 ? 0.0 : finite.median().sqrt().item<double>();
+    // nanmedian skips the particles with no distinct neighbour; NaN (all coincide) becomes 0.
+    at::Tensor med = all.masked_fill(torch::isinf(all), NAN).nanmedian().sqrt();
+    return torch::nan_to_num(med, 0.0);
   }
 
   // Floored relative to the ensemble's spread, so a collapsed ensemble still gets a usable kernel.
@@ -103,10 +105,10 @@ class GradientFlow : public Sampler {
     return d2;
   }
 
-  double autoBandwidth(const at::Tensor& xIn) const {
+  at::Tensor autoBandwidth(const at::Tensor& xIn) const {
     at::Tensor x = xIn.reshape({xIn.size(0), -1});
-    const double spread = x.size(0) > 1 ? x.var(0).mean().sqrt().item<double>() : 1.0;
-    return std::max({scale_ * medianNearest(x), 1e-3 * spread, 1e-6});
+    at::Tensor floor = (1e-3 * x.var(0).mean().sqrt()).clamp_min(1e-6);
+    return torch::maximum(scale_ * medianNearest(x), floor);
   }
 
   // Repulsion terms for the rows [s, s + b) given the kernel block k [b, n] and all D.
@@ -119,13 +121,13 @@ class GradientFlow : public Sampler {
   }
 
   // energyOut (optional) receives E at xIn.
-  at::Tensor velocity(EnergyModel& model, const at::Tensor& xIn, double h, const at::Tensor& t,
+  at::Tensor velocity(EnergyModel& model, const at::Tensor& xIn, const at::Tensor& h, const at::Tensor& t,
                       at::Tensor* energyOut = nullptr) const {
     at::Tensor drift = -energyGrad(model, xIn, t, energyOut);
     if (!repulsion_) return drift;
     at::Tensor x = xIn.reshape({xIn.size(0), -1});
     const int64_t n = x.size(0);
-    const double inv2h2 = 1.0 / (2 * h * h), invH2 = 1.0 / (h * h);
+    const at::Tensor invH2 = (h * h).reciprocal(), inv2h2 = 0.5 * invH2;
     at::Tensor repulsion;
     const int64_t block = blockRows(n);
     if (n <= block) {

@@ -132,6 +132,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
                       std::to_string(n) + " rows); use a smaller batch or replacement: true");
 
   std::unique_ptr<Loss> loss = makeLoss(cfg["loss"], model);
+  loss->setCancelFlag(&cancel);
   const double gradClip = cfg.has("gradClip") ? json::getNumber(cfg, "gradClip", "train") : loss->defaultGradClip();
   if (!(gradClip >= 0)) throw ConfigError("train.gradClip must be >= 0 (0 turns clipping off)");
 
