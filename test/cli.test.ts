@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { readNpy } from '../lib/data/npy';
+import { toyMixture } from '../lib/data/toy';
+import { prepareRun } from '../lib/cli/run-config';
 import { tmpDir } from './helpers';
 
 /** The compiled CLI: this file runs as dist/test/cli.test.js. */
@@ -38,8 +40,8 @@ function decodePng(file: string): PNG {
   return PNG.sync.read(fs.readFileSync(file));
 }
 
-/** Width and height of the framed plot area, walking out from the picture's centre to the grey frame. */
-function plotArea(png: PNG): { w: number; h: number } {
+/** The framed plot area (left, top, width, height), walking out from the picture's centre to the grey frame. */
+function plotBox(png: PNG): { x0: number; y0: number; w: number; h: number } {
   const isFrame = (x: number, y: number): boolean => {
     const i = (y * png.width + x) * 4;
     const [r, g, b] = [png.data[i], png.data[i + 1], png.data[i + 2]];
@@ -55,7 +57,12 @@ function plotArea(png: PNG): { w: number; h: number } {
   while (y0 > 0 && !isFrame(cx, y0 - 1)) y0--;
   let y1 = cy;
   while (y1 < png.height - 1 && !isFrame(cx, y1)) y1++;
-  return { w: x1 - x0, h: y1 - y0 };
+  return { x0, y0, w: x1 - x0, h: y1 - y0 };
+}
+
+function plotArea(png: PNG): { w: number; h: number } {
+  const { w, h } = plotBox(png);
+  return { w, h };
 }
 
 function smallConfig(name: string, steps = 300): Record<string, unknown> {
@@ -329,5 +336,63 @@ describe('cli: the ebm command', () => {
     it('plot of a folder that is not a run fails with one line', async () => {
       assertOneLineError(await ebm(['plot', 'nowhere'], dir), 1, /run folder nowhere does not exist/);
     });
+  });
+});
+
+describe('cli: the example configs', () => {
+  const examples = path.resolve(__dirname, '../../examples');
+  let dir: string;
+  before(() => {
+    dir = tmpDir('ebm-examples-');
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('every examples/*.json passes the full config check and loads its data', () => {
+    const files = fs.readdirSync(examples).filter((f) => f.endsWith('.json'));
+    assert.ok(files.length >= 3, `examples: ${files.join(', ')}`);
+    for (const f of files) {
+      const run = prepareRun(path.join(examples, f));
+      assert.ok(run.data.train.shape[0] > 0, f);
+    }
+  });
+
+  it('ebm train examples/8gaussians-ed.json: density.png shows the 8 modes', async () => {
+    const out = path.join(dir, '8gaussians-ed');
+    const r = await ebm(['train', path.join(examples, '8gaussians-ed.json'), '--out', out, '--quiet'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const png = decodePng(path.join(out, 'density.png'));
+    const box = plotBox(png);
+    assert.deepEqual([box.w, box.h], [400, 400]);
+    const lo = -4;
+    const hi = 4;
+    // Green grows monotonically along the sequential colour map (1 at zero density, 231 at the
+    // peak); the red data dots only lower it, so the 90th percentile of a small window is a
+    // conservative reading of the density there.
+    const greenAt = (x: number, y: number): number => {
+      const cx = Math.round(box.x0 + ((x - lo) / (hi - lo)) * box.w);
+      const cy = Math.round(box.y0 + ((hi - y) / (hi - lo)) * box.h);
+      const g: number[] = [];
+      for (let dy = -6; dy <= 6; dy++)
+        for (let dx = -6; dx <= 6; dx++) g.push(png.data[((cy + dy) * png.width + cx + dx) * 4 + 1]);
+      g.sort((a, b) => a - b);
+      return g[Math.floor(0.9 * g.length)];
+    };
+    const { means } = toyMixture('8gaussians');
+    const modes = means.map(([x, y]) => greenAt(x, y));
+    // halfway (in angle) between neighbouring modes on the same circle, and the centre
+    const radius = Math.hypot(means[0][0], means[0][1]);
+    const gaps = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => {
+      const a = ((k + 0.5) * Math.PI) / 4;
+      return greenAt(radius * Math.cos(a), radius * Math.sin(a));
+    });
+    const background = Math.max(greenAt(0, 0), ...gaps);
+    // seen (seed 0): modes 135..227, between the modes 13..59, centre 1
+    const weakest = Math.min(...modes);
+    assert.ok(
+      weakest > 2 * background && weakest > background + 50,
+      `modes ${modes.join(' ')}; background ${background}`,
+    );
+    const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')) as { nllGap: number };
+    assert.ok(metrics.nllGap < 0.15, `grid NLL gap ${metrics.nllGap}`);
   });
 });
