@@ -133,6 +133,8 @@ export interface DiffClfLossConfig extends PathOptions {
   warmupSteps?: number;
   /** learning rate of the per-level offsets' own optimiser group (default: the optimiser's lr) */
   offsetLr?: number;
+  /** starting per-level offsets, one per level (e.g. run.lossParameters['diffclf.offsets'] of an earlier run); default 0 */
+  offsets?: readonly number[] | Float32Array;
 }
 /** Contrastive divergence with sampler negatives. */
 export interface CdLossConfig {
@@ -311,7 +313,7 @@ export function validateLossConfig(value: unknown, timeConditioned: boolean, pat
     case 'diffclf': {
       rejectUnknownKeys(
         cfg,
-        ['kind', 'levels', 'k', 'clfWeight', 'dsmWeight', 'warmupSteps', 'offsetLr', ...pathKeys],
+        ['kind', 'levels', 'k', 'clfWeight', 'dsmWeight', 'warmupSteps', 'offsetLr', 'offsets', ...pathKeys],
         path,
       );
       validatePath(cfg, path);
@@ -322,6 +324,13 @@ export function validateLossConfig(value: unknown, timeConditioned: boolean, pat
       optionalNumber(cfg, 'dsmWeight', path, { min: 0 });
       optionalNumber(cfg, 'warmupSteps', path, { integer: true, min: 0 });
       optionalNumber(cfg, 'offsetLr', path, { above: 0, max: 10 });
+      if (cfg.offsets !== undefined) {
+        const f = cfg.offsets;
+        if (!(Array.isArray(f) || f instanceof Float32Array) || f.length !== levels) {
+          throw new EbmConfigError(`${path}.offsets must be an array of ${levels} numbers (one per level)`);
+        }
+        Array.from(f as ArrayLike<unknown>).forEach((v, i) => checkNumber(v, `${path}.offsets[${i}]`));
+      }
       needs(true);
       break;
     }
@@ -454,4 +463,9 @@ export function validateTrainOptions(value: unknown, timeConditioned: boolean, r
     );
   }
   return cfg as unknown as TrainOptions;
+}
+
+/** A validated config as the JSON the native side reads (typed arrays become plain arrays). */
+export function configJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v instanceof Float32Array ? Array.from(v) : v));
 }

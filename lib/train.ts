@@ -1,5 +1,5 @@
 /** Training: the whole loop runs in C++ on a worker thread; JS gets progress every logEvery steps. */
-import { LossConfig, TrainOptions, validateLossConfig, validateTrainOptions } from './config';
+import { configJson, LossConfig, TrainOptions, validateLossConfig, validateTrainOptions } from './config';
 import { callNative, EbmAbortError, EbmConfigError, EbmShapeError, fromNative } from './errors';
 import { EnergyModel } from './model';
 import { native, NativeTrainProgress } from './native';
@@ -68,7 +68,7 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
     }
   }
   if (signal?.aborted) throw new EbmAbortError('training was aborted before it started');
-  const nativeConfig = JSON.stringify({ ...cfg, onProgress: undefined, signal: undefined, labels: undefined });
+  const nativeConfig = configJson({ ...cfg, onProgress: undefined, signal: undefined, labels: undefined });
   const job = await callNative(() =>
     native().train(model.handle, data, nativeConfig, onProgress ? (p) => onProgress(flatten(p)) : undefined, labels),
   );
@@ -111,5 +111,5 @@ export async function evaluateLoss(
   checkFinite(batch, 'batch');
   const seed = options.seed ?? 0;
   checkNumber(seed, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-  return callNative(() => native().evaluateLoss(model.handle, batch, JSON.stringify(loss), seed));
+  return callNative(() => native().evaluateLoss(model.handle, batch, configJson(loss), seed));
 }

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as ebm from '../lib';
+import { rejectsWith } from './helpers';
 
 // METHODS.md §3: on a two-mode mixture (weights 2/3 : 1/3, modes 16 sigma apart, VP path, 64
 // levels) DSM alone drifts to the wrong weights; fine-tuning with DSM + CLF pins them back.
@@ -35,11 +36,15 @@ describe('DiffCLF fixes the mode weights DSM gets wrong', function () {
   const common = { optimizer: { kind: 'adam', lr: 1e-3 } as ebm.OptimizerConfig, batchSize: 256, logEvery: 500 };
   let dsmError = NaN;
 
-  it('DSM alone (5000 steps) puts the weight far from 2/3', async () => {
+  // Both tests start from the DSM-trained model, so either can run alone.
+  before(async () => {
     await ebm.train(model, data, { ...common, loss: { kind: 'dsm', path: 'vp', levels: 64 }, steps: 5000, seed: 0 });
     const w = await leftWeight(model, 1e-3);
     dsmError = Math.abs(w - w1);
     console.log(`      DSM only: w1 = ${w.toFixed(3)} (true ${w1.toFixed(3)}, error ${dsmError.toFixed(3)})`);
+  });
+
+  it('DSM alone (5000 steps) puts the weight far from 2/3', () => {
     assert.ok(dsmError > 0.2, `DSM error ${dsmError}`);
   });
 
@@ -59,5 +64,47 @@ describe('DiffCLF fixes the mode weights DSM gets wrong', function () {
     assert.ok(error < 0.1, `DSM + CLF error ${error}`);
     assert.ok(error < dsmError / 2);
     assert.ok(last.clfAccuracy > 0.3);
+  });
+});
+
+describe('DiffCLF offsets', () => {
+  const levels = 8;
+  const model = (): ebm.EnergyModel =>
+    ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [16], timeConditioned: true, timeEmbedDim: 8, device: 'cpu' });
+  const data = ebm.datasets.toy('8gaussians', 256, 0);
+  const start = [0.5, -1, 2, 0.25, -0.75, 1.5, -2, 3];
+
+  it('start from given values and are re-centred by subtracting the last one from all', async () => {
+    // One SGD step of rate 1e-4 under the default gradient clip of 1 moves each offset by at most
+    // 1e-4, so after the step f must equal start - start[L - 1] to that precision; a re-centring
+    // that only zeroed the last entry would leave the others about 3 away.
+    const run = await ebm.train(model(), data, {
+      loss: { kind: 'diffclf', path: 'vp', levels, k: 4, clfWeight: 1, offsets: start },
+      optimizer: { kind: 'sgd', lr: 1e-4 },
+      batchSize: 64,
+      steps: 1,
+      seed: 0,
+    });
+    const f = run.lossParameters['diffclf.offsets'].data;
+    assert.equal(f.length, levels);
+    assert.equal(f[levels - 1], 0);
+    for (let i = 0; i < levels; i++) {
+      assert.ok(Math.abs(f[i] - (start[i] - start[levels - 1])) < 2e-4, `f[${i}] = ${f[i]}`);
+    }
+  });
+
+  it('reject a wrong length or a non-finite value', async () => {
+    for (const offsets of [
+      [1, 2, 3],
+      [...start.slice(0, 7), NaN],
+    ]) {
+      const running = ebm.train(model(), data, {
+        loss: { kind: 'diffclf', path: 'vp', levels, k: 4, clfWeight: 1, offsets },
+        optimizer: { kind: 'adam', lr: 1e-3 },
+        batchSize: 64,
+        steps: 1,
+      });
+      await rejectsWith(running, ebm.EbmConfigError, /loss\.offsets/);
+    }
   });
 });

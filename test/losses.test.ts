@@ -30,9 +30,17 @@ const cases: Case[] = [
     loss: { kind: 'dsm', path: 've', levels: 16, weighting: 'edm', sigmaData: 0.5 },
   },
   {
-    name: 'DiffCLF, K = 4 of 16 levels',
+    name: 'DiffCLF, K = 4 of 16 levels, non-zero offsets',
     model: timed,
-    loss: { kind: 'diffclf', path: 'vp', levels: 16, k: 4, clfWeight: 1 },
+    // offsets of a few nats, distinct per level: sign or indexing mistakes change the loss
+    loss: {
+      kind: 'diffclf',
+      path: 'vp',
+      levels: 16,
+      k: 4,
+      clfWeight: 1,
+      offsets: Array.from({ length: 16 }, (_, i) => 2 * Math.sin(1.7 * i)),
+    },
   },
   {
     name: 'DiffCLF, bi-level (K = 2), weighted',

@@ -124,7 +124,7 @@ def main():
         alpha, gamma = path_fns(c)
         t = grid[idx]  # [n, K]
         xj = alpha(t)[..., None] * x[:, None, :] + gamma(t)[..., None] * torch.randn((n, K, x.shape[1]), generator=g)
-        offsets = torch.zeros(L)  # a fresh loss: every offset is 0
+        offsets = torch.tensor(c.get("offsets", [0.0] * L), dtype=torch.float32)  # zeros unless given
         logits = torch.empty(n, K, K)
         for j in range(K):
             for i in range(K):

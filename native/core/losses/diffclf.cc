@@ -7,6 +7,8 @@
 // Objective: dsmWeight * DSM + clfWeight * L_CLF, DSM only during the first warmupSteps.
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "errors.h"
 #include "losses/loss_registry.h"
 #include "losses/score_matching.h"
@@ -31,7 +33,19 @@ class DiffusiveClassification : public Loss {
                         std::to_string(k_));
     if (!(clfWeight_ >= 0) || !(dsmWeight_ >= 0)) throw ConfigError("loss.clfWeight and loss.dsmWeight must be >= 0");
     if (warmupSteps_ < 0) throw ConfigError("loss.warmupSteps must be >= 0");
-    offsets_ = torch::zeros({levels_}, torch::TensorOptions().device(model.device())).set_requires_grad(true);
+    // Starting offsets (a run resumed from learned ones) or zeros.
+    at::Tensor start = torch::zeros({levels_}, torch::kFloat32);
+    if (cfg.has("offsets")) {
+      std::vector<double> f = json::getNumberArray(cfg, "offsets", "loss");
+      if (static_cast<int64_t>(f.size()) != levels_)
+        throw ConfigError("loss.offsets must hold one number per level (" + std::to_string(levels_) + "), got " +
+                          std::to_string(f.size()));
+      for (size_t i = 0; i < f.size(); ++i) {
+        if (!std::isfinite(f[i])) throw ConfigError("loss.offsets[" + std::to_string(i) + "] must be finite");
+        start[static_cast<int64_t>(i)] = f[i];
+      }
+    }
+    offsets_ = start.to(model.device()).set_requires_grad(true);
     grid_ = dsm_.path.grid(levels_, model.device());
   }
 
