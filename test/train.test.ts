@@ -3,11 +3,27 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ebm from '../lib';
 import { native } from '../lib/native';
-import { rejectsWith, tmpDir } from './helpers';
+import { maxAbsDiff, rejectsWith, tmpDir } from './helpers';
 
 const mlp = (extra: Partial<ebm.MlpConfig> = {}): ebm.EnergyModel =>
   ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [32, 32], device: 'cpu', ...extra });
 const ed: ebm.LossConfig = { kind: 'ed', t: 1, m: 4, w: 1 };
+
+/** Every weight of a model, in name order, as one array. */
+async function flatParameters(model: ebm.EnergyModel): Promise<number[]> {
+  const params = await model.parameters();
+  return Object.keys(params)
+    .sort()
+    .flatMap((name) => Array.from(params[name].data));
+}
+
+/** L2 distance between two flat weight vectors. */
+function distance(a: number[], b: number[]): number {
+  assert.equal(a.length, b.length);
+  return Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0));
+}
+
+const mean = (a: ArrayLike<number>): number => Array.from(a).reduce((s, v) => s + v, 0) / a.length;
 
 describe('training', () => {
   it('ED on 8 gaussians reaches the true NLL within 0.15 nats (2-128-128-1, batch 128, M 16, 2000 steps, seed 0)', async () => {
@@ -136,27 +152,40 @@ describe('training', () => {
     );
   });
 
-  it('stops on a non-finite loss with EbmNumericsError and keeps finite weights', async () => {
-    const model = mlp({ activation: 'softplus' });
+  it('stops on a non-finite loss with EbmNumericsError and keeps exactly the weights of the last good report', async () => {
     const x = ebm.datasets.toy('8gaussians', 256, 0);
     const big = ebm.tensor(
       x.data.map((v) => v * 1e4),
       x.shape,
     );
-    await rejectsWith(
-      ebm.train(model, big, {
-        loss: { kind: 'cd', alpha: 0, sampler: { kind: 'langevin', steps: 1, stepSize: 1 } },
-        optimizer: { kind: 'sgd', lr: 10 },
-        batchSize: 64,
-        steps: 200,
-        logEvery: 5,
-      }),
+    const config = (steps: number): ebm.TrainConfig => ({
+      loss: { kind: 'cd', alpha: 0, sampler: { kind: 'langevin', steps: 1, stepSize: 1 } },
+      optimizer: { kind: 'sgd', lr: 1 },
+      batchSize: 64,
+      steps,
+      logEvery: 5,
+      seed: 2,
+    });
+    const model = mlp({ activation: 'softplus' });
+    const initial = await flatParameters(model);
+    const err = await rejectsWith(
+      ebm.train(model, big, config(200)),
       ebm.EbmNumericsError,
-      /became non-finite between steps \d+ and \d+; the model keeps the weights of step \d+/,
+      /became non-finite between steps (\d+) and (\d+); the model keeps the weights of step (\d+)/,
     );
-    for (const [name, t] of Object.entries(await model.parameters())) {
-      assert.ok(t.data.every(Number.isFinite), `${name} is not finite`);
-    }
+    const [, from, to, kept] = /between steps (\d+) and (\d+); the model keeps the weights of step (\d+)/
+      .exec(err.message)!
+      .map(Number);
+    assert.equal(kept, from);
+    assert.equal(to, from + 5, 'it is detected at the next report');
+    assert.ok(kept > 0, `diverges only after some good reports (kept step ${kept})`);
+    const after = await flatParameters(model);
+    assert.ok(after.every(Number.isFinite));
+    assert.ok(maxAbsDiff(after, initial) > 1e-3, 'the model is not simply reset to its initial weights');
+    // the same seeded run stopped at exactly that step has bit-identical weights
+    const reference = mlp({ activation: 'softplus' });
+    await ebm.train(reference, big, config(kept));
+    assert.deepEqual(after, await flatParameters(reference), `the weights of step ${kept}`);
   });
 
   it('follows the cosine schedule with warm-up, applies EMA and writes checkpoints', async () => {
@@ -268,6 +297,370 @@ describe('training', () => {
       }
     });
   }
+});
+
+describe('training options, each pinned against a run that isolates it', () => {
+  it('EMA: the final weights are the EMA (decay 0.8) of the per-step raw weights, computed in JS', async () => {
+    const data = ebm.datasets.toy('circles', 500, 0);
+    const decay = 0.8;
+    const steps = 6;
+    const config = (n: number, ema: boolean): ebm.TrainConfig => ({
+      loss: ed,
+      optimizer: { kind: 'adam', lr: 1e-2 },
+      batchSize: 50,
+      steps: n,
+      seed: 3,
+      logEvery: 1,
+      ...(ema ? { ema: { decay } } : {}),
+    });
+    // raw[k]: the weights after step k (a k-step run with the same seed takes the same k steps)
+    const raw = [await flatParameters(mlp())];
+    let plainHistory: number[] = [];
+    for (let k = 1; k <= steps; k++) {
+      const m = mlp();
+      const run = await ebm.train(m, data, config(k, false));
+      raw.push(await flatParameters(m));
+      plainHistory = run.history.map((h) => h.loss);
+    }
+    let expected = raw[0];
+    for (let k = 1; k <= steps; k++) expected = expected.map((e, i) => e + (1 - decay) * (raw[k][i] - e));
+    const model = mlp();
+    const run = await ebm.train(model, data, config(steps, true));
+    const got = await flatParameters(model);
+    const vsJs = maxAbsDiff(got, expected);
+    const vsRaw = maxAbsDiff(got, raw[steps]);
+    const vsInit = maxAbsDiff(got, raw[0]);
+    console.log(
+      `      EMA: max |model - JS EMA| ${vsJs.toExponential(2)}, max |model - raw step ${steps}| ${vsRaw.toExponential(2)}, ` +
+        `max |model - initial| ${vsInit.toExponential(2)}`,
+    );
+    assert.ok(vsJs < 1e-6, `the model holds the EMA of the raw weights (max diff ${vsJs})`);
+    assert.ok(vsRaw > 1e-2, 'and not the raw weights of the last step');
+    assert.ok(vsInit > 1e-2, 'nor the initial weights');
+    assert.deepEqual(
+      run.history.map((h) => h.loss),
+      plainHistory,
+      'the EMA shadows the weights: it does not change the training trajectory',
+    );
+  });
+
+  it('persistent CD keeps its replay buffer between steps (reinit 0 vs 1 on a frozen model)', async () => {
+    // A frozen model (lr 1e-9) and noise-free Langevin (gradient descent): chains that resume from
+    // the buffer keep descending, so the negatives' energy falls report after report; chains that
+    // restart from noise every step (reinit 1) stay at the same level.
+    const data = ebm.datasets.toy('8gaussians', 512, 0);
+    const energyNeg = async (reinit: number) =>
+      (
+        await ebm.train(mlp(), data, {
+          loss: {
+            kind: 'cd',
+            sampler: { kind: 'langevin', steps: 5, stepSize: 1, noiseScale: 0 },
+            buffer: { size: 64, reinit },
+          },
+          optimizer: { kind: 'sgd', lr: 1e-9 },
+          batchSize: 64,
+          steps: 100,
+          logEvery: 10,
+          seed: 1,
+        })
+      ).history.map((h) => h.energyNeg);
+    const kept = await energyNeg(0);
+    const fresh = await energyNeg(1);
+    console.log(
+      `      energyNeg per report: reinit 0 ${kept.map((v) => v.toFixed(3)).join(' ')}; ` +
+        `reinit 1 ${fresh.map((v) => v.toFixed(3)).join(' ')}`,
+    );
+    for (let i = 1; i < kept.length; i++) assert.ok(kept[i] < kept[i - 1], `reinit 0: report ${i} did not descend`);
+    assert.ok(kept[0] - kept[kept.length - 1] > 1, 'persistent chains descend far over 100 steps');
+    const freshRange = Math.max(...fresh) - Math.min(...fresh);
+    assert.ok(freshRange < 0.1, `reinit 1 restarts every chain: flat energyNeg (range ${freshRange})`);
+    assert.ok(kept[kept.length - 1] < Math.min(...fresh) - 1);
+  });
+
+  it("CD with the 'wgf' sampler uses the gradient flow's particles as negatives", async () => {
+    const model = mlp();
+    const batch = ebm.datasets.toy('8gaussians', 64, 2);
+    const spread = (x: ebm.Tensor) => {
+      const n = x.shape[0];
+      const mx = [0, 1].map((d) => mean(Array.from({ length: n }, (_, i) => x.data[2 * i + d])));
+      let s = 0;
+      for (let i = 0; i < n; i++) s += (x.data[2 * i] - mx[0]) ** 2 + (x.data[2 * i + 1] - mx[1]) ** 2;
+      return Math.sqrt(s / n);
+    };
+    const results: Record<string, { energyNeg: number; sampled: number; spread: number }> = {};
+    for (const [name, extra] of [
+      ['repulsion', {}],
+      ['no repulsion', { repulsion: false }],
+    ] as Array<[string, Partial<ebm.WgfConfig>]>) {
+      const sampler: ebm.WgfConfig = { kind: 'wgf', steps: 10, stepSize: 0.05, ...extra };
+      const ev = await ebm.evaluateLoss(model, batch, { kind: 'cd', alpha: 0, sampler });
+      // the sampler is deterministic: the same flow started at the batch gives CD's negatives
+      const particles = await ebm.sample(model, { sampler, init: batch });
+      const sampled = mean(await model.energy(particles));
+      assert.ok(
+        Math.abs(ev.metrics.energyNeg - sampled) < 1e-6,
+        `${name}: CD's energyNeg ${ev.metrics.energyNeg} is the mean energy of the flow's particles ${sampled}`,
+      );
+      assert.ok(Math.abs(ev.loss - (ev.metrics.energyPos - ev.metrics.energyNeg)) < 1e-6, 'alpha 0: loss = E+ - E-');
+      results[name] = { energyNeg: ev.metrics.energyNeg, sampled, spread: spread(particles) };
+    }
+    console.log(`      ${JSON.stringify(results)}`);
+    // the kernel terms act: the particles spread out and climb in energy compared with plain descent
+    assert.ok(results['repulsion'].spread > results['no repulsion'].spread + 0.1);
+    assert.ok(results['repulsion'].energyNeg > results['no repulsion'].energyNeg + 1e-3);
+
+    // in training: without repulsion, Euler steps of the flow are exactly noise-free Langevin steps;
+    // with repulsion the history differs. One epoch (640 rows, 10 batches of 64): one shuffle only.
+    const data = ebm.datasets.toy('8gaussians', 640, 3);
+    const history = async (sampler: ebm.SamplerConfig) =>
+      (
+        await ebm.train(mlp(), data, {
+          loss: { kind: 'cd', sampler },
+          batchSize: 64,
+          steps: 10,
+          logEvery: 2,
+          seed: 5,
+        })
+      ).history.map((h) => [h.loss, h.energyNeg]);
+    const plainFlow = await history({ kind: 'wgf', steps: 5, stepSize: 0.05, repulsion: false, integrator: 'euler' });
+    const descent = await history({ kind: 'langevin', steps: 5, stepSize: 0.05, noiseScale: 0 });
+    const flow = await history({ kind: 'wgf', steps: 5, stepSize: 0.05 });
+    for (let i = 0; i < descent.length; i++) {
+      assert.ok(maxAbsDiff(plainFlow[i], descent[i]) < 1e-6, `report ${i}: ${plainFlow[i]} vs ${descent[i]}`);
+    }
+    assert.ok(flow.every(([l, e]) => Number.isFinite(l) && Number.isFinite(e)));
+    assert.ok(maxAbsDiff(flow.flat(), descent.flat()) > 1e-4, 'the repulsion changes the negatives');
+  });
+
+  it('cancels CD inside a very long sampler chain within a second; the model keeps its weights', async () => {
+    const data = ebm.datasets.toy('8gaussians', 256, 0);
+    // how long one CD step with this chain takes: time a chain 100x shorter
+    const t0 = performance.now();
+    await ebm.train(mlp(), data, {
+      loss: { kind: 'cd', sampler: { kind: 'langevin', steps: 2000, stepSize: 0.01 } },
+      batchSize: 64,
+      steps: 1,
+    });
+    const oneStepMs = (performance.now() - t0) * 100;
+    assert.ok(oneStepMs > 2000, `one step of the long chain takes far more than the abort budget (${oneStepMs} ms)`);
+
+    const model = mlp();
+    const initial = await flatParameters(model);
+    const controller = new AbortController();
+    let reports = 0;
+    const running = ebm.train(model, data, {
+      loss: { kind: 'cd', sampler: { kind: 'langevin', steps: 200000, stepSize: 0.01 } },
+      batchSize: 64,
+      steps: 3,
+      logEvery: 1,
+      signal: controller.signal,
+      onProgress: () => reports++,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const abortedAt = performance.now();
+    controller.abort();
+    const err = await rejectsWith(running, ebm.EbmAbortError, /aborted/);
+    const latency = performance.now() - abortedAt;
+    console.log(
+      `      one step of the 200000-step chain ≈ ${(oneStepMs / 1000).toFixed(1)} s; stopped ${latency.toFixed(0)} ms after the abort`,
+    );
+    assert.equal(err.name, 'AbortError');
+    assert.ok(latency < 1000, `took ${latency.toFixed(0)} ms to stop`);
+    assert.equal(reports, 0, 'no step completed');
+    assert.deepEqual(await flatParameters(model), initial, 'the model keeps the weights of its last completed step');
+    const e = await model.energy(ebm.tensor([0, 0, 1, 1], [2, 2]));
+    assert.ok(e.every(Number.isFinite));
+    const again = await ebm.train(model, data, { loss: ed, batchSize: 64, steps: 2 });
+    assert.equal(again.steps, 2, 'the model is not left locked');
+  });
+
+  it('writes checkpoints during the run (every 50 steps), holding the weights of that step', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'mid.safetensors');
+    const data = ebm.datasets.toy('moons', 500, 0);
+    const config = (steps: number): ebm.TrainConfig => ({
+      loss: ed,
+      optimizer: { kind: 'adam', lr: 1e-2 },
+      batchSize: 50,
+      steps,
+      seed: 6,
+      logEvery: 10,
+    });
+    assert.equal(fs.existsSync(file), false);
+    const controller = new AbortController();
+    let existsAtReport60: boolean | undefined;
+    const running = ebm.train(mlp(), data, {
+      ...config(10_000_000),
+      checkpoint: { path: file, every: 50 },
+      signal: controller.signal,
+      onProgress: (p) => {
+        // the step-50 checkpoint is written before steps 51..60 run, so it exists at report 60
+        if (existsAtReport60 === undefined && p.step >= 60) existsAtReport60 = fs.existsSync(file);
+        if (p.step >= 120) controller.abort();
+      },
+    });
+    const err = await rejectsWith(running, ebm.EbmAbortError, /aborted after (\d+) steps/);
+    const stopped = Number(/aborted after (\d+) steps/.exec(err.message)![1]);
+    const written = Math.floor(stopped / 50) * 50;
+    console.log(
+      `      file present at report 60: ${existsAtReport60}; stopped after ${stopped} steps; checkpoint of step ${written}`,
+    );
+    assert.equal(existsAtReport60, true, 'the step-50 checkpoint exists while the run goes on');
+    assert.ok(written >= 100);
+    // an aborted run writes no final checkpoint: the file holds the weights of the last multiple of 50
+    const loaded = await ebm.loadModel(file);
+    const reference = mlp();
+    await ebm.train(reference, data, config(written));
+    assert.deepEqual(await flatParameters(loaded), await flatParameters(reference), `the weights of step ${written}`);
+  });
+
+  it('SGD momentum: step 1 equals plain SGD, step 2 adds momentum × the first update; it trains', async () => {
+    const data = ebm.datasets.toy('8gaussians', 512, 0);
+    const run = async (momentum: number, steps: number) => {
+      const m = mlp();
+      const r = await ebm.train(m, data, {
+        loss: ed,
+        optimizer: { kind: 'sgd', lr: 0.05, momentum },
+        batchSize: 64,
+        steps,
+        logEvery: Math.min(steps, 50),
+        seed: 4,
+      });
+      return { w: await flatParameters(m), loss: r.history.map((h) => h.loss) };
+    };
+    const w0 = await flatParameters(mlp());
+    const [w1, w2, m1, m2] = [(await run(0, 1)).w, (await run(0, 2)).w, (await run(0.9, 1)).w, (await run(0.9, 2)).w];
+    assert.deepEqual(m1, w1, 'the first step has no momentum yet');
+    // the second gradient is the same in both runs (same weights after step 1, same batch and noise)
+    const predicted = w2.map((v, i) => v + 0.9 * (w1[i] - w0[i]));
+    const err = maxAbsDiff(m2, predicted);
+    console.log(
+      `      momentum: max |w2 - (w2 plain + 0.9 (w1 - w0))| ${err.toExponential(2)}, |w2 - w2 plain| ${distance(m2, w2).toFixed(4)}`,
+    );
+    assert.ok(err < 1e-6);
+    assert.ok(distance(m2, w2) > 1e-2);
+    const long = (await run(0.9, 300)).loss;
+    console.log(`      ED loss with momentum 0.9 per 50 steps: ${long.map((v) => v.toFixed(3)).join(' ')}`);
+    assert.ok(long.every(Number.isFinite));
+    assert.ok(long[long.length - 1] < long[0] - 0.1, 'the loss falls');
+  });
+
+  it("the 'constant' schedule keeps lr constant; its warm-up scales the first SGD update", async () => {
+    const data = ebm.datasets.toy('8gaussians', 512, 0);
+    const run = async (schedule: ebm.ScheduleConfig | undefined, steps: number) => {
+      const m = mlp();
+      const r = await ebm.train(m, data, {
+        loss: ed,
+        optimizer: { kind: 'sgd', lr: 0.02 },
+        ...(schedule ? { schedule } : {}),
+        batchSize: 64,
+        steps,
+        logEvery: 1,
+        seed: 9,
+      });
+      return { w: await flatParameters(m), lr: r.history.map((h) => h.lr) };
+    };
+    assert.deepEqual((await run({ kind: 'constant' }, 8)).lr, Array(8).fill(0.02));
+    const warm = await run({ kind: 'constant', warmupSteps: 4 }, 8);
+    const expectedLr = [0.005, 0.01, 0.015, 0.02, 0.02, 0.02, 0.02, 0.02];
+    assert.ok(maxAbsDiff(warm.lr, expectedLr) < 1e-15, `lr ${warm.lr}`);
+    // the optimiser really uses it: the first warm-up step moves the weights by a quarter
+    const w0 = await flatParameters(mlp());
+    const full = (await run(undefined, 1)).w;
+    const quarter = (await run({ kind: 'constant', warmupSteps: 4 }, 1)).w;
+    const err = maxAbsDiff(
+      quarter.map((v, i) => v - w0[i]),
+      full.map((v, i) => (v - w0[i]) / 4),
+    );
+    assert.ok(err < 1e-7, `max diff ${err}`);
+  });
+
+  it('replacement: true draws batches with replacement; false visits every row once per epoch', async () => {
+    // Full batches of a 64-row set on a frozen model: without replacement every batch is the whole
+    // set, so the mean positive energy is the same at every step; with replacement it varies.
+    const data = ebm.datasets.toy('8gaussians', 64, 0);
+    const energyPos = async (replacement: boolean, seed = 0) =>
+      (
+        await ebm.train(mlp(), data, {
+          loss: ed,
+          optimizer: { kind: 'sgd', lr: 1e-9 },
+          batchSize: 64,
+          steps: 10,
+          logEvery: 1,
+          replacement,
+          seed,
+        })
+      ).history.map((h) => h.energyPos);
+    const without = await energyPos(false);
+    const withR = await energyPos(true);
+    const range = (a: number[]) => Math.max(...a) - Math.min(...a);
+    console.log(
+      `      energyPos range over 10 full batches: without ${range(without).toExponential(2)}, with ${range(withR).toExponential(2)}`,
+    );
+    assert.ok(range(without) < 1e-6);
+    assert.ok(range(withR) > 1e-3);
+    assert.deepEqual(await energyPos(true), withR, 'deterministic for a seed');
+    assert.notDeepEqual(await energyPos(true, 1), withR);
+    // and a batch larger than the dataset is allowed with replacement
+    const big = await ebm.train(mlp(), ebm.datasets.toy('moons', 50, 0), {
+      loss: ed,
+      batchSize: 128,
+      steps: 20,
+      replacement: true,
+    });
+    assert.ok(big.history.every((h) => Number.isFinite(h.loss)));
+  });
+
+  it('DiffCLF clips the gradient norm at 1.0 by default (ED does not clip by default)', async () => {
+    // output weights scaled up so the raw gradient norm is far above 1
+    const steep = async (timeConditioned: boolean) => {
+      const m = mlp({ timeConditioned });
+      const p = await m.parameters();
+      const w = p['out.weight'];
+      await m.setParameters({
+        'out.weight': ebm.tensor(
+          w.data.map((v) => v * 100),
+          w.shape,
+        ),
+      });
+      return m;
+    };
+    const data = ebm.datasets.toy('8gaussians', 256, 0);
+    const lr = 0.01;
+    const step = async (loss: ebm.LossConfig, gradClip?: number) => {
+      const m = await steep(loss.kind === 'diffclf');
+      const before = await flatParameters(m);
+      const r = await ebm.train(m, data, {
+        loss,
+        optimizer: { kind: 'sgd', lr },
+        batchSize: 64,
+        steps: 1,
+        seed: 0,
+        ...(gradClip === undefined ? {} : { gradClip }),
+      });
+      const after = await flatParameters(m);
+      return { after, moved: distance(after, before), gradNorm: r.history[0].gradNorm };
+    };
+    const diffclf: ebm.LossConfig = { kind: 'diffclf', path: 'vp', levels: 16, k: 4, clfWeight: 1 };
+    const byDefault = await step(diffclf);
+    const clip1 = await step(diffclf, 1);
+    const off = await step(diffclf, 0);
+    console.log(
+      `      DiffCLF: raw gradNorm ${byDefault.gradNorm.toFixed(2)}; weights moved ${byDefault.moved.toFixed(5)} (default), ` +
+        `${clip1.moved.toFixed(5)} (gradClip 1), ${off.moved.toFixed(5)} (gradClip 0)`,
+    );
+    assert.ok(byDefault.gradNorm > 10, 'the reported gradNorm is the raw norm, before clipping');
+    assert.deepEqual(byDefault.after, clip1.after, 'the default is gradClip: 1');
+    assert.ok(byDefault.moved <= lr * 1.0001, 'a clipped SGD step moves the weights by at most lr × 1');
+    assert.ok(byDefault.moved > lr * 0.9);
+    assert.ok(off.moved > lr * 10, 'without the clip the step is lr × the raw norm');
+    const edDefault = await step(ed);
+    const edOff = await step(ed, 0);
+    const edClip = await step(ed, 1);
+    assert.ok(edDefault.gradNorm > 1, `ED raw gradNorm ${edDefault.gradNorm}`);
+    assert.deepEqual(edDefault.after, edOff.after, 'ED: no clipping by default');
+    assert.notDeepEqual(edDefault.after, edClip.after);
+  });
 });
 
 describe('training configs are rejected before any native work', () => {
