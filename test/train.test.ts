@@ -459,7 +459,11 @@ describe('training options, each pinned against a run that isolates it', () => {
     await new Promise((r) => setTimeout(r, 300));
     const abortedAt = performance.now();
     controller.abort();
-    const err = await rejectsWith(running, ebm.EbmAbortError, /aborted/);
+    const err = await rejectsWith(
+      running,
+      ebm.EbmAbortError,
+      /training was aborted after \d+ steps \(during step \d+'s negative sampling\)/,
+    );
     const latency = performance.now() - abortedAt;
     console.log(
       `      one step of the 200000-step chain ≈ ${(oneStepMs / 1000).toFixed(1)} s; stopped ${latency.toFixed(0)} ms after the abort`,

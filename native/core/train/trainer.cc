@@ -207,7 +207,14 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
 
     loss->beginStep(step);
     optimizer->zero_grad();
-    LossOutput out = loss->compute(model, batch, gen);
+    LossOutput out;
+    try {
+      out = loss->compute(model, batch, gen);
+    } catch (const AbortedError&) {
+      // CD's sampler stops mid-chain; report it as the run's abort (no update of this step applied).
+      throw AbortedError("training was aborted after " + std::to_string(step) + " steps (during step " +
+                         std::to_string(step + 1) + "'s negative sampling)");
+    }
     out.loss.backward();
 
     std::vector<at::Tensor> sq;
