@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as ebm from '../lib';
-import { rejectsWith } from './helpers';
+import { maxAbsDiff, rejectsWith } from './helpers';
 
 const { meanAndCovariance, modeWeights, mmd, withinModeStd } = ebm.metrics;
 
@@ -376,6 +376,306 @@ describe('sampling jobs', () => {
     }
   });
 });
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+function mean(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s / a.length;
+}
+
+/** √(average of the per-coordinate variances): the spread of a 2D cloud. */
+function spread(x: ebm.Tensor): number {
+  const c = meanAndCovariance(x).cov;
+  return Math.sqrt((c[0][0] + c[1][1]) / 2);
+}
+
+describe('sampler reproducibility and options', function () {
+  this.timeout(60000);
+
+  it('same seed ⇒ bitwise-identical samples for langevin, mala, hmc and wgf; another seed ⇒ other samples', async () => {
+    const samplers: ebm.SamplerConfig[] = [
+      { kind: 'langevin', steps: 50, stepSize: 0.1 },
+      { kind: 'mala', steps: 50, stepSize: 0.3 },
+      { kind: 'hmc', steps: 20, stepSize: 0.2, leapfrogSteps: 5 },
+      { kind: 'wgf', steps: 20, stepSize: 0.05 },
+    ];
+    // a fixed start isolates the sampler's own noise from the seeded initial draw
+    const init = ebm.tensor(
+      Array.from({ length: 400 }, (_, i) => Math.sin(1.3 * i)),
+      [200, 2],
+    );
+    for (const sampler of samplers) {
+      const a = await ebm.sample(gaussian2d, { n: 200, seed: 5, sampler });
+      const b = await ebm.sample(gaussian2d, { n: 200, seed: 5, sampler });
+      assert.ok(a.data instanceof Float32Array && a.data.length === 400);
+      assert.ok(sameBits(a.data, b.data), `${sampler.kind}: same seed, same bits`);
+      assert.ok(sameBits(a.energy, b.energy), `${sampler.kind}: same energies`);
+      // another seed draws another N(0, I) start (measured max |Δ| 4.0–4.9 for all four)
+      const c = await ebm.sample(gaussian2d, { n: 200, seed: 6, sampler });
+      assert.ok(
+        maxAbsDiff(a.data, c.data) > 0.5,
+        `${sampler.kind}: seed 6 vs 5 differ by ${maxAbsDiff(a.data, c.data)}`,
+      );
+      // from one fixed start: the stochastic samplers still depend on the seed, the
+      // deterministic particle flow does not
+      const p = await ebm.sample(gaussian2d, { init, seed: 1, sampler });
+      const q = await ebm.sample(gaussian2d, { init, seed: 2, sampler });
+      if (sampler.kind === 'wgf')
+        assert.ok(sameBits(p.data, q.data), 'wgf has no noise: the seed only picks the start');
+      else assert.ok(maxAbsDiff(p.data, q.data) > 0.5, `${sampler.kind}: the noise follows the seed`);
+    }
+  });
+
+  it('HMC step-size adaptation reaches the target acceptance from too large and too small a step', async () => {
+    // gaussian2d, 500 chains, 300 iterations of 5 leapfrog steps, the first 200 adapting.
+    // Measured (seed 11): fixed step 2 → acceptance 0.000; adapted from 2 → 0.649 (target 0.65),
+    // mean step 0.92; from 0.02 (adaptRate 0.1) → 0.647, mean step 0.92; target 0.9 → 0.894,
+    // mean step 0.67. Tolerance on acceptance: 0.05; on the step reached from both sides: 15 %.
+    const run = (sampler: Partial<ebm.SamplerConfig>) =>
+      ebm.sample(gaussian2d, {
+        n: 500,
+        seed: 11,
+        sampler: { kind: 'hmc', steps: 300, leapfrogSteps: 5, ...sampler } as ebm.SamplerConfig,
+      });
+    const fixed = await run({ stepSize: 2 });
+    assert.ok(mean(fixed.acceptRate!) < 0.05, `fixed step 2: acceptance ${mean(fixed.acceptRate!)}`);
+    assert.ok(
+      fixed.stepSize!.every((s) => Math.abs(s - 2) < 1e-5),
+      'without adaptSteps the step stays',
+    );
+    const fromAbove = await run({ stepSize: 2, adaptSteps: 200 });
+    const rateAbove = mean(fromAbove.acceptRate!);
+    const stepAbove = mean(fromAbove.stepSize!);
+    assert.ok(Math.abs(rateAbove - 0.65) < 0.05, `adapted from 2: acceptance ${rateAbove}, HMC default target 0.65`);
+    assert.ok(
+      fromAbove.stepSize!.every((s) => s < 1.5),
+      'every chain shrank its step',
+    );
+    const fromBelow = await run({ stepSize: 0.02, adaptSteps: 200, adaptRate: 0.1 });
+    const rateBelow = mean(fromBelow.acceptRate!);
+    const stepBelow = mean(fromBelow.stepSize!);
+    assert.ok(Math.abs(rateBelow - 0.65) < 0.05, `adapted from 0.02: acceptance ${rateBelow}`);
+    assert.ok(
+      fromBelow.stepSize!.every((s) => s > 0.2),
+      'every chain grew its step',
+    );
+    assert.ok(Math.abs(stepAbove / stepBelow - 1) < 0.15, `steps reached: ${stepAbove} vs ${stepBelow}`);
+    const high = await run({ stepSize: 2, adaptSteps: 200, targetAccept: 0.9 });
+    const rateHigh = mean(high.acceptRate!);
+    assert.ok(Math.abs(rateHigh - 0.9) < 0.05, `target 0.9: acceptance ${rateHigh}`);
+    assert.ok(mean(high.stepSize!) < 0.85 * stepAbove, 'a higher target needs a smaller step');
+  });
+
+  it('HMC jitter: without it a half-period trajectory only flips chains; with it they mix', async () => {
+    // On N(0, 1) leapfrog is a rotation by θ per step with cos θ = 1 − ε²/2; ε = 2 sin(π/20) and
+    // 10 steps make exactly a half turn, x → −x whatever the momentum, always accepted. All
+    // chains start at 3: with jitter 0 they return to exactly 3 after an even number of iterations
+    // (measured max |x − 3| 7e-6); with the default jitter 0.2 each iteration turns by π(1 ± 0.2),
+    // so the chain mean decays like (sin 0.2π / 0.2π)^k = 0.935^k: after 100 iterations 3 · 0.001.
+    // Measured (seed 3): mean −0.027, variance 0.999 (tolerances 0.1 and 0.15; seeds 1–5: |mean| ≤ 0.03).
+    const init = ebm.tensor(new Float32Array(1000).fill(3), [1000, 1]);
+    const base = { kind: 'hmc', steps: 100, stepSize: 2 * Math.sin(Math.PI / 20), leapfrogSteps: 10 } as const;
+    const stuck = await ebm.sample(standard1d, { init, seed: 3, sampler: { ...base, jitter: 0 } });
+    assert.ok(
+      stuck.data.every((v) => Math.abs(v - 3) < 1e-4),
+      'jitter 0: periodic, every chain back at 3',
+    );
+    const mixed = await ebm.sample(standard1d, { init, seed: 3, sampler: { ...base, jitter: 0.2 } });
+    const v = variance1d(mixed);
+    assert.ok(Math.abs(v - 1) < 0.15, `jitter 0.2: variance ${v}, target 1`);
+    assert.ok(Math.abs(meanAndCovariance(mixed).mean[0]) < 0.1, `jitter 0.2: mean ${meanAndCovariance(mixed).mean[0]}`);
+    const byDefault = await ebm.sample(standard1d, { init, seed: 3, sampler: base });
+    assert.ok(sameBits(byDefault.data, mixed.data), 'the default jitter is 0.2');
+    await rejectsWith(
+      ebm.sample(standard1d, { init, sampler: { ...base, jitter: 1 } }),
+      ebm.EbmConfigError,
+      /jitter must be <= 0\.99/,
+    );
+  });
+
+  it('Langevin noiseScale replaces √(2ηT): 0 is gradient descent to the mode, s gives variance s²/(η(2 − η))', async () => {
+    // noiseScale 0: x ← x − ηΣ⁻¹(x − μ) contracts every chain onto μ (measured |mean − μ| 4e-7,
+    // covariance 6e-13), whatever the temperature.
+    for (const temperature of [1, 5]) {
+      const gd = await ebm.sample(gaussian2d, {
+        n: 1000,
+        seed: 1,
+        sampler: { kind: 'langevin', steps: 300, stepSize: 0.1, noiseScale: 0, temperature },
+      });
+      assertMoments(
+        gd,
+        [1, -2],
+        [
+          [0, 0],
+          [0, 0],
+        ],
+        1e-4,
+        1e-8,
+        `noiseScale 0, T = ${temperature}`,
+      );
+    }
+    // On N(0, 1), x ← (1 − η)x + sξ has stationary variance s²/(η(2 − η)).
+    const eta = 0.1;
+    const stationary = (s: number) => (s * s) / (eta * (2 - eta));
+    const run = (extra: Partial<ebm.LangevinConfig>) =>
+      ebm.sample(standard1d, { n: 8000, seed: 4, sampler: { kind: 'langevin', steps: 300, stepSize: eta, ...extra } });
+    // default: s = √(2η) → 2/(2 − η) = 1.053 (measured 1.042)
+    const byDefault = await run({});
+    assert.ok(
+      Math.abs(variance1d(byDefault) - stationary(Math.sqrt(2 * eta))) < 0.05,
+      `default variance ${variance1d(byDefault)}`,
+    );
+    // s = 0.1 → 0.0526 (measured 0.0521), and the temperature no longer enters
+    const small = await run({ noiseScale: 0.1 });
+    assert.ok(
+      Math.abs(variance1d(small) / stationary(0.1) - 1) < 0.05,
+      `noiseScale 0.1: variance ${variance1d(small)}, theory ${stationary(0.1)}`,
+    );
+    const hot = await run({ noiseScale: 0.1, temperature: 4 });
+    assert.ok(sameBits(hot.data, small.data), 'with noiseScale the temperature is ignored');
+    const explicit = await run({ noiseScale: Math.sqrt(2 * eta) });
+    assert.ok(maxAbsDiff(explicit.data, byDefault.data) < 1e-6, 'noiseScale √(2η) is the default');
+  });
+});
+
+describe('gradient-flow (wgf) options', function () {
+  this.timeout(60000);
+  // N((2, −1), 0.5² I): ∇E = 4 (x − μ) is linear
+  const target = ebm.energyModel({ kind: 'gaussian', mean: [2, -1], std: 0.5, device: 'cpu' });
+  const n = 301;
+  const init = ebm.tensor(
+    Array.from({ length: 2 * n }, (_, i) => Math.sin(1.7 * i) + 0.3 * Math.cos(0.37 * i)),
+    [n, 2],
+  );
+
+  it("'euler' and 'heun' agree at τ = 0.01, differ at τ = 0.25, and each follows its own exact mean recursion", async () => {
+    // With the blob term the repulsion is antisymmetric in (i, j), so the particle mean moves by the
+    // drift alone: m ← μ + g (m − μ) per step with g = 1 − 4τ (Euler) or 1 − 4τ + (4τ)²/2 (Heun).
+    // Measured: means within 2e-7 of the recursion; at τ = 0.01 (100 steps) Euler and Heun means
+    // differ by 3e-3 and spreads by 3e-5; at τ = 0.25 (4 steps) Euler lands on μ (g = 0), Heun at
+    // 2 − 0.123, spreads 0.629 vs 0.443.
+    const m0 = meanAndCovariance(init).mean;
+    const mu = [2, -1];
+    const results: Record<string, { m: number[]; s: number }> = {};
+    for (const [tau, steps] of [
+      [0.01, 100],
+      [0.25, 4],
+    ]) {
+      for (const integrator of ['euler', 'heun'] as const) {
+        const x = await ebm.sample(target, {
+          init,
+          sampler: { kind: 'wgf', steps, stepSize: tau, bandwidth: 0.2, integrator },
+        });
+        const a = 4 * tau;
+        const g = integrator === 'euler' ? 1 - a : 1 - a + (a * a) / 2;
+        const m = meanAndCovariance(x).mean;
+        m.forEach((v, i) => {
+          const expected = mu[i] + (m0[i] - mu[i]) * g ** steps;
+          assert.ok(Math.abs(v - expected) < 1e-4, `${integrator} τ = ${tau}: mean[${i}] ${v} vs ${expected}`);
+        });
+        results[`${integrator}${tau}`] = { m, s: spread(x) };
+      }
+    }
+    const dMean = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+    const [es, hs, el, hl] = ['euler0.01', 'heun0.01', 'euler0.25', 'heun0.25'].map((k) => results[k]);
+    assert.ok(dMean(es.m, hs.m) < 0.01 && Math.abs(es.s - hs.s) < 0.01, `small step: ${JSON.stringify([es, hs])}`);
+    assert.ok(dMean(el.m, hl.m) > 0.05 && Math.abs(el.s - hl.s) > 0.1, `large step: ${JSON.stringify([el, hl])}`);
+    // the default integrator is Heun
+    const byDefault = await ebm.sample(target, {
+      init,
+      sampler: { kind: 'wgf', steps: 4, stepSize: 0.25, bandwidth: 0.2 },
+    });
+    const heun = await ebm.sample(target, {
+      init,
+      sampler: { kind: 'wgf', steps: 4, stepSize: 0.25, bandwidth: 0.2, integrator: 'heun' },
+    });
+    assert.ok(sameBits(byDefault.data, heun.data));
+  });
+
+  it('a fixed bandwidth is used and reported in stepSize; bandwidthScale scales the automatic one', async () => {
+    const run = (extra: Partial<ebm.WgfConfig>) =>
+      ebm.sample(target, { init, sampler: { kind: 'wgf', steps: 10, stepSize: 0.02, ...extra } });
+    const h02 = await run({ bandwidth: 0.2 });
+    const h05 = await run({ bandwidth: 0.5 });
+    assert.equal(h02.stepSize!.length, 1);
+    assert.equal(h02.stepSize![0], Math.fround(0.2));
+    assert.equal(h05.stepSize![0], Math.fround(0.5));
+    assert.ok(maxAbsDiff(h02.data, h05.data) > 1e-3, 'the bandwidth changes the flow');
+    // 'auto' = bandwidthScale × median nearest-neighbour distance, so over one step from the
+    // same start the reported bandwidths are in the ratio of the scales
+    const auto = await run({ steps: 1 });
+    const auto1 = await run({ steps: 1, bandwidthScale: 1 });
+    assert.ok(
+      Math.abs(auto.stepSize![0] / auto1.stepSize![0] - 2.5) < 1e-5,
+      `default scale 2.5: ${auto.stepSize![0]} vs ${auto1.stepSize![0]}`,
+    );
+    // near the origin the rule roughly holds (measured 0.0278 vs 0.0297, 6 % under: see the skipped test)
+    const nn = medianNearest(init);
+    assert.ok(Math.abs(auto1.stepSize![0] / nn - 1) < 0.2, `auto ${auto1.stepSize![0]} vs median NN ${nn}`);
+    const off = await run({ bandwidth: 0.3, repulsion: false });
+    assert.equal(off.stepSize![0], 0, 'without repulsion there is no bandwidth');
+  });
+
+  // Skipped: exposes a bug in native/core/samplers/gradient_flow.cc medianNearest. Self-pairs are
+  // only skipped when |a|² + |a|² − 2a·a rounds to ≤ 0; when it rounds to a positive value the
+  // particle counts as its own nearest neighbour at √(ulp(|x|²)). Measured on this init (n = 301,
+  // scale 1): median NN 0.0297 at every offset; reported 0.0278 (offset 0, −6 %), 0.0282 (10),
+  // 0.0625 (100), 0.5 (1000). Enable once medianNearest zeroes the self-distances (and centres x).
+  it.skip('the automatic bandwidth is bandwidthScale × the median nearest-neighbour distance, at any offset', async () => {
+    for (const offset of [0, 100]) {
+      const shifted = ebm.tensor(
+        Array.from(init.data, (v) => v + offset),
+        [n, 2],
+      );
+      const model = ebm.energyModel({ kind: 'gaussian', mean: [offset, offset], std: 1, device: 'cpu' });
+      const x = await ebm.sample(model, {
+        init: shifted,
+        sampler: { kind: 'wgf', steps: 1, stepSize: 1e-6, bandwidthScale: 1 },
+      });
+      const nn = medianNearest(shifted);
+      assert.ok(Math.abs(x.stepSize![0] / nn - 1) < 0.01, `offset ${offset}: ${x.stepSize![0]} vs ${nn}`);
+    }
+  });
+
+  it('blob: false shrinks the spread towards √(σ² − h²); the blob term keeps it near σ', async () => {
+    // N(0, I) target, 400 particles from N(0, I), h = 0.6, τ = 0.05, 100 steps.
+    // Measured: blob 0.957, no blob 0.792 (√(1 − 0.36) = 0.8).
+    const standard = ebm.energyModel({ kind: 'gaussian', mean: [0, 0], std: 1, device: 'cpu' });
+    const run = (blob: boolean) =>
+      ebm.sample(standard, {
+        n: 400,
+        seed: 2,
+        sampler: { kind: 'wgf', steps: 100, stepSize: 0.05, bandwidth: 0.6, blob },
+      });
+    const withBlob = spread(await run(true));
+    const without = spread(await run(false));
+    assert.ok(Math.abs(without - Math.sqrt(1 - 0.36)) < 0.03, `no blob: spread ${without}, theory 0.8`);
+    assert.ok(withBlob > 0.93 && withBlob < 1.03, `blob: spread ${withBlob}, target 1`);
+    assert.ok(withBlob - without > 0.1);
+  });
+});
+
+/** Median (lower, as torch's) over the rows of the distance to the nearest other row. */
+function medianNearest(x: ebm.Tensor): number {
+  const n = x.shape[0];
+  const d = x.data;
+  const nearest: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let best = Infinity;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const q = (d[2 * i] - d[2 * j]) ** 2 + (d[2 * i + 1] - d[2 * j + 1]) ** 2;
+      if (q > 0 && q < best) best = q;
+    }
+    nearest.push(Math.sqrt(best));
+  }
+  nearest.sort((a, b) => a - b);
+  return nearest[Math.floor((n - 1) / 2)];
+}
 
 // Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), enough for expected fractions.
 function erf(x: number): number {

@@ -76,6 +76,170 @@ describe('2D toy data', () => {
   });
 });
 
+const TAU = 2 * Math.PI;
+/** Angle wrapped to (−π, π]. */
+function wrap(a: number): number {
+  const r = (((a + Math.PI) % TAU) + TAU) % TAU;
+  return r - Math.PI;
+}
+const fraction = (xs: number[], pred: (v: number) => boolean) => xs.filter(pred).length / xs.length;
+const rms = (xs: number[]) => Math.sqrt(xs.reduce((s, v) => s + v * v, 0) / xs.length);
+
+// Each generator is checked against its standard geometric definition (FFJORD's toy_data.py, as
+// lib/data/toy.ts implements it): points are assigned to the nearest curve of the definition and the
+// residuals, the share of each arm and the spread along the curve are compared with their exact
+// values. Measured on toy(name, 20000, 7); tolerances are stated per check.
+describe('2D toys: structure of the curve-shaped sets', () => {
+  const n = 20000;
+
+  it('moons: two unit half circles about (0, 0) and (1, 0.5), noise 0.1, then 2·(·) − (1, 0.2)', () => {
+    // In u = (x + (1, 0.2)) / 2 (undoing the affine map in toy.ts) the upper moon is (cos a, sin a)
+    // and the lower (1 − cos a, 0.5 − sin a), a ~ U(0, π): sklearn's make_moons, noise 0.1.
+    // Distance to an arc: |r − 1| inside its angular range, else to the nearer end point.
+    const arc = (u: number, v: number, cx: number, cy: number, s: number) => {
+      const dx = s * (u - cx);
+      const dy = s * (v - cy);
+      const a = Math.atan2(dy, dx);
+      const d = a >= 0 ? Math.hypot(dx, dy) - 1 : Math.min(Math.hypot(dx - 1, dy), Math.hypot(dx + 1, dy));
+      return { d, a };
+    };
+    const x = toy('moons', n, 7).data;
+    const residual: number[] = [];
+    const along: number[] = [];
+    let upper = 0;
+    for (let i = 0; i < n; i++) {
+      const u = (x[2 * i] + 1) / 2;
+      const v = (x[2 * i + 1] + 0.2) / 2;
+      const up = arc(u, v, 0, 0, 1);
+      const low = arc(u, v, 1, 0.5, -1);
+      const best = Math.abs(up.d) < Math.abs(low.d) ? up : low;
+      if (best === up) upper++;
+      residual.push(best.d);
+      if (best.a >= 0) along.push(best.a);
+    }
+    // measured: upper 0.500, residual mean 0.008 / rms 0.100, |d| < 0.25 for 98.8 %,
+    // quarters of [0, π] 0.233 0.252 0.252 0.236 of all points
+    assert.ok(Math.abs(upper / n - 0.5) < 0.02, `upper moon ${upper / n}`);
+    assert.ok(Math.abs(rms(residual) - 0.1) < 0.01, `residual rms ${rms(residual)}, noise 0.1`);
+    assert.ok(Math.abs(residual.reduce((s, v) => s + v, 0) / n) < 0.02);
+    assert.ok(fraction(residual, (d) => Math.abs(d) < 0.25) > 0.97);
+    for (let q = 0; q < 4; q++) {
+      const share = along.filter((a) => a >= (q * Math.PI) / 4 && a < ((q + 1) * Math.PI) / 4).length / n;
+      assert.ok(Math.abs(share - 0.25) < 0.03, `quarter ${q} of the arcs: ${share}`);
+    }
+  });
+
+  it('pinwheel: 5 arms, radius 2·N(1, 0.3), each arm twisted by 0.25·exp(radius / 2)', () => {
+    // features f = (N(1, 0.3), N(0, 0.1)), angle θ = 2πc/5 + 0.25 exp(f₀), point 2 f R(θ) with
+    // R = [[cos, −sin], [sin, cos]] (row vector times R): polar angle −θ + atan(f₁/f₀), radius 2|f|.
+    // So ψ = −(φ + 0.25 exp(r/2)) sits within ~0.1 rad of an arm 2πc/5.
+    const x = toy('pinwheel', n, 7).data;
+    const arms = [0, 0, 0, 0, 0];
+    const offsets: number[] = [];
+    const untwisted: number[] = [];
+    const radii: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = Math.hypot(x[2 * i], x[2 * i + 1]) / 2;
+      const phi = Math.atan2(x[2 * i + 1], x[2 * i]);
+      const psi = -(phi + 0.25 * Math.exp(r));
+      const c = (((Math.round(psi / (TAU / 5)) % 5) + 5) % 5) as number;
+      arms[c]++;
+      offsets.push(wrap(psi - (c * TAU) / 5));
+      untwisted.push(wrap(-phi - (Math.round(-phi / (TAU / 5)) * TAU) / 5));
+      radii.push(r);
+    }
+    // measured: arms 0.196–0.202; |offset| < 0.3 rad for 97.7 % (rms 0.119); in the gaps between
+    // arms (|offset| > 0.45, arms are 1.26 rad apart) 0.5 %; r/2: mean 1.006 (E|f| ≈ 1.005), std 0.294.
+    // Without the twist only 17 % would be within 0.3 rad of an arm.
+    arms.forEach((a, c) => assert.ok(Math.abs(a / n - 0.2) < 0.015, `arm ${c}: ${a / n}`));
+    assert.ok(
+      fraction(offsets, (o) => Math.abs(o) < 0.3) > 0.95,
+      `near an arm ${fraction(offsets, (o) => Math.abs(o) < 0.3)}`,
+    );
+    assert.ok(fraction(offsets, (o) => Math.abs(o) > 0.45) < 0.02, 'gaps between the arms are empty');
+    assert.ok(Math.abs(rms(offsets) - 0.12) < 0.02, `angular rms ${rms(offsets)}`);
+    assert.ok(fraction(untwisted, (o) => Math.abs(o) < 0.3) < 0.4, 'the arms are twisted');
+    const meanR = radii.reduce((s, v) => s + v, 0) / n;
+    assert.ok(Math.abs(meanR - 1.005) < 0.02, `mean radius / 2 = ${meanR}`);
+    const sdR = rms(radii.map((r) => r - meanR));
+    assert.ok(Math.abs(sdR - 0.3) < 0.02, `radial std / 2 = ${sdR}, expected 0.3`);
+  });
+
+  it('swissroll: (t cos t, t sin t) + N(0, 1), t ~ U(1.5π, 4.5π), divided by 5 (radius grows with angle)', () => {
+    // 5x lies on the spiral r = φ + 2πk: of the turns within the range of t, the radial residual to
+    // the nearest one is ~N(0, 1); the turns are 2π apart.
+    const x = toy('swissroll', n, 7).data;
+    const residual: number[] = [];
+    const thirds = [0, 0, 0];
+    for (let i = 0; i < n; i++) {
+      const px = 5 * x[2 * i];
+      const py = 5 * x[2 * i + 1];
+      const r = Math.hypot(px, py);
+      const phi = Math.atan2(py, px);
+      let best = Infinity;
+      let bestT = 0;
+      for (let k = -1; k < 4; k++) {
+        const t = phi + TAU * k;
+        if (t < 1.5 * Math.PI - 2 || t > 4.5 * Math.PI + 2) continue;
+        if (Math.abs(r - t) < Math.abs(best)) {
+          best = r - t;
+          bestT = t;
+        }
+      }
+      residual.push(best);
+      const tc = Math.min(Math.max(bestT, 1.5 * Math.PI), 4.5 * Math.PI - 1e-9);
+      thirds[Math.floor((tc - 1.5 * Math.PI) / Math.PI)]++;
+    }
+    // measured: |residual| < 2 for 95.2 %, < 3 for 99.7 %; rms 1.007, mean 0.057;
+    // t in each third of its range 0.330 0.337 0.333
+    assert.ok(fraction(residual, (d) => Math.abs(d) < 2) > 0.93);
+    assert.ok(fraction(residual, (d) => Math.abs(d) < 3) > 0.99);
+    assert.ok(Math.abs(rms(residual) - 1) < 0.05, `residual rms ${rms(residual)}, noise 1`);
+    thirds.forEach((c, j) => assert.ok(Math.abs(c / n - 1 / 3) < 0.02, `third ${j} of t: ${c / n}`));
+  });
+
+  it('2spirals: two arms ±(−a cos a, a sin a) + U(0, 0.5)², a = 3π √u, divided by 3, noise 0.1', () => {
+    // 3x ∓ (0.25, 0.25) lies on r = a with polar angle π − a (arm +) or the same rotated by π
+    // (arm −); residual noise: uniform 0.5/√12 and Gaussian 0.3 per coordinate.
+    const x = toy('2spirals', n, 7).data;
+    const residual: number[] = [];
+    const arms = [0, 0];
+    let inner = 0;
+    for (let i = 0; i < n; i++) {
+      let best = Infinity;
+      let bestA = 0;
+      let bestArm = 0;
+      for (const [arm, s] of [
+        [0, 1],
+        [1, -1],
+      ]) {
+        const qx = s * 3 * x[2 * i] - 0.25;
+        const qy = s * 3 * x[2 * i + 1] - 0.25;
+        const r = Math.hypot(qx, qy);
+        const phi = Math.atan2(qy, qx);
+        for (let k = -2; k < 3; k++) {
+          const a = Math.PI - phi + TAU * k;
+          if (a < -1 || a > 3 * Math.PI + 1) continue;
+          if (Math.abs(r - a) < Math.abs(best)) {
+            best = r - a;
+            bestA = a;
+            bestArm = arm;
+          }
+        }
+      }
+      residual.push(best);
+      arms[bestArm]++;
+      if (bestA < 1.5 * Math.PI) inner++;
+    }
+    // measured: arms 0.500 / 0.500; |residual| < 1 for 99.5 %, rms 0.344;
+    // a < 1.5π (√u < ½, probability ¼) for 0.247
+    arms.forEach((a, j) => assert.ok(Math.abs(a / n - 0.5) < 0.02, `arm ${j}: ${a / n}`));
+    assert.ok(fraction(residual, (d) => Math.abs(d) < 1) > 0.98);
+    assert.ok(rms(residual) < 0.45, `residual rms ${rms(residual)}`);
+    assert.ok(Math.abs(inner / n - 0.25) < 0.02, `share with a < 1.5π: ${inner / n}, expected 0.25`);
+  });
+});
+
 describe('MMD', () => {
   it('is about 0 for two samples of one distribution and clearly positive for shifted ones', () => {
     const a = toy('8gaussians', 1000, 1);
