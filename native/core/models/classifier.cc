@@ -18,6 +18,16 @@ class ConvClassifier : public Classifier {
     at::Generator gen =
         makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0)));
     const int64_t c = shape[0], h = shape[1] / 4, w = shape[2] / 4;
+    ParameterPlan()
+        .add({32, c, 3, 3})
+        .add({32})
+        .add({64, 32, 3, 3})
+        .add({64})
+        .add({featureDim, 64 * h * w})
+        .add({featureDim})
+        .add({classes, featureDim})
+        .add({classes})
+        .check();
     conv1w_ = addUniformParameter("conv1.weight", {32, c, 3, 3}, c * 9, gen);
     conv1b_ = addUniformParameter("conv1.bias", {32}, c * 9, gen);
     conv2w_ = addUniformParameter("conv2.weight", {64, 32, 3, 3}, 32 * 9, gen);

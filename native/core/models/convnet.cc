@@ -17,7 +17,21 @@ class ConvNet : public EnergyModel {
     checkActivation(activation_, "model.activation");
     at::Generator gen =
         makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0)));
+    // The plan walks the stages first: nothing is allocated for a config over the budget.
+    ParameterPlan plan;
     int64_t in = inputShape[0], h = inputShape[1], w = inputShape[2];
+    for (size_t i = 0; i < channels.size(); ++i) {
+      // the 4x4 stride-2 convolution needs a padded side of at least 4
+      if (h + 2 < 4 || w + 2 < 4)
+        throw ConfigError("model.channels has too many stages for a " + std::to_string(inputShape[1]) + " x " +
+                          std::to_string(inputShape[2]) + " image");
+      plan.add({channels[i], in, 3, 3}).add({channels[i]}).add({channels[i], channels[i], 4, 4}).add({channels[i]});
+      in = channels[i];
+      h = (h + 2 - 4) / 2 + 1;
+      w = (w + 2 - 4) / 2 + 1;
+    }
+    plan.add({1, in * h * w}).add({1}).check();
+    in = inputShape[0];
     for (size_t i = 0; i < channels.size(); ++i) {
       const int64_t out = channels[i];
       const std::string p = "convs." + std::to_string(2 * i);
@@ -27,12 +41,6 @@ class ConvNet : public EnergyModel {
       weights_.push_back(addUniformParameter(q + ".weight", {out, out, 4, 4}, out * 16, gen));
       biases_.push_back(addUniformParameter(q + ".bias", {out}, out * 16, gen));
       in = out;
-      // the 4x4 stride-2 convolution needs a padded side of at least 4
-      if (h + 2 < 4 || w + 2 < 4)
-        throw ConfigError("model.channels has too many stages for a " + std::to_string(inputShape[1]) + " x " +
-                          std::to_string(inputShape[2]) + " image");
-      h = (h + 2 - 4) / 2 + 1;
-      w = (w + 2 - 4) / 2 + 1;
     }
     const int64_t features = in * h * w;
     outWeight_ = addUniformParameter("out.weight", {1, features}, features, gen);

@@ -19,6 +19,19 @@ at::Tensor EnergyModel::addParameter(const std::string& name, at::Tensor value) 
   return value;
 }
 
+ParameterPlan& ParameterPlan::add(std::initializer_list<int64_t> shape) {
+  int64_t numel = 1;
+  for (int64_t s : shape) numel = s > 0 && numel > kMaxModelParameters / s ? kMaxModelParameters + 1 : numel * s;
+  total_ = std::min(total_ + numel, kMaxModelParameters + 1);
+  return *this;
+}
+
+void ParameterPlan::check() const {
+  if (total_ > kMaxModelParameters)
+    throw ConfigError("model: this config needs more than " + std::to_string(kMaxModelParameters) +
+                      " parameters; reduce its widths, channels or input size");
+}
+
 at::Tensor EnergyModel::addUniformParameter(const std::string& name, const std::vector<int64_t>& shape, int64_t fanIn,
                                             at::Generator& gen) {
   int64_t numel = 1;

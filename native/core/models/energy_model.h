@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,8 +63,7 @@ class EnergyModel {
   EnergyModel(json::Value config, std::vector<int64_t> eventShape, c10::Device device);
   at::Tensor addParameter(const std::string& name, at::Tensor value);
   // A parameter drawn from U(-1/sqrt(fanIn), 1/sqrt(fanIn)) (PyTorch's Linear/Conv default).
-  // Checks the model's parameter budget before allocating, so an absurd config is a
-  // ConfigError instead of an out-of-memory kill.
+  // Also keeps a running count against the budget, a second guard behind the factories' plans.
   at::Tensor addUniformParameter(const std::string& name, const std::vector<int64_t>& shape, int64_t fanIn,
                                  at::Generator& gen);
   at::Tensor addBuffer(const std::string& name, at::Tensor value);
@@ -81,6 +81,18 @@ class EnergyModel {
 
 // Most trainable numbers one model may hold (4 GiB of float32, before optimiser state).
 constexpr int64_t kMaxModelParameters = int64_t{1} << 30;
+
+// Sums parameter counts of a planned architecture (saturating) and throws ConfigError when the
+// total exceeds kMaxModelParameters: model factories call it before allocating anything.
+class ParameterPlan {
+ public:
+  // Adds a tensor of the given shape.
+  ParameterPlan& add(std::initializer_list<int64_t> shape);
+  void check() const;
+
+ private:
+  int64_t total_ = 0;
+};
 
 // Locks a model and, recursively, its parts: each distinct mutex once, in address order, so two
 // jobs over overlapping compositions cannot deadlock.

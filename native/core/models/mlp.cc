@@ -34,6 +34,12 @@ class Mlp : public EnergyModel {
     at::Generator gen = makeGenerator(c10::Device(c10::kCPU), seed);
 
     int64_t in = inputDim + (timeConditioned_ ? timeEmbedDim_ : 0);
+    ParameterPlan plan;
+    for (size_t i = 0; i < hidden.size(); ++i) {
+      plan.add({hidden[i], i == 0 ? in : hidden[i - 1]}).add({hidden[i]});
+      if (timeConditioned_ && i > 0) plan.add({hidden[i], timeEmbedDim_});
+    }
+    plan.add({1, hidden.back()}).add({1}).check();
     for (size_t i = 0; i < hidden.size(); ++i) {
       const std::string p = "layers." + std::to_string(i);
       weights_.push_back(addUniformParameter(p + ".weight", {hidden[i], in}, in, gen));

@@ -74,6 +74,13 @@ class GradientFlow : public Sampler {
   }
 
  private:
+  // Rows [n, d] relative to their mean: every term of the flow depends only on differences, and
+  // |a|^2 + |b|^2 - 2ab loses the distances to rounding when the cloud sits far from the origin.
+  static at::Tensor centred(const at::Tensor& xIn) {
+    at::Tensor x = xIn.reshape({xIn.size(0), -1});
+    return x - x.mean(0, true);
+  }
+
   // Squared distances between rows a [b, d] and all rows x [n, d].
   static at::Tensor squaredDistances(const at::Tensor& a, const at::Tensor& x) {
     at::Tensor d2 = a.pow(2).sum(1, true) + x.pow(2).sum(1).unsqueeze(0) - 2 * torch::matmul(a, x.t());
@@ -87,8 +94,8 @@ class GradientFlow : public Sampler {
     std::vector<at::Tensor> nearest;
     for (int64_t s = 0; s < n; s += block) {
       const int64_t b = std::min(block, n - s);
-      at::Tensor d2 = squaredDistances(x.narrow(0, s, b), x);
-      d2.masked_fill_(d2 <= 0, INFINITY);  // itself and exact twins
+      at::Tensor d2 = blockDistances(x, s, b);
+      d2.masked_fill_(d2 <= 0, INFINITY);  // itself (zeroed by index) and exact twins
       nearest.push_back(std::get<0>(d2.min(1)));
     }
     at::Tensor all = torch::cat(nearest);
@@ -97,7 +104,6 @@ class GradientFlow : public Sampler {
     return torch::nan_to_num(med, 0.0);
   }
 
-  // Floored relative to the ensemble's spread, so a collapsed ensemble still gets a usable kernel.
   // Squared distances of rows [s, s + b) to all rows, with exact zeros on the self-pairs.
   static at::Tensor blockDistances(const at::Tensor& x, int64_t s, int64_t b) {
     at::Tensor d2 = squaredDistances(x.narrow(0, s, b), x);
@@ -105,8 +111,9 @@ class GradientFlow : public Sampler {
     return d2;
   }
 
+  // Floored relative to the ensemble's spread, so a collapsed ensemble still gets a usable kernel.
   at::Tensor autoBandwidth(const at::Tensor& xIn) const {
-    at::Tensor x = xIn.reshape({xIn.size(0), -1});
+    at::Tensor x = centred(xIn);
     at::Tensor floor = (1e-3 * x.var(0).mean().sqrt()).clamp_min(1e-6);
     return torch::maximum(scale_ * medianNearest(x), floor);
   }
@@ -125,7 +132,7 @@ class GradientFlow : public Sampler {
                       at::Tensor* energyOut = nullptr) const {
     at::Tensor drift = -energyGrad(model, xIn, t, energyOut);
     if (!repulsion_) return drift;
-    at::Tensor x = xIn.reshape({xIn.size(0), -1});
+    at::Tensor x = centred(xIn);
     const int64_t n = x.size(0);
     const at::Tensor invH2 = (h * h).reciprocal(), inv2h2 = 0.5 * invH2;
     at::Tensor repulsion;
