@@ -1,7 +1,7 @@
 /** Energy models: construction from a typed config, evaluation, checkpoints. */
-import { callNative, callNativeSync, EbmConfigError } from './errors';
+import { callNative, callNativeSync, EbmAbortError, EbmConfigError } from './errors';
 import { native, NativeModelHandle } from './native';
-import { checkTensor, Tensor } from './tensor';
+import { checkTensor, snapshot, Tensor } from './tensor';
 import {
   checkNumber,
   optionalBoolean,
@@ -255,10 +255,23 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
   }
 }
 
-/** A model living in the native core. All heavy methods run off the event loop. */
+/**
+ * A model living in the native core. All heavy methods run off the event loop.
+ *
+ * Jobs on one model (and on the parts of a composition) run one at a time, in call order. They
+ * wait for each other here, not on libuv's small thread pool, where a job blocked on the model
+ * would hold a thread that file and zlib work also need. A job that has to wait works on copies
+ * of its inputs, taken at the call.
+ */
 export class EnergyModel {
   /** @internal */
   readonly handle: NativeModelHandle;
+  /** @internal this model and, for a composition, its parts (recursively): what a job on it holds */
+  readonly holds: readonly EnergyModel[];
+  /** settles when the last job queued on this model has finished */
+  private tail: Promise<void> = Promise.resolve();
+  /** jobs queued or running on this model */
+  private pending = 0;
   readonly config: ModelConfig | CompositionConfig;
   /** shape of one input row, e.g. [2] or [1, 28, 28] */
   readonly inputShape: readonly number[];
@@ -266,11 +279,51 @@ export class EnergyModel {
   readonly timeConditioned: boolean;
 
   /** @internal use energyModel(), compose() or loadModel() */
-  constructor(handle: NativeModelHandle) {
+  constructor(handle: NativeModelHandle, parts: readonly EnergyModel[] = []) {
     this.handle = handle;
+    this.holds = [...new Set<EnergyModel>([this, ...parts.flatMap((p) => p.holds)])];
     this.config = JSON.parse(handle.config()) as ModelConfig | CompositionConfig;
     this.inputShape = handle.inputShape();
     this.timeConditioned = handle.timeConditioned();
+  }
+
+  /** @internal true while a job is queued or running on this model or on a model it holds */
+  get busy(): boolean {
+    return this.holds.some((m) => m.pending > 0);
+  }
+
+  /**
+   * @internal Runs `start` (which begins a native job and resolves when it ends) after every job
+   * queued earlier on any model this one holds; at once when none is. A signal that fires while
+   * the job waits rejects it with EbmAbortError and it never starts.
+   */
+  runExclusive<T>(start: () => Promise<T>, signal?: AbortSignal, what = 'the job'): Promise<T> {
+    const aborted = () => new EbmAbortError(`${what} was aborted before it started`);
+    const idle = !this.busy;
+    const before = idle ? undefined : Promise.allSettled(this.holds.map((m) => m.tail));
+    const run = (): Promise<T> => {
+      if (signal?.aborted) return Promise.reject(aborted());
+      return callNative(start);
+    };
+    const result = before ? before.then(run) : run();
+    const done = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    for (const m of this.holds) {
+      m.pending++;
+      m.tail = done;
+    }
+    void done.then(() => {
+      for (const m of this.holds) m.pending--;
+    });
+    if (idle || !signal) return result;
+    // Waiting: an abort rejects now; the queued start then sees the signal and does nothing.
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(aborted());
+      signal.addEventListener('abort', onAbort, { once: true });
+      result.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   /** The device the weights live on ('cpu', 'cuda:0', ...). */
@@ -282,7 +335,8 @@ export class EnergyModel {
   energy(x: Tensor, t?: number | Float32Array): Promise<Float32Array> {
     return callNative(() => {
       checkTensor(x, 'x');
-      return this.handle.energy(x, t);
+      const [xs, ts] = this.busy ? [snapshot(x), t instanceof Float32Array ? t.slice() : t] : [x, t];
+      return this.runExclusive(() => this.handle.energy(xs, ts));
     });
   }
 
@@ -290,25 +344,29 @@ export class EnergyModel {
   score(x: Tensor, t?: number | Float32Array): Promise<Tensor> {
     return callNative(() => {
       checkTensor(x, 'x');
-      return this.handle.score(x, t);
+      const [xs, ts] = this.busy ? [snapshot(x), t instanceof Float32Array ? t.slice() : t] : [x, t];
+      return this.runExclusive(() => this.handle.score(xs, ts));
     });
   }
 
   /** Writes a safetensors checkpoint (config in its metadata); atomic (temp file + rename). */
   save(path: string): Promise<void> {
-    return callNative(() => this.handle.save(path));
+    return this.runExclusive(() => this.handle.save(path));
   }
 
   /** Copies of every weight and buffer, by name (PyTorch naming: layers.0.weight is [out, in]). */
   parameters(): Promise<Record<string, Tensor>> {
-    return callNative(() => this.handle.getParameters());
+    return this.runExclusive(() => this.handle.getParameters());
   }
 
   /** Overwrites the named weights; each shape must match. */
   setParameters(values: Record<string, Tensor>): Promise<void> {
     return callNative(() => {
       for (const [name, t] of Object.entries(values)) checkTensor(t, `parameters['${name}']`);
-      return this.handle.setParameters(values);
+      const given = this.busy
+        ? Object.fromEntries(Object.entries(values).map(([name, t]) => [name, snapshot(t)]))
+        : values;
+      return this.runExclusive(() => this.handle.setParameters(given));
     });
   }
 }
@@ -334,6 +392,7 @@ export function compose(parts: ReadonlyArray<{ model: EnergyModel; weight?: numb
           parts.map((p) => p.model.handle),
           parts.map((p) => p.weight ?? 1),
         ),
+        parts.map((p) => p.model),
       ),
   );
 }

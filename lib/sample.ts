@@ -1,9 +1,9 @@
 /** Sampling: a whole chain run in C++ on a worker thread, cancellable, with diagnostics. */
 import { SamplerConfig, validateSamplerConfig } from './config';
-import { callNative, EbmAbortError, EbmConfigError, fromNative } from './errors';
+import { EbmAbortError, EbmConfigError, fromNative } from './errors';
 import { EnergyModel } from './model';
 import { native } from './native';
-import { checkFinite, checkRows, Tensor } from './tensor';
+import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
 import { checkNumber, optionalBoolean, optionalNumber, rejectUnknownKeys, requireObject } from './validate';
 
 export interface SampleOptions {
@@ -78,30 +78,35 @@ export async function sample(model: EnergyModel, options: SampleOptions): Promis
   const total = samplerSteps(sampler);
   const progressEvery = options.progressEvery ?? Math.max(1, Math.ceil(total / 20));
   const onProgress = options.onProgress;
-  const job = await callNative(() =>
-    native().sample(
-      model.handle,
-      JSON.stringify({
-        sampler,
-        n: options.init ? options.init.shape[0] : options.n,
-        seed: options.seed ?? 0,
-        returnTrajectory: options.returnTrajectory ?? false,
-        thin: options.thin ?? 1,
-        progressEvery: onProgress ? progressEvery : 0,
-      }),
-      options.init,
-      options.t,
-      onProgress ? (step) => onProgress(step, total) : undefined,
-    ),
+  const init = options.init && model.busy ? snapshot(options.init) : options.init;
+  const t = options.t instanceof Float32Array && model.busy ? options.t.slice() : options.t;
+  return model.runExclusive(
+    async () => {
+      const job = native().sample(
+        model.handle,
+        JSON.stringify({
+          sampler,
+          n: options.init ? options.init.shape[0] : options.n,
+          seed: options.seed ?? 0,
+          returnTrajectory: options.returnTrajectory ?? false,
+          thin: options.thin ?? 1,
+          progressEvery: onProgress ? progressEvery : 0,
+        }),
+        init,
+        t,
+        onProgress ? (step) => onProgress(step, total) : undefined,
+      );
+      const onAbort = () => job.cancel();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await job.promise;
+      } catch (err) {
+        throw fromNative(err);
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort);
+      }
+    },
+    options.signal,
+    'sampling',
   );
-  const onAbort = () => job.cancel();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    const r = await job.promise;
-    return r;
-  } catch (err) {
-    throw fromNative(err);
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-  }
 }

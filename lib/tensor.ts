@@ -65,3 +65,8 @@ export function row(t: Tensor, i: number): Float32Array {
   const d = t.data.length / rows(t);
   return t.data.subarray(i * d, (i + 1) * d);
 }
+
+/** A copy of a tensor's values (the input of a job that starts later must not see later writes). */
+export function snapshot(x: Tensor): Tensor {
+  return { data: x.data.slice(), shape: [...x.shape] };
+}

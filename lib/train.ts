@@ -1,9 +1,9 @@
 /** Training: the whole loop runs in C++ on a worker thread; JS gets progress every logEvery steps. */
 import { configJson, LossConfig, TrainOptions, validateLossConfig, validateTrainOptions } from './config';
-import { callNative, EbmAbortError, EbmConfigError, EbmShapeError, fromNative } from './errors';
+import { EbmAbortError, EbmConfigError, EbmShapeError, fromNative } from './errors';
 import { EnergyModel } from './model';
 import { native, NativeTrainProgress } from './native';
-import { checkFinite, checkRows, Tensor } from './tensor';
+import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
 import { checkNumber } from './validate';
 
 /** One report: means over the steps since the previous one. */
@@ -69,24 +69,38 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
   }
   if (signal?.aborted) throw new EbmAbortError('training was aborted before it started');
   const nativeConfig = configJson({ ...cfg, onProgress: undefined, signal: undefined, labels: undefined });
-  const job = await callNative(() =>
-    native().train(model.handle, data, nativeConfig, onProgress ? (p) => onProgress(flatten(p)) : undefined, labels),
+  // A run that has to wait for the model trains on the data as it was at the call.
+  const waits = model.busy;
+  const rows = waits ? snapshot(data) : data;
+  const rowLabels = waits ? labels?.slice() : labels;
+  return model.runExclusive(
+    async () => {
+      const job = native().train(
+        model.handle,
+        rows,
+        nativeConfig,
+        onProgress ? (p) => onProgress(flatten(p)) : undefined,
+        rowLabels,
+      );
+      const onAbort = () => job.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const result = await job.promise;
+        return {
+          steps: result.steps,
+          seconds: result.seconds,
+          history: result.history.map(flatten),
+          lossParameters: result.lossParameters,
+        };
+      } catch (err) {
+        throw fromNative(err);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    },
+    signal,
+    'training',
   );
-  const onAbort = () => job.cancel();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    const result = await job.promise;
-    return {
-      steps: result.steps,
-      seconds: result.seconds,
-      history: result.history.map(flatten),
-      lossParameters: result.lossParameters,
-    };
-  } catch (err) {
-    throw fromNative(err);
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
 }
 
 export interface LossEvaluation {
@@ -111,5 +125,6 @@ export async function evaluateLoss(
   checkFinite(batch, 'batch');
   const seed = options.seed ?? 0;
   checkNumber(seed, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-  return callNative(() => native().evaluateLoss(model.handle, batch, configJson(loss), seed));
+  const rows = model.busy ? snapshot(batch) : batch;
+  return model.runExclusive(() => native().evaluateLoss(model.handle, rows, configJson(loss), seed));
 }

@@ -46,14 +46,20 @@ if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null || ! command -v 
 fi
 
 # --- LibTorch ------------------------------------------------------------------------------
+# A Python torch counts only when it ships the CMake package (pip wheels do; Debian's
+# python3-torch does not, so with it the build uses the system LibTorch), as in CMakeLists.txt.
+python_torch_cmake() {
+  ${EBM_PYTHON:-python3} -c 'import os, torch; p = torch.utils.cmake_prefix_path
+print(p if os.path.isfile(os.path.join(p, "Torch", "TorchConfig.cmake")) else "")' 2>/dev/null || true
+}
 if [ -n "${LIBTORCH:-}" ]; then
   [ -d "$LIBTORCH/share/cmake/Torch" ] || die "LIBTORCH=$LIBTORCH has no share/cmake/Torch: point it at the unpacked LibTorch folder."
   log "LibTorch from LIBTORCH=$LIBTORCH"
 elif [ -n "${Torch_DIR:-}" ]; then
   [ -f "$Torch_DIR/TorchConfig.cmake" ] || die "Torch_DIR=$Torch_DIR has no TorchConfig.cmake."
   log "LibTorch from Torch_DIR=$Torch_DIR"
-elif ${EBM_PYTHON:-python3} -c 'import torch' >/dev/null 2>&1; then
-  log "LibTorch from the Python torch of ${EBM_PYTHON:-python3}"
+elif [ -n "$(python_torch_cmake)" ]; then
+  log "LibTorch from the Python torch of ${EBM_PYTHON:-python3} ($(python_torch_cmake))"
 elif compgen -G "/usr/lib/*/cmake/Torch/TorchConfig.cmake" >/dev/null || [ -f /usr/share/cmake/Torch/TorchConfig.cmake ]; then
   log "LibTorch from the system"
 elif can_apt; then

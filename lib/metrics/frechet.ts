@@ -6,10 +6,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fashionMnist } from '../data/fashion';
-import { callNative, EbmConfigError } from '../errors';
+import { EbmConfigError } from '../errors';
 import { EnergyModel, energyModel, loadModel } from '../model';
 import { native } from '../native';
-import { checkFinite, checkRows, Tensor } from '../tensor';
+import { checkFinite, checkRows, snapshot, Tensor } from '../tensor';
 import { train, TrainProgress } from '../train';
 
 function requireClassifier(model: EnergyModel): void {
@@ -22,14 +22,16 @@ function requireClassifier(model: EnergyModel): void {
 export async function classifierFeatures(model: EnergyModel, x: Tensor): Promise<Tensor> {
   requireClassifier(model);
   checkRows(x, model.inputShape, 'x');
-  return callNative(() => native().features(model.handle, x));
+  const xs = model.busy ? snapshot(x) : x;
+  return model.runExclusive(() => native().features(model.handle, xs));
 }
 
 /** Class logits [N, classes] of a classifier. */
 export async function classifierLogits(model: EnergyModel, x: Tensor): Promise<Tensor> {
   requireClassifier(model);
   checkRows(x, model.inputShape, 'x');
-  return callNative(() => native().features(model.handle, x, true));
+  const xs = model.busy ? snapshot(x) : x;
+  return model.runExclusive(() => native().features(model.handle, xs, true));
 }
 
 /** Fraction of rows whose arg-max logit equals the label. */
@@ -55,7 +57,8 @@ export async function frechetDistance(classifier: EnergyModel, a: Tensor, b: Ten
   checkRows(b, classifier.inputShape, 'b');
   checkFinite(a, 'a');
   checkFinite(b, 'b');
-  return callNative(() => native().frechet(classifier.handle, a, b));
+  const [as, bs] = classifier.busy ? [snapshot(a), snapshot(b)] : [a, b];
+  return classifier.runExclusive(() => native().frechet(classifier.handle, as, bs));
 }
 
 export interface FashionClassifierOptions {
