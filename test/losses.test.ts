@@ -48,6 +48,7 @@ const cases: Case[] = [
     loss: { kind: 'diffclf', path: 've', levels: 8, k: 2, clfWeight: 0.5, dsmWeight: 2 },
   },
   { name: 'sliced score matching', model: plain, loss: { kind: 'ssm' } },
+  { name: 'sliced score matching, 4 projections', model: plain, loss: { kind: 'ssm', projections: 4 } },
   {
     name: 'contrastive divergence with Langevin negatives',
     model: plain,

@@ -134,9 +134,13 @@ def main():
         loss = c.get("dsmWeight", 1.0) * dsm + c["clfWeight"] * clf
     elif kind == "ssm":
         s, xg = score(E, x)
-        v = torch.randn(x.shape, generator=g)
-        jvp = torch.autograd.grad((s * v).sum(), xg, create_graph=True)[0]
-        loss = (0.5 * (s ** 2).sum(1) + (v * jvp).sum(1)).mean()
+        P = c.get("projections", 1)
+        trace = torch.zeros(x.shape[0])
+        for _ in range(P):  # v^T grad(v^T s), averaged over the projections
+            v = torch.randn(x.shape, generator=g)
+            jvp = torch.autograd.grad((s * v).sum(), xg, create_graph=True)[0]
+            trace = trace + (v * jvp).sum(1)
+        loss = (0.5 * (s ** 2).sum(1) + trace / P).mean()
     elif kind == "cd":
         sc = c["sampler"]
         noise = sc.get("noiseScale", math.sqrt(2 * sc["stepSize"] * sc.get("temperature", 1.0)))
