@@ -18,7 +18,8 @@ import {
   trainTestSplit,
   undoStandardize,
 } from '../lib/data/transform';
-import { maxAbsDiff, randn, rejectsWith, rng, tmpDir } from './helpers';
+import { maxAbsDiff, randn, rejectsWith, rng, skipUnless, tmpDir } from './helpers';
+import { hasTorchPython, referencePython } from './python';
 
 /** Element-wise identity that also matches NaN with NaN and tells -0 from 0. */
 function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): void {
@@ -259,13 +260,8 @@ describe('data: NPY files', () => {
     assert.ok(!fs.existsSync(file('bad.npy')));
   });
 
-  it('agrees with NumPy both ways (skipped without python3 + numpy)', function () {
-    try {
-      execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
-    } catch {
-      console.log('      (python3 with numpy not found; skipping the NumPy cross-check)');
-      this.skip();
-    }
+  it('agrees with NumPy both ways', function () {
+    skipUnless(this, hasTorchPython(), '/usr/bin/python3 has no torch and numpy (apt-get install -y python3-torch)');
     const data = randomFloats(12, 3);
     writeNpy(file('ours.npy'), { data, shape: [3, 4] });
     const script = `
@@ -279,7 +275,7 @@ with open(d + '/np_v2.npy', 'wb') as f:
     np.lib.format.write_array(f, a, version=(2, 0))
 print(json.dumps({'shape': list(a.shape), 'dtype': str(a.dtype), 'values': [float(v) for v in a.ravel()]}))
 `;
-    const reply = JSON.parse(execFileSync('python3', ['-c', script, dir]).toString()) as {
+    const reply = JSON.parse(execFileSync(referencePython, ['-c', script, dir]).toString()) as {
       shape: number[];
       dtype: string;
       values: number[];
@@ -494,12 +490,11 @@ describe('data: transforms', () => {
 
 describe('data: Fashion-MNIST (Debian dataset-fashion-mnist)', () => {
   before(function () {
-    if (!fashionMnistAvailable()) {
-      console.log(
-        `      (Fashion-MNIST not found in ${fashionMnistDefaultDir}; apt-get install -y dataset-fashion-mnist)`,
-      );
-      this.skip();
-    }
+    skipUnless(
+      this,
+      fashionMnistAvailable(),
+      `Fashion-MNIST is not in ${fashionMnistDefaultDir} (apt-get install -y dataset-fashion-mnist)`,
+    );
   });
 
   it('train: 60000 × 1 × 28 × 28 in [0, 1], 6000 labels per class', () => {

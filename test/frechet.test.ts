@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import * as ebm from '../lib';
-import { rejectsWith, tmpDir } from './helpers';
+import { rejectsWith, skipUnless, tmpDir } from './helpers';
 
 describe('Fréchet distance with the project’s Fashion-MNIST classifier', function () {
   this.timeout(300000);
@@ -9,10 +9,11 @@ describe('Fréchet distance with the project’s Fashion-MNIST classifier', func
   const cachePath = path.join(tmpDir(), 'classifier.safetensors');
 
   before(function () {
-    if (!ebm.datasets.fashionMnistAvailable()) {
-      console.log('      skipped: Fashion-MNIST is not installed (apt-get install -y dataset-fashion-mnist)');
-      this.skip();
-    }
+    skipUnless(
+      this,
+      ebm.datasets.fashionMnistAvailable(),
+      'Fashion-MNIST is not installed (apt-get install -y dataset-fashion-mnist)',
+    );
   });
 
   it('trains a classifier with the ce loss, caches it, and reloads it from the cache', async () => {

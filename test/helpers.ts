@@ -51,3 +51,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/**
+ * Skips a test whose prerequisite is missing, with the reason on the console; under CI (where
+ * scripts/setup.sh installs every prerequisite) a missing one fails the test instead.
+ */
+export function skipUnless(ctx: Mocha.Context, available: boolean, reason: string): void {
+  if (available) return;
+  if (process.env.CI) throw new Error(`CI must run this test, but ${reason}`);
+  console.log(`      (skipped: ${reason})`);
+  ctx.skip();
+}

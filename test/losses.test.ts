@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as ebm from '../lib';
 import { hasTorchPython, runReference } from './python';
-import { rng } from './helpers';
+import { rng, skipUnless } from './helpers';
 
 interface Case {
   name: string;
@@ -72,7 +72,7 @@ describe('losses', () => {
   for (const c of cases) {
     describe(c.name, () => {
       it('equals a direct PyTorch computation of its formula (same noise) to 1e-5', async function () {
-        if (!hasTorchPython()) this.skip(); // needs /usr/bin/python3 with torch (scripts/setup.sh installs python3-torch)
+        skipUnless(this, hasTorchPython(), '/usr/bin/python3 has no torch (apt-get install -y python3-torch)');
         const model = ebm.energyModel(c.model);
         const batch = batchFor(c, 16);
         const ours = await ebm.evaluateLoss(model, batch, c.loss, { seed: 3 });

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ebm from '../lib';
-import { maxAbsDiff, randn, rng, tmpDir } from './helpers';
+import { maxAbsDiff, randn, rng, skipUnless, tmpDir } from './helpers';
+import { hasTorchPython, referencePython } from './python';
 
 type Act = 'silu' | 'softplus' | 'tanh' | 'elu' | 'leaky_relu';
 
@@ -192,12 +193,8 @@ describe('checkpoints', () => {
   });
 
   it('is readable from Python (plain json + torch) with the same numbers', async function () {
-    const python = '/usr/bin/python3';
-    try {
-      execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
-    } catch {
-      this.skip(); // needs Debian's python3-torch (installed by scripts/setup.sh when root)
-    }
+    const python = referencePython;
+    skipUnless(this, hasTorchPython(), '/usr/bin/python3 has no torch (apt-get install -y python3-torch)');
     const dir = tmpDir();
     const file = path.join(dir, 'm.safetensors');
     const model = ebm.energyModel({
