@@ -326,6 +326,27 @@ describe('data: CSV files', () => {
     sameValues(readCsv(file('b.tsv'), { delimiter: '\t' }).data, data);
   });
 
+  it('reads a file larger than its 4 MiB read chunk: lines and UTF-8 characters across chunk edges, a BOM', () => {
+    // ~6.5 MB; the header's multi-byte names and every row length are odd, so the chunk
+    // boundaries fall inside lines (and, for some chunk, could fall inside a character).
+    const rows = 400000;
+    const parts = ['\ufeffé€,ß\r\n'];
+    for (let i = 0; i < rows; i++) parts.push(`${i},${i * 0.5 - 7}\r\n`);
+    fs.writeFileSync(file('big.csv'), parts.join(''));
+    assert.ok(fs.statSync(file('big.csv')).size > 6e6);
+    const { tensor, header } = readCsvTable(file('big.csv'));
+    assert.deepEqual(header, ['é€', 'ß']);
+    assert.deepEqual(tensor.shape, [rows, 2]);
+    for (const i of [0, 1, 262143, 262144, 299999, rows - 1]) {
+      assert.equal(tensor.data[2 * i], i);
+      assert.equal(tensor.data[2 * i + 1], Math.fround(i * 0.5 - 7));
+    }
+    // a line that spans several chunks (one field of 9 MB) is still one line
+    fs.writeFileSync(file('wide.csv'), `a\n${'1'.repeat(9 << 20)}\n2\n`);
+    assert.deepEqual(readCsv(file('wide.csv')).shape, [2, 1]);
+    assert.throws(() => readCsv(dir), /is a directory/);
+  });
+
   it('detects headers, skips blank lines, handles CRLF, quotes and column selection', () => {
     const f = write('b.csv', '\ufeffid,label,"value"\r\n\r\n1, cat ,2.5\r\n  \r\n2,dog,-1e3\r\n\r\n');
     const t = readCsvTable(f, { columns: [2, 0] });

@@ -2,10 +2,12 @@
  * Numeric CSV to and from [rows, cols] float32 tensors. Fields may be double-quoted (RFC 4180
  * style, but a quoted field cannot span lines). Line and column numbers in errors are 1-based.
  */
+import * as fs from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { EbmConfigError, EbmIoError, EbmShapeError } from '../errors';
 import { checkTensor, Tensor } from '../tensor';
 import { Obj, rejectUnknownKeys, requireObject } from '../validate';
-import { checkPath, readFileChecked, writeFileAtomic } from './idx';
+import { checkPath, openChecked, readChecked, writeFileAtomic } from './idx';
 
 export interface CsvReadOptions {
   /** true: the first non-blank line is a header; 'auto' (default): it is one if a field is non-numeric */
@@ -43,6 +45,35 @@ const specialNumbers = new Map<string, number>([
   ['-infinity', -Infinity],
 ]);
 
+/**
+ * The lines of a UTF-8 text file, read in 4 MiB chunks: neither the whole file nor an array of
+ * all its lines is ever held, only the rows parsed so far.
+ */
+function* linesOf(path: string, what: string): Generator<string> {
+  const fd = openChecked(path, what);
+  const chunk = Buffer.allocUnsafe(1 << 22);
+  const decoder = new StringDecoder('utf8');
+  let pending: string[] = []; // the start of a line that spans chunks
+  try {
+    for (;;) {
+      const n = readChecked(fd, chunk, path, what);
+      const text = n > 0 ? decoder.write(chunk.subarray(0, n)) : decoder.end();
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+        const piece = text.slice(start, nl);
+        yield pending.length > 0 ? pending.join('') + piece : piece;
+        pending = [];
+        start = nl + 1;
+      }
+      if (start < text.length) pending.push(text.slice(start));
+      if (n === 0) break;
+    }
+    if (pending.length > 0) yield pending.join('');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Reads a numeric CSV file as a [rows, cols] float32 tensor. */
 export function readCsv(path: string, options: CsvReadOptions = {}): Tensor {
   return readCsvTable(path, options).tensor;
@@ -53,9 +84,6 @@ export function readCsvTable(path: string, options: CsvReadOptions = {}): CsvTab
   checkPath(path);
   const opts = checkReadOptions(options);
   const where = `CSV file ${path}`;
-  let text = readFileChecked(path, 'CSV file').toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const lines = text.split('\n');
 
   let width = -1;
   let widthLine = 0;
@@ -64,9 +92,11 @@ export function readCsvTable(path: string, options: CsvReadOptions = {}): CsvTab
   let values = new Float32Array(1024);
   let used = 0;
   let rowCount = 0;
-  for (let li = 0; li < lines.length; li++) {
-    const lineNo = li + 1;
-    const line = lines[li].endsWith('\r') ? lines[li].slice(0, -1) : lines[li];
+  let lineNo = 0;
+  for (const raw of linesOf(path, 'CSV file')) {
+    lineNo++;
+    let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
     if (line.trim() === '') continue;
     const fields = splitLine(line, opts.delimiter, `${where} line ${lineNo}`);
     if (width < 0) {

@@ -197,15 +197,38 @@ export function checkPath(path: unknown): asserts path is string {
 }
 
 /** @internal Reads a whole file; failures become EbmIoError naming `what` and the path. */
+function ioError(err: unknown, path: string, what: string): EbmIoError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new EbmIoError(`${what} ${path} does not exist`);
+  if (code === 'EISDIR') return new EbmIoError(`${what} ${path} is a directory, not a file`);
+  return new EbmIoError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+}
+
+/** Opens a file for reading; failures are EbmIoErrors that name it. */
+export function openChecked(path: string, what: string): number {
+  checkPath(path);
+  try {
+    return fs.openSync(path, 'r');
+  } catch (err) {
+    throw ioError(err, path, what);
+  }
+}
+
+/** Reads the next bytes of an open file into buf; 0 at the end. */
+export function readChecked(fd: number, buf: Buffer, path: string, what: string): number {
+  try {
+    return fs.readSync(fd, buf, 0, buf.length, null);
+  } catch (err) {
+    throw ioError(err, path, what);
+  }
+}
+
 export function readFileChecked(path: string, what: string): Buffer {
   checkPath(path);
   try {
     return fs.readFileSync(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new EbmIoError(`${what} ${path} does not exist`);
-    if (code === 'EISDIR') throw new EbmIoError(`${what} ${path} is a directory, not a file`);
-    throw new EbmIoError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+    throw ioError(err, path, what);
   }
 }
 
