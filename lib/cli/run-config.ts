@@ -12,7 +12,9 @@
  *                                                           //   rings pinwheel swissroll moons circles
  *       { "npy": "file.npy" }                               // float32/float64 .npy, [N, ...]
  *       { "csv": "file.csv", "header": true, "delimiter": ",", "columns": [0, 1] }  // header: default auto
- *       { "idx": "file-idx3-ubyte.gz", "scale": "01" }      // IDX; scale: '01' | '-11' | 'none' (default)
+ *       { "idx": "file-idx3-ubyte.gz", "scale": "01", "labels": "file-idx1-ubyte.gz" }
+ *                                                            // IDX; scale: '01' | '-11' | 'none' (default);
+ *                                                            // labels (uint8 or int32 IDX, one per row) for 'ce'
  *       { "fashionMnist": { "split": "train", "limit": 2000, "scale": "-11", "dir": "..." } }
  *       { "mixture": { "means": [[0, 0], [3, 3]], "stds": [0.5, 0.5], "weights": [0.5, 0.5],
  *                      "n": 10000, "seed": 0 } }             // diagonal Gaussian mixture, any dimension
@@ -74,7 +76,7 @@ export type DataSpec =
   | { toy: ToyName; n: number; seed?: number }
   | { npy: string }
   | { csv: string; header?: boolean; delimiter?: string; columns?: number[] }
-  | { idx: string; scale?: PixelScale }
+  | { idx: string; scale?: PixelScale; labels?: string }
   | { fashionMnist: { split?: 'train' | 'test'; limit?: number; scale?: PixelScale; dir?: string } }
   | {
       mixture: {
@@ -120,6 +122,8 @@ export interface LoadedData {
   /** rows for the metrics: a fresh draw for generated data, else the first training rows */
   test: Tensor;
   testIsHeldOut: boolean;
+  /** class labels of the training rows (fashionMnist, or idx with labels) */
+  labels?: Uint8Array | Int32Array;
   /** exact log-density of the data distribution, when known (toy mixtures, `mixture`) */
   logDensity?: (x: Tensor) => Float64Array;
 }
@@ -231,10 +235,11 @@ export function validateDataSpec(value: unknown, dir: string, path = 'data'): Da
       return spec;
     }
     case 'idx': {
-      rejectUnknownKeys(o, ['idx', 'scale'], path);
+      rejectUnknownKeys(o, ['idx', 'scale', 'labels'], path);
       optionalOneOf(o, 'scale', pixelScales, path);
       const spec: DataSpec = { idx: requirePath(o, 'idx', path, dir) };
       if (o.scale !== undefined) spec.scale = o.scale as PixelScale;
+      if (o.labels !== undefined) spec.labels = requirePath(o, 'labels', path, dir);
       return spec;
     }
     case 'fashionMnist': {
@@ -286,6 +291,20 @@ export function firstRows(t: Tensor, n: number): Tensor {
   return { data: t.data.subarray(0, k * per), shape: [k, ...t.shape.slice(1)] };
 }
 
+/** Class labels from an IDX file: uint8 or int32, one per data row. */
+function readLabels(file: string, rows: number): Uint8Array | Int32Array {
+  const idx = readIdx(file);
+  if (idx.shape.length !== 1 || !(idx.data instanceof Uint8Array || idx.data instanceof Int32Array)) {
+    throw new EbmIoError(
+      `labels file ${file} must hold uint8 or int32 labels [N], got ${idx.dtype} [${idx.shape.join(', ')}]`,
+    );
+  }
+  if (idx.shape[0] !== rows) {
+    throw new EbmShapeError(`labels file ${file} has ${idx.shape[0]} labels for ${rows} data rows`);
+  }
+  return idx.data;
+}
+
 /** Loads the rows a data spec describes (without reshaping), plus a test set and the true density when known. */
 export function loadData(spec: DataSpec): LoadedData {
   if ('toy' in spec) {
@@ -310,6 +329,7 @@ export function loadData(spec: DataSpec): LoadedData {
     };
   }
   let train: Tensor;
+  let labels: Uint8Array | Int32Array | undefined;
   if ('npy' in spec) {
     train = readNpy(spec.npy);
   } else if ('csv' in spec) {
@@ -321,11 +341,14 @@ export function loadData(spec: DataSpec): LoadedData {
   } else if ('idx' in spec) {
     const idx = readIdx(spec.idx);
     train = { data: scalePixels(idx.data, spec.scale ?? 'none'), shape: idx.shape };
+    if (spec.labels !== undefined) labels = readLabels(spec.labels, train.shape[0]);
   } else {
-    train = fashionMnist(spec.fashionMnist).images;
+    const fm = fashionMnist(spec.fashionMnist);
+    train = fm.images;
+    labels = fm.labels;
   }
   if (train.shape.length === 1) train = { data: train.data, shape: [train.shape[0], 1] };
-  return { train, test: firstRows(train, TEST_ROWS), testIsHeldOut: false };
+  return { train, test: firstRows(train, TEST_ROWS), testIsHeldOut: false, ...(labels ? { labels } : {}) };
 }
 
 /** The shape of one input row of a model config, without creating the model. */
@@ -488,6 +511,11 @@ function prepareParsed(raw: unknown, dir: string, file: string, overrides: { ste
   const train = fitRows(loaded.train, rowShape, 'data');
   const test = fitRows(loaded.test, rowShape, 'data');
   checkFinite(train, 'data');
+  if (loss.kind === 'ce' && !loaded.labels) {
+    throw new EbmConfigError(
+      'train.loss \'ce\' needs class labels: use data.fashionMnist, or data.idx with "labels" (an IDX file)',
+    );
+  }
   relabel(/^config\b/, 'train', () => validateTrainOptions(trainOptions, timeConditioned, train.shape[0]));
 
   const is2d = rowShape.length === 1 && rowShape[0] === 2;

@@ -15,6 +15,7 @@ import {
   version,
 } from '../index';
 import { mmd } from '../metrics/stats';
+import { classifierAccuracy } from '../metrics/frechet';
 import { numberFlag, parseCommand, stringFlag } from './args';
 import {
   densityFigure,
@@ -37,7 +38,8 @@ Trains the model a config file describes and writes a run folder (default runs/<
   config.json        the config as run (data paths absolute, --steps applied) and versions
   metrics.jsonl      one JSON line per progress report (step, loss, lr, steps/s, loss metrics)
   model.safetensors  the trained weights (loadable with ebm.loadModel or Python safetensors)
-  metrics.json       final numbers: loss, steps/s, mean energy; grid NLL (2D); sample stats
+  metrics.json       final numbers: loss, steps/s, mean energy; grid NLL (2D); sample stats;
+                     accuracy (classifiers)
   loss.png           the loss curve
   density.png        2D data: exp(-E) on the grid with data points on top
   samples.png        with eval.samples: samples over the data (2D) or an image grid (images)
@@ -59,7 +61,7 @@ Config file (JSON):
     "data": { "toy": "8gaussians", "n": 20000, "seed": 0 }
           | { "npy": "file.npy" }
           | { "csv": "file.csv", "header"?: true, "delimiter"?: ",", "columns"?: [0, 1] }
-          | { "idx": "file-idx3-ubyte.gz", "scale"?: "01" | "-11" | "none" }
+          | { "idx": "file-idx3-ubyte.gz", "scale"?: "01" | "-11" | "none", "labels"?: "file-idx1-ubyte.gz" }
           | { "fashionMnist": { "split"?: "train", "limit"?: 2000, "scale"?: "-11", "dir"?: "..." } }
           | { "mixture": { "means": [[..]], "stds": [..], "weights": [..], "n": 10000, "seed"?: 0 } },
     "model": { "kind": "mlp", "inputDim": 2, "hidden": [128, 128], "activation": "silu" },
@@ -75,6 +77,8 @@ Toys: 8gaussians 25gaussians 2spirals checkerboard rings pinwheel swissroll moon
 "model" and "train" take exactly the options of ebm.energyModel() and ebm.train(); relative
 data paths are resolved against the config file's folder, a relative train.checkpoint.path
 against the run folder. Data rows are reshaped to the model's input shape when sizes agree.
+The 'ce' loss (a "classifier" model) trains on the class labels of fashionMnist data or of an
+idx file given with "labels"; metrics.json then holds the accuracy.
 
 Examples:
   ebm train examples/8gaussians-ed.json
@@ -125,6 +129,14 @@ async function evaluate(
   metrics.metricRows = data.test.shape[0];
   metrics.metricRowsHeldOut = data.testIsHeldOut;
   if (evalTime !== undefined) metrics.evalTime = evalTime;
+
+  if (config.model.kind === 'classifier' && data.labels) {
+    // the metric rows are the first training rows for file data
+    const rows = data.test.shape[0];
+    const accuracy = await classifierAccuracy(model, data.test, data.labels.subarray(0, rows));
+    metrics.accuracy = accuracy;
+    summary.push(`classifier accuracy ${(100 * accuracy).toFixed(1)} % on ${rows} training rows`);
+  }
 
   const grid = config.eval?.grid;
   if (is2dShape(rowShape) && grid) {
@@ -237,6 +249,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   try {
     const result: TrainRun = await train(model, run.data.train, {
       ...trainOptions,
+      ...(trainOptions.loss.kind === 'ce' && run.data.labels ? { labels: run.data.labels } : {}),
       signal: interrupt.signal,
       onProgress: (p) => {
         records.push(p);
