@@ -6,6 +6,7 @@ import { PNG } from 'pngjs';
 import { readNpy } from '../lib/data/npy';
 import { toyMixture } from '../lib/data/toy';
 import { prepareRun } from '../lib/cli/run-config';
+import { energyModel } from '../lib/index';
 import { tmpDir } from './helpers';
 
 /** The compiled CLI: this file runs as dist/test/cli.test.js. */
@@ -273,6 +274,153 @@ describe('cli: the ebm command', () => {
         2,
         /--sampler must be one of/,
       );
+    });
+
+    it('sample: unknown flag and bad flag value, no samples.npy written', async () => {
+      const model = path.join(runDir, 'model.safetensors');
+      const base = ['sample', model, '--sampler', 'mala', '--steps', '5', '--step-size', '0.01'];
+      assertOneLineError(
+        await ebm([...base, '--bogus'], dir),
+        2,
+        /unknown option --bogus for 'ebm sample' \(see 'ebm sample --help'\)/,
+      );
+      assertOneLineError(await ebm([...base, '--n', '0'], dir), 2, /--n must be >= 1, got 0/);
+      assertOneLineError(await ebm([...base, '--device', 'gpu'], dir), 2, /--device must be auto, cpu, cuda or cuda:N/);
+      assert.ok(!fs.existsSync(path.join(dir, 'samples.npy')), 'no samples.npy after a usage error');
+    });
+
+    describe('ebm eval', () => {
+      /** Runs `ebm eval`; an error must leave stdout empty (no partial JSON) and create no file. */
+      async function evalFails(args: string[], code: number, pattern: RegExp): Promise<void> {
+        const before = fs.readdirSync(dir).sort();
+        const r = await ebm(['eval', ...args], dir);
+        assertOneLineError(r, code, pattern);
+        assert.equal(r.stdout, '', 'nothing on stdout');
+        assert.deepEqual(fs.readdirSync(dir).sort(), before, 'no file created');
+      }
+      const model = (): string => path.join(runDir, 'model.safetensors');
+
+      it('bad --data: unknown toy, malformed spec, bad n or seed, unknown extension (usage, 2)', async () => {
+        await evalFails(
+          [model(), '--data', 'toy:9gaussians'],
+          2,
+          /--data: unknown toy '9gaussians' \(toys: 8gaussians, 25gaussians, .*moons/,
+        );
+        await evalFails([model(), '--data', 'toy:'], 2, /--data: unknown toy '' \(toys: /);
+        await evalFails(
+          [model(), '--data', 'toy:8gaussians:10:1:extra'],
+          2,
+          /--data toy:NAME\[:n\[:seed\]\], got 'toy:8gaussians:10:1:extra'/,
+        );
+        await evalFails([model(), '--data', 'toy:8gaussians:abc'], 2, /--data toy n must be an integer, got 'abc'/);
+        await evalFails([model(), '--data', 'toy:8gaussians:0'], 2, /--data toy n must be >= 1, got 0/);
+        await evalFails([model(), '--data', 'toy:8gaussians:10:-1'], 2, /--data toy seed must be >= 0, got -1/);
+        await evalFails(
+          [model(), '--data', 'points.txt'],
+          2,
+          /--data must be a \.npy file, a \.csv file or toy:NAME\[:n\[:seed\]\], got 'points\.txt'/,
+        );
+      });
+
+      it('missing --data, or --data without a value (usage, 2)', async () => {
+        await evalFails(
+          [model()],
+          2,
+          /'ebm eval' needs --data file\.npy\|file\.csv\|toy:NAME \(see 'ebm eval --help'\)/,
+        );
+        await evalFails([model(), '--data'], 2, /option --data needs a value \(see 'ebm eval --help'\)/);
+      });
+
+      it('a --data file that does not exist (failure, 1)', async () => {
+        await evalFails([model(), '--data', 'missing.npy'], 1, /NPY file missing\.npy does not exist/);
+        await evalFails([model(), '--data', 'missing.csv'], 1, /CSV file missing\.csv does not exist/);
+      });
+
+      it('bad --grid (usage, 2)', async () => {
+        const data = ['--data', 'toy:8gaussians:100'];
+        await evalFails(
+          [model(), ...data, '--grid', '-4,4'],
+          2,
+          /--grid must be lo,hi,resolution \(e\.g\. -4,4,300\), got '-4,4'/,
+        );
+        await evalFails([model(), ...data, '--grid', '4,-4,100'], 2, /--grid needs lo < hi, got 4,-4/);
+        await evalFails([model(), ...data, '--grid', '-4,4,1'], 2, /--grid resolution must be >= 2, got 1/);
+        await evalFails([model(), ...data, '--grid', '-4,4,5000'], 2, /--grid resolution must be <= 4096, got 5000/);
+        await evalFails(
+          [model(), ...data, '--grid', '-4,4,1.5'],
+          2,
+          /--grid resolution must be an integer, got '1\.5'/,
+        );
+        await evalFails([model(), ...data, '--grid', '-4,x,100'], 2, /--grid hi must be a number, got 'x'/);
+      });
+
+      it('unknown flag, stray argument, bad --t and --device (usage, 2)', async () => {
+        const data = ['--data', 'toy:8gaussians:100'];
+        await evalFails(
+          [model(), ...data, '--bogus'],
+          2,
+          /unknown option --bogus for 'ebm eval' \(see 'ebm eval --help'\)/,
+        );
+        await evalFails([model(), ...data, '--steps', '10'], 2, /unknown option --steps for 'ebm eval'/);
+        await evalFails([model(), 'extra', ...data], 2, /unexpected argument 'extra' for 'ebm eval'/);
+        await evalFails([...data], 2, /'ebm eval' needs <model\.safetensors>/);
+        await evalFails([model(), ...data, '--t', '2'], 2, /--t must be <= 1, got 2/);
+        await evalFails(
+          [model(), ...data, '--device', 'gpu'],
+          2,
+          /--device must be auto, cpu, cuda or cuda:N, got 'gpu'/,
+        );
+      });
+
+      it('--t or a non-2D --grid on a model that does not take them (usage, 2)', async () => {
+        // the trained model is E(x) on 2D points: --t does not apply
+        await evalFails(
+          [model(), '--data', 'toy:8gaussians:100', '--t', '0.5'],
+          2,
+          /--t applies only to time-conditioned models/,
+        );
+        // a model on 3 values per row: no square grid
+        const m3 = path.join(dir, 'mlp3.safetensors');
+        await energyModel({ kind: 'mlp', inputDim: 3, hidden: [4], device: 'cpu', seed: 0 }).save(m3);
+        await evalFails(
+          ['mlp3.safetensors', '--data', 'toy:8gaussians:100', '--grid', '-4,4,50'],
+          2,
+          /--grid applies only to 2D models; this model takes \[3\]/,
+        );
+      });
+
+      it('a model file that does not exist (failure, 1)', async () => {
+        await evalFails(
+          ['nope.safetensors', '--data', 'toy:8gaussians:100'],
+          1,
+          /cannot open checkpoint 'nope\.safetensors'.*no such file/i,
+        );
+      });
+
+      it('a model file that is not a safetensors file (failure, 1)', async () => {
+        fs.writeFileSync(path.join(dir, 'garbage.safetensors'), 'this is not a model\n'.repeat(20));
+        await evalFails(
+          ['garbage.safetensors', '--data', 'toy:8gaussians:100'],
+          1,
+          /checkpoint 'garbage\.safetensors' is not a safetensors file/,
+        );
+        fs.writeFileSync(path.join(dir, 'empty.safetensors'), '');
+        await evalFails(
+          ['empty.safetensors', '--data', 'toy:8gaussians:100'],
+          1,
+          /checkpoint 'empty\.safetensors' is truncated/,
+        );
+        // a well-formed safetensors file that ebm-torch did not write: no config in its metadata
+        const header = Buffer.from(JSON.stringify({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }));
+        const len = Buffer.alloc(8);
+        len.writeBigUInt64LE(BigInt(header.length));
+        fs.writeFileSync(path.join(dir, 'foreign.safetensors'), Buffer.concat([len, header, Buffer.alloc(8)]));
+        await evalFails(
+          ['foreign.safetensors', '--data', 'toy:8gaussians:100'],
+          1,
+          /checkpoint 'foreign\.safetensors' has no 'ebm_torch\.config' metadata: it was not written by ebm-torch/,
+        );
+      });
     });
   });
 
