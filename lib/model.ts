@@ -1,5 +1,6 @@
 /** Energy models: construction from a typed config, evaluation, checkpoints. */
-import { callNative, callNativeSync, EbmAbortError, EbmConfigError } from './errors';
+import * as fs from 'node:fs';
+import { callNative, callNativeSync, EbmAbortError, EbmConfigError, EbmIoError } from './errors';
 import { native, NativeModelHandle } from './native';
 import { checkTensor, snapshot, Tensor } from './tensor';
 import {
@@ -401,6 +402,10 @@ export function compose(parts: ReadonlyArray<{ model: EnergyModel; weight?: numb
 export async function loadModel(path: string, options: { device?: Device } = {}): Promise<EnergyModel> {
   if (typeof path !== 'string' || path.length === 0) throw new EbmConfigError('path must be a non-empty string');
   optionalDevice(options as Record<string, unknown>, 'device', 'options');
+  // the native reader would call a folder a truncated file
+  if (fs.statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new EbmIoError(`checkpoint '${path}' is a directory, not a safetensors file`);
+  }
   const handle = await callNative(() => native().loadModel(path, options.device));
   return new EnergyModel(handle);
 }

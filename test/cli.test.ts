@@ -209,6 +209,12 @@ describe('cli: the ebm command', () => {
       assertOneLineError(await ebm(['train', 'small.json', '--bogus'], dir), 2, /unknown option --bogus/);
     });
 
+    it('a flag given twice (parseArgs alone would keep the last)', async () => {
+      const r = await ebm(['train', 'small.json', '--steps', '10', '--steps', '20', '--out', 'twice'], dir);
+      assertOneLineError(r, 2, /option --steps was given more than once/);
+      assert.equal(fs.existsSync(path.join(dir, 'twice')), false);
+    });
+
     it('bad flag value', async () => {
       assertOneLineError(await ebm(['train', 'small.json', '--steps', '12x'], dir), 2, /--steps must be an integer/);
       assertOneLineError(await ebm(['train', 'small.json', '--steps'], dir), 2, /--steps needs a value/);

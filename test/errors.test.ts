@@ -102,6 +102,10 @@ describe('bad input is rejected with a clear error', () => {
     await rejectsWith(ebm.loadModel(path.join(dir, 'missing.safetensors')), ebm.EbmIoError, /cannot open checkpoint/);
   });
 
+  it('io: a directory given as the checkpoint', async () => {
+    await rejectsWith(ebm.loadModel(dir), ebm.EbmIoError, /is a directory, not a safetensors file/);
+  });
+
   it('io: saving into a directory that does not exist', async () => {
     await rejectsWith(
       model.save(path.join(dir, 'no', 'such', 'dir', 'm.safetensors')),

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   barLine,
+  fittedBarLine,
   formatDuration,
   formatLoss,
   formatRate,
@@ -115,6 +116,11 @@ describe('progress: the terminal line', () => {
     const line = barLine(report(5, 1, 10, 0.5), 2000);
     assert.ok(line.startsWith('[------------------------]   0%    5/2000  loss 1.0000  10.0 steps/s  ETA '), line);
     assert.match(barLine(report(1, 1, 10, 0.1), 2), /^\[############------------\] {2}50% 1\/2 /);
+    // the percent is the floor of 100 · step / total in whole numbers (0.29 · 100 is 28.999…)
+    for (let s = 0; s <= 100; s++) {
+      assert.match(barLine(report(s, 0, 1, 1), 100), new RegExp(`\\] ${`${s}%`.padStart(4)} `), `step ${s}`);
+    }
+    assert.match(barLine(report(2, 0, 1, 1), 3), /\] {2}66% /);
   });
 
   it('barLine: the ETA comes from the average rate so far, not the latest rate', () => {
@@ -182,18 +188,33 @@ describe('progress: progressSink', () => {
       assert.equal(s.text, `${REDRAW}${barLine(a, total)}\n${REDRAW}${barLine(b, total)}\n`);
     });
 
-    it('the line fits the terminal: cut to columns - 1 characters so that it never wraps', () => {
+    it('the line fits the terminal in columns - 1 characters, dropping whole fields, never cutting a number', () => {
       const full = barLine(a, total);
       assert.equal(full.length, 78);
-      for (let cols = 11; cols <= 100; cols++) {
+      const core = '  5%  100/2000  loss -0.8123'; // what is kept to the last
+      for (let cols = 2; cols <= 100; cols++) {
         const s = new FakeStream(true, cols);
         progressSink('tty', total, s).update(a);
         assert.equal(s.chunks.length, 1);
         assert.ok(s.chunks[0].startsWith(REDRAW));
         const shown = s.chunks[0].slice(REDRAW.length);
         assert.ok(shown.length <= cols - 1, `${cols} columns: ${shown.length} characters`);
-        assert.equal(shown, full.slice(0, Math.min(full.length, cols - 1)), `${cols} columns`);
+        if (cols - 1 >= core.length) {
+          // one of: full; without the ETA; a bar of 24..5 cells and the core; the core alone
+          assert.match(
+            shown,
+            /^(\[[#-]{5,24}\] )? {2}5% {2}100\/2000 {2}loss -0\.8123( {2}210 steps\/s( {2}ETA \d+:\d\d)?)?$/,
+            `${cols} columns: ${JSON.stringify(shown)}`,
+          );
+          if (cols - 1 >= full.length) assert.equal(shown, full);
+        } else {
+          assert.equal(shown, core.slice(0, cols - 1), 'too narrow even for the core: cut');
+        }
       }
+      // 40 columns: the step count and the loss stay whole (a cut line read "100/20")
+      const s40 = new FakeStream(true, 40);
+      progressSink('tty', total, s40).update(a);
+      assert.equal(s40.text, `${REDRAW}[--------]   5%  100/2000  loss -0.8123`);
       // 80 columns: everything shows
       const s80 = new FakeStream(true, 80);
       progressSink('tty', total, s80).update(a);
@@ -214,7 +235,7 @@ describe('progress: progressSink', () => {
       sink.update(c);
       assert.deepEqual(s.chunks, [
         REDRAW + barLine(a, total),
-        REDRAW + barLine(b, total).slice(0, 29),
+        REDRAW + fittedBarLine(b, total, 30),
         REDRAW + barLine(c, total),
       ]);
     });

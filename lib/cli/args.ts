@@ -47,7 +47,11 @@ export function parseCommand(
   positionals: readonly string[],
 ): ParsedArgs {
   const see = `(see '${command} --help')`;
-  let parsed: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] };
+  let parsed: {
+    values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+    positionals: string[];
+    tokens?: Array<{ kind: string; name?: string }>;
+  };
   // `--grid -4,4,300`: a value that starts with a minus sign and a digit belongs to the option
   // before it (parseArgs would take it for an option and report a missing value).
   const args: string[] = [];
@@ -68,6 +72,7 @@ export function parseCommand(
       options: { ...flags, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
   } catch (err) {
     const e = err as Error & { code?: string };
@@ -86,10 +91,16 @@ export function parseCommand(
         throw new UsageError(`${e.message.split('\n')[0]} ${see}`);
     }
   }
+  // parseArgs keeps the last of a repeated option; a repeat is almost always a mistake
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option' || t.name === undefined) continue;
+    if (seen.has(t.name)) throw new UsageError(`option --${t.name} was given more than once ${see}`);
+    seen.add(t.name);
+  }
   const values: Record<string, string | boolean | undefined> = {};
   for (const [k, v] of Object.entries(parsed.values)) {
-    if (Array.isArray(v)) throw new UsageError(`option --${k} was given more than once`);
-    values[k] = v;
+    if (!Array.isArray(v)) values[k] = v;
   }
   const pos = parsed.positionals;
   if (pos.length < positionals.length) {

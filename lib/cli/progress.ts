@@ -50,17 +50,38 @@ export function progressLine(p: TrainProgress, total: number): string {
 }
 
 /** The terminal line: bar, step/total, loss, steps/s, ETA (from the average rate so far). */
-export function barLine(p: TrainProgress, total: number, width = 24): string {
+/** The fields of a bar line: the bar (width cells, or none at 0), then what follows it. */
+function barText(p: TrainProgress, total: number, width: number, extras: number): string {
   const frac = Math.min(1, Math.max(0, p.step / total));
-  const filled = Math.round(frac * width);
-  const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
+  // whole-number percent: 29/100 must read 29 %, which floor(0.29 * 100) does not give
+  const pct = `${Math.min(100, Math.max(0, Math.floor((100 * p.step) / total)))}%`.padStart(4);
   const avg = p.seconds > 0 ? p.step / p.seconds : p.stepsPerSecond;
   const eta = avg > 0 ? (total - p.step) / avg : NaN;
-  const pct = `${Math.floor(frac * 100)}%`.padStart(4);
-  return (
-    `[${bar}] ${pct} ${String(p.step).padStart(String(total).length)}/${total}` +
-    `  loss ${formatLoss(p.loss)}  ${formatRate(p.stepsPerSecond)} steps/s  ETA ${formatDuration(eta)}`
-  );
+  const tail = [`  ${formatRate(p.stepsPerSecond)} steps/s`, `  ETA ${formatDuration(eta)}`].slice(0, extras);
+  const core = `${pct} ${String(p.step).padStart(String(total).length)}/${total}  loss ${formatLoss(p.loss)}`;
+  if (width === 0) return core + tail.join('');
+  const filled = Math.round(frac * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${core}${tail.join('')}`;
+}
+
+export function barLine(p: TrainProgress, total: number, width = 24): string {
+  return barText(p, total, width, 2);
+}
+
+/**
+ * The bar line in at most `columns - 1` characters (a full-width line would wrap): drops the ETA,
+ * then the rate, then narrows the bar and drops it; numbers are never cut, except on a terminal
+ * too narrow for the percent, the step count and the loss together.
+ */
+export function fittedBarLine(p: TrainProgress, total: number, columns?: number): string {
+  const full = barLine(p, total);
+  if (columns === undefined) return full;
+  const room = Math.max(1, columns - 1);
+  const candidates = [full, barText(p, total, 24, 1)];
+  for (let w = 24; w >= 5; w--) candidates.push(barText(p, total, w, 0));
+  candidates.push(barText(p, total, 0, 0));
+  const fits = candidates.find((line) => line.length <= room);
+  return fits ?? barText(p, total, 0, 0).slice(0, room);
 }
 
 export function progressSink(mode: ProgressMode, total: number, stream: Stream): ProgressSink {
@@ -71,10 +92,7 @@ export function progressSink(mode: ProgressMode, total: number, stream: Stream):
   let open = false;
   return {
     update: (p) => {
-      let line = barLine(p, total);
-      const cols = stream.columns;
-      if (cols !== undefined && cols > 10 && line.length > cols - 1) line = line.slice(0, cols - 1);
-      stream.write(`\r\x1b[2K${line}`);
+      stream.write(`\r\x1b[2K${fittedBarLine(p, total, stream.columns)}`);
       open = true;
     },
     finish: () => {
