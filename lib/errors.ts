@@ -88,3 +88,16 @@ export function callNativeSync<T>(fn: () => T): T {
     throw fromNative(err);
   }
 }
+
+/** Waits for a cancellable native job; an abort of `signal` cancels it (it then rejects with EbmAbortError). */
+export async function awaitJob<T>(job: { promise: Promise<T>; cancel: () => void }, signal?: AbortSignal): Promise<T> {
+  const onAbort = () => job.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await job.promise;
+  } catch (err) {
+    throw fromNative(err);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -256,6 +256,11 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
   }
 }
 
+/** Copies of x and a per-row t, for a job that has to wait. */
+function copyInputs(a: { x: Tensor; t?: number | Float32Array }): { x: Tensor; t?: number | Float32Array } {
+  return { x: snapshot(a.x), t: a.t instanceof Float32Array ? a.t.slice() : a.t };
+}
+
 /**
  * A model living in the native core. All heavy methods run off the event loop.
  *
@@ -294,19 +299,28 @@ export class EnergyModel {
   }
 
   /**
-   * @internal Runs `start` (which begins a native job and resolves when it ends) after every job
-   * queued earlier on any model this one holds; at once when none is. A signal that fires while
-   * the job waits rejects it with EbmAbortError and it never starts.
+   * @internal Runs `start(input)` (it begins a native job and resolves when the job ends) after
+   * every job queued earlier on any model this one holds; at once when there is none. A job that
+   * has to wait gets `copy(input)`, taken now, so later writes to the caller's arrays do not reach
+   * it. A signal that fires while the job waits rejects it with EbmAbortError and it never starts;
+   * once started, aborting is the job's own business.
    */
-  runExclusive<T>(start: () => Promise<T>, signal?: AbortSignal, what = 'the job'): Promise<T> {
+  runExclusive<I, T>(
+    input: I,
+    start: (input: I) => Promise<T>,
+    options: { copy?: (input: I) => I; signal?: AbortSignal; what?: string } = {},
+  ): Promise<T> {
+    const { copy, signal, what = 'the job' } = options;
     const aborted = () => new EbmAbortError(`${what} was aborted before it started`);
     const idle = !this.busy;
-    const before = idle ? undefined : Promise.allSettled(this.holds.map((m) => m.tail));
+    const given = !idle && copy ? copy(input) : input;
+    let started = false;
     const run = (): Promise<T> => {
       if (signal?.aborted) return Promise.reject(aborted());
-      return callNative(start);
+      started = true;
+      return callNative(() => start(given));
     };
-    const result = before ? before.then(run) : run();
+    const result = idle ? run() : Promise.allSettled(this.holds.map((m) => m.tail)).then(run);
     const done = result.then(
       () => undefined,
       () => undefined,
@@ -319,9 +333,11 @@ export class EnergyModel {
       for (const m of this.holds) m.pending--;
     });
     if (idle || !signal) return result;
-    // Waiting: an abort rejects now; the queued start then sees the signal and does nothing.
+    // Waiting: an abort rejects now (the queued start then sees the signal and does nothing).
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(aborted());
+      const onAbort = () => {
+        if (!started) reject(aborted());
+      };
       signal.addEventListener('abort', onAbort, { once: true });
       result.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });
@@ -333,41 +349,32 @@ export class EnergyModel {
   }
 
   /** One energy per row of x. */
-  energy(x: Tensor, t?: number | Float32Array): Promise<Float32Array> {
-    return callNative(() => {
-      checkTensor(x, 'x');
-      const [xs, ts] = this.busy ? [snapshot(x), t instanceof Float32Array ? t.slice() : t] : [x, t];
-      return this.runExclusive(() => this.handle.energy(xs, ts));
-    });
+  async energy(x: Tensor, t?: number | Float32Array): Promise<Float32Array> {
+    checkTensor(x, 'x');
+    return this.runExclusive({ x, t }, (a) => this.handle.energy(a.x, a.t), { copy: copyInputs });
   }
 
   /** The score -∇ₓE(x), by autograd; same shape as x. */
-  score(x: Tensor, t?: number | Float32Array): Promise<Tensor> {
-    return callNative(() => {
-      checkTensor(x, 'x');
-      const [xs, ts] = this.busy ? [snapshot(x), t instanceof Float32Array ? t.slice() : t] : [x, t];
-      return this.runExclusive(() => this.handle.score(xs, ts));
-    });
+  async score(x: Tensor, t?: number | Float32Array): Promise<Tensor> {
+    checkTensor(x, 'x');
+    return this.runExclusive({ x, t }, (a) => this.handle.score(a.x, a.t), { copy: copyInputs });
   }
 
   /** Writes a safetensors checkpoint (config in its metadata); atomic (temp file + rename). */
-  save(path: string): Promise<void> {
-    return this.runExclusive(() => this.handle.save(path));
+  async save(path: string): Promise<void> {
+    return this.runExclusive(path, (p) => this.handle.save(p));
   }
 
   /** Copies of every weight and buffer, by name (PyTorch naming: layers.0.weight is [out, in]). */
-  parameters(): Promise<Record<string, Tensor>> {
-    return this.runExclusive(() => this.handle.getParameters());
+  async parameters(): Promise<Record<string, Tensor>> {
+    return this.runExclusive(undefined, () => this.handle.getParameters());
   }
 
   /** Overwrites the named weights; each shape must match. */
-  setParameters(values: Record<string, Tensor>): Promise<void> {
-    return callNative(() => {
-      for (const [name, t] of Object.entries(values)) checkTensor(t, `parameters['${name}']`);
-      const given = this.busy
-        ? Object.fromEntries(Object.entries(values).map(([name, t]) => [name, snapshot(t)]))
-        : values;
-      return this.runExclusive(() => this.handle.setParameters(given));
+  async setParameters(values: Record<string, Tensor>): Promise<void> {
+    for (const [name, t] of Object.entries(values)) checkTensor(t, `parameters['${name}']`);
+    return this.runExclusive(values, (v) => this.handle.setParameters(v), {
+      copy: (v) => Object.fromEntries(Object.entries(v).map(([name, t]) => [name, snapshot(t)])),
     });
   }
 }
@@ -403,7 +410,13 @@ export async function loadModel(path: string, options: { device?: Device } = {})
   if (typeof path !== 'string' || path.length === 0) throw new EbmConfigError('path must be a non-empty string');
   optionalDevice(options as Record<string, unknown>, 'device', 'options');
   // the native reader would call a folder a truncated file
-  if (fs.statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+  let isFolder = false;
+  try {
+    isFolder = fs.statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    // unreadable or not a path: the native reader reports it
+  }
+  if (isFolder) {
     throw new EbmIoError(`checkpoint '${path}' is a directory, not a safetensors file`);
   }
   const handle = await callNative(() => native().loadModel(path, options.device));

@@ -1,6 +1,6 @@
 /** Sampling: a whole chain run in C++ on a worker thread, cancellable, with diagnostics. */
 import { SamplerConfig, validateSamplerConfig } from './config';
-import { EbmAbortError, EbmConfigError, fromNative } from './errors';
+import { awaitJob, EbmAbortError, EbmConfigError } from './errors';
 import { EnergyModel } from './model';
 import { native } from './native';
 import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
@@ -78,35 +78,24 @@ export async function sample(model: EnergyModel, options: SampleOptions): Promis
   const total = samplerSteps(sampler);
   const progressEvery = options.progressEvery ?? Math.max(1, Math.ceil(total / 20));
   const onProgress = options.onProgress;
-  const init = options.init && model.busy ? snapshot(options.init) : options.init;
-  const t = options.t instanceof Float32Array && model.busy ? options.t.slice() : options.t;
+  // Everything the job reads is fixed now, at the call, even if it has to wait for the model.
+  const jobJson = JSON.stringify({
+    sampler,
+    n: options.init ? options.init.shape[0] : options.n,
+    seed: options.seed ?? 0,
+    returnTrajectory: options.returnTrajectory ?? false,
+    thin: options.thin ?? 1,
+    progressEvery: onProgress ? progressEvery : 0,
+  });
+  const report = onProgress ? (step: number) => onProgress(step, total) : undefined;
+  const signal = options.signal;
   return model.runExclusive(
-    async () => {
-      const job = native().sample(
-        model.handle,
-        JSON.stringify({
-          sampler,
-          n: options.init ? options.init.shape[0] : options.n,
-          seed: options.seed ?? 0,
-          returnTrajectory: options.returnTrajectory ?? false,
-          thin: options.thin ?? 1,
-          progressEvery: onProgress ? progressEvery : 0,
-        }),
-        init,
-        t,
-        onProgress ? (step) => onProgress(step, total) : undefined,
-      );
-      const onAbort = () => job.cancel();
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        return await job.promise;
-      } catch (err) {
-        throw fromNative(err);
-      } finally {
-        options.signal?.removeEventListener('abort', onAbort);
-      }
+    { init: options.init, t: options.t },
+    (a) => awaitJob(native().sample(model.handle, jobJson, a.init, a.t, report), signal),
+    {
+      copy: (a) => ({ init: a.init && snapshot(a.init), t: a.t instanceof Float32Array ? a.t.slice() : a.t }),
+      signal,
+      what: 'sampling',
     },
-    options.signal,
-    'sampling',
   );
 }

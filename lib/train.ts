@@ -1,6 +1,6 @@
 /** Training: the whole loop runs in C++ on a worker thread; JS gets progress every logEvery steps. */
 import { configJson, LossConfig, TrainOptions, validateLossConfig, validateTrainOptions } from './config';
-import { EbmAbortError, EbmConfigError, EbmShapeError, fromNative } from './errors';
+import { awaitJob, EbmAbortError, EbmConfigError, EbmShapeError } from './errors';
 import { EnergyModel } from './model';
 import { native, NativeTrainProgress } from './native';
 import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
@@ -69,38 +69,18 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
   }
   if (signal?.aborted) throw new EbmAbortError('training was aborted before it started');
   const nativeConfig = configJson({ ...cfg, onProgress: undefined, signal: undefined, labels: undefined });
-  // A run that has to wait for the model trains on the data as it was at the call.
-  const waits = model.busy;
-  const rows = waits ? snapshot(data) : data;
-  const rowLabels = waits ? labels?.slice() : labels;
-  return model.runExclusive(
-    async () => {
-      const job = native().train(
-        model.handle,
-        rows,
-        nativeConfig,
-        onProgress ? (p) => onProgress(flatten(p)) : undefined,
-        rowLabels,
-      );
-      const onAbort = () => job.cancel();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        const result = await job.promise;
-        return {
-          steps: result.steps,
-          seconds: result.seconds,
-          history: result.history.map(flatten),
-          lossParameters: result.lossParameters,
-        };
-      } catch (err) {
-        throw fromNative(err);
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-    },
-    signal,
-    'training',
+  const report = onProgress ? (p: NativeTrainProgress) => onProgress(flatten(p)) : undefined;
+  const result = await model.runExclusive(
+    { data, labels },
+    (a) => awaitJob(native().train(model.handle, a.data, nativeConfig, report, a.labels), signal),
+    { copy: (a) => ({ data: snapshot(a.data), labels: a.labels?.slice() }), signal, what: 'training' },
   );
+  return {
+    steps: result.steps,
+    seconds: result.seconds,
+    history: result.history.map(flatten),
+    lossParameters: result.lossParameters,
+  };
 }
 
 export interface LossEvaluation {
@@ -125,6 +105,6 @@ export async function evaluateLoss(
   checkFinite(batch, 'batch');
   const seed = options.seed ?? 0;
   checkNumber(seed, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-  const rows = model.busy ? snapshot(batch) : batch;
-  return model.runExclusive(() => native().evaluateLoss(model.handle, rows, configJson(loss), seed));
+  const lossJson = configJson(loss);
+  return model.runExclusive(batch, (b) => native().evaluateLoss(model.handle, b, lossJson, seed), { copy: snapshot });
 }

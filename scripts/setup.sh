@@ -58,8 +58,8 @@ if [ -n "${LIBTORCH:-}" ]; then
 elif [ -n "${Torch_DIR:-}" ]; then
   [ -f "$Torch_DIR/TorchConfig.cmake" ] || die "Torch_DIR=$Torch_DIR has no TorchConfig.cmake."
   log "LibTorch from Torch_DIR=$Torch_DIR"
-elif [ -n "$(python_torch_cmake)" ]; then
-  log "LibTorch from the Python torch of ${EBM_PYTHON:-python3} ($(python_torch_cmake))"
+elif py_torch=$(python_torch_cmake) && [ -n "$py_torch" ]; then
+  log "LibTorch from the Python torch of ${EBM_PYTHON:-python3} ($py_torch)"
 elif compgen -G "/usr/lib/*/cmake/Torch/TorchConfig.cmake" >/dev/null || [ -f /usr/share/cmake/Torch/TorchConfig.cmake ]; then
   log "LibTorch from the system"
 elif can_apt; then

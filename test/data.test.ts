@@ -19,7 +19,7 @@ import {
   undoStandardize,
 } from '../lib/data/transform';
 import { maxAbsDiff, randn, rejectsWith, rng, skipUnless, tmpDir } from './helpers';
-import { hasTorchPython, referencePython } from './python';
+import { referencePython, referencePythonHas } from './python';
 
 /** Element-wise identity that also matches NaN with NaN and tells -0 from 0. */
 function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): void {
@@ -261,7 +261,7 @@ describe('data: NPY files', () => {
   });
 
   it('agrees with NumPy both ways', function () {
-    skipUnless(this, hasTorchPython(), '/usr/bin/python3 has no torch and numpy (apt-get install -y python3-torch)');
+    skipUnless(this, referencePythonHas('numpy'), '/usr/bin/python3 has no numpy (apt-get install -y python3-numpy)');
     const data = randomFloats(12, 3);
     writeNpy(file('ours.npy'), { data, shape: [3, 4] });
     const script = `
@@ -330,12 +330,16 @@ describe('data: CSV files', () => {
     // ~6.5 MB; the header's multi-byte names and every row length are odd, so the chunk
     // boundaries fall inside lines (and, for some chunk, could fall inside a character).
     const rows = 400000;
-    const parts = ['\ufeffé€,ß\r\n'];
+    // a header long enough that its '€' (3 bytes in UTF-8) straddles the first chunk edge
+    const chunk = 1 << 22;
+    const pad = 'x'.repeat(chunk - 3 - 2 - 1); // BOM (3 bytes) + 'é' (2 bytes) + 1 byte of '€' before the edge
+    const parts = [`\ufeffé${pad}€,ß\r\n`];
     for (let i = 0; i < rows; i++) parts.push(`${i},${i * 0.5 - 7}\r\n`);
     fs.writeFileSync(file('big.csv'), parts.join(''));
     assert.ok(fs.statSync(file('big.csv')).size > 6e6);
     const { tensor, header } = readCsvTable(file('big.csv'));
-    assert.deepEqual(header, ['é€', 'ß']);
+    assert.equal(Buffer.byteLength(`\ufeffé${pad}`), chunk - 1, "'€' starts 1 byte before the edge");
+    assert.deepEqual(header, [`é${pad}€`, 'ß']);
     assert.deepEqual(tensor.shape, [rows, 2]);
     for (const i of [0, 1, 262143, 262144, 299999, rows - 1]) {
       assert.equal(tensor.data[2 * i], i);

@@ -102,6 +102,28 @@ describe('bad input is rejected with a clear error', () => {
     await rejectsWith(ebm.loadModel(path.join(dir, 'missing.safetensors')), ebm.EbmIoError, /cannot open checkpoint/);
   });
 
+  it('io: a checkpoint whose stored config has no hidden layers (the TS checks do not see it)', async () => {
+    const file = path.join(dir, 'nohidden.safetensors');
+    await ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [4], device: 'cpu' }).save(file);
+    const bytes = fs.readFileSync(file);
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as {
+      __metadata__: Record<string, string>;
+    };
+    const config = JSON.parse(header.__metadata__['ebm_torch.config']) as { hidden: number[] };
+    config.hidden = [];
+    header.__metadata__['ebm_torch.config'] = JSON.stringify(config);
+    const json = Buffer.from(JSON.stringify(header), 'utf8');
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    fs.writeFileSync(file, Buffer.concat([length, json, bytes.subarray(8 + headerLength)]));
+    await rejectsWith(
+      ebm.loadModel(file),
+      ebm.EbmIoError,
+      /holds an invalid model config: model\.hidden must list at least one layer/,
+    );
+  });
+
   it('io: a directory given as the checkpoint', async () => {
     await rejectsWith(ebm.loadModel(dir), ebm.EbmIoError, /is a directory, not a safetensors file/);
   });

@@ -6,15 +6,18 @@ export const referencePython = '/usr/bin/python3';
 
 let available: boolean | undefined;
 export function hasTorchPython(): boolean {
-  if (available === undefined) {
-    try {
-      execFileSync(referencePython, ['-c', 'import torch'], { stdio: 'ignore' });
-      available = true;
-    } catch {
-      available = false;
-    }
-  }
+  available ??= referencePythonHas('torch');
   return available;
+}
+
+/** Whether Debian's python3 can import a module (numpy for the NPY cross-check, say). */
+export function referencePythonHas(module: string): boolean {
+  try {
+    execFileSync(referencePython, ['-c', `import ${module}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Runs test/reference/<script> with a JSON request on stdin; returns its JSON reply. */

@@ -23,7 +23,12 @@ describe('jobs on one model', () => {
   it('leave the thread pool free while they wait (file reads finish during training)', async () => {
     const m = model();
     const stop = new AbortController();
-    const training = longRun(m, stop.signal).catch((e: unknown) => e);
+    let trainingSettled = false;
+    const training = longRun(m, stop.signal)
+      .catch((e: unknown) => e)
+      .finally(() => {
+        trainingSettled = true;
+      });
     const timer = setTimeout(() => stop.abort(), 1500); // the run ends in 1.5 s either way
     // Eight calls queued behind the training run: with the wait on the pool they would hold all
     // four threads and the read below would wait for the whole run.
@@ -31,11 +36,13 @@ describe('jobs on one model', () => {
     const t0 = performance.now();
     await fs.promises.readFile(__filename);
     const readMs = performance.now() - t0;
+    const readDuringTraining = !trainingSettled;
     clearTimeout(timer);
     stop.abort();
     assert.ok((await training) instanceof ebm.EbmAbortError);
     const energies = await Promise.all(queued);
-    assert.ok(readMs < 500, `the read took ${readMs.toFixed(0)} ms`);
+    // ordering, not a time limit: the read completed while the 100000-step run still held the model
+    assert.ok(readDuringTraining, `the read waited for the training run (${readMs.toFixed(0)} ms)`);
     for (const e of energies) assert.deepEqual(e, energies[0]);
   });
 
@@ -101,5 +108,58 @@ describe('jobs on one model', () => {
     assert.equal(progressed, false);
     // the model is free again
     assert.equal((await m.energy(x)).length, 8);
+  });
+
+  it('a queued run that has started is aborted by the run itself (its step count), not as "before it started"', async () => {
+    const m = model();
+    const first = ebm.train(m, data, {
+      loss: { kind: 'ed', t: 1, m: 4, w: 1 },
+      optimizer: { kind: 'adam', lr: 1e-3 },
+      batchSize: 128,
+      steps: 100,
+      seed: 0,
+    });
+    const stop = new AbortController();
+    let reports = 0;
+    const second = ebm.train(m, data, {
+      loss: { kind: 'ed', t: 1, m: 16, w: 1 },
+      optimizer: { kind: 'adam', lr: 1e-3 },
+      batchSize: 256,
+      steps: 100000,
+      seed: 0,
+      logEvery: 10,
+      signal: stop.signal,
+      onProgress: () => {
+        if (++reports === 3) stop.abort();
+      },
+    });
+    await first;
+    await rejectsWith(second, ebm.EbmAbortError, /training was aborted after \d+ steps/);
+    assert.ok(reports >= 3, 'it ran before the abort');
+  });
+
+  it('a queued call uses the options as they were at the call', async () => {
+    const m = model();
+    const stop = new AbortController();
+    const training = longRun(m, stop.signal).catch((e: unknown) => e);
+    const options = { n: 50, seed: 1, sampler: { kind: 'langevin', steps: 5, stepSize: 0.01 } as ebm.SamplerConfig };
+    const a = ebm.sample(m, options);
+    options.seed = 2;
+    const b = ebm.sample(m, options);
+    options.seed = 3;
+    options.n = 7;
+    setTimeout(() => stop.abort(), 200);
+    await training;
+    const [ra, rb] = [await a, await b];
+    assert.deepEqual(
+      [ra.shape, rb.shape],
+      [
+        [50, 2],
+        [50, 2],
+      ],
+    );
+    const again = await ebm.sample(m, { ...options, n: 50, seed: 1 });
+    assert.deepEqual(ra.data, again.data, 'seed 1, as at the first call');
+    assert.notDeepEqual(ra.data, rb.data);
   });
 });

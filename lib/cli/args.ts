@@ -98,10 +98,8 @@ export function parseCommand(
     if (seen.has(t.name)) throw new UsageError(`option --${t.name} was given more than once ${see}`);
     seen.add(t.name);
   }
-  const values: Record<string, string | boolean | undefined> = {};
-  for (const [k, v] of Object.entries(parsed.values)) {
-    if (!Array.isArray(v)) values[k] = v;
-  }
+  // no option is declared `multiple`, so every value is a string or a boolean
+  const values = parsed.values as Record<string, string | boolean | undefined>;
   const pos = parsed.positionals;
   if (pos.length < positionals.length) {
     throw new UsageError(`'${command}' needs ${positionals.map((p) => `<${p}>`).join(' ')} ${see}`);

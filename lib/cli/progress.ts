@@ -75,7 +75,8 @@ export function barLine(p: TrainProgress, total: number, width = 24): string {
  */
 export function fittedBarLine(p: TrainProgress, total: number, columns?: number): string {
   const full = barLine(p, total);
-  if (columns === undefined) return full;
+  // a pseudo-terminal with no size set reports 0 columns: treat it as unknown
+  if (columns === undefined || columns < 2) return full;
   const room = Math.max(1, columns - 1);
   const candidates = [full, barText(p, total, 24, 1)];
   for (let w = 24; w >= 5; w--) candidates.push(barText(p, total, w, 0));

@@ -196,7 +196,7 @@ export function checkPath(path: unknown): asserts path is string {
   }
 }
 
-/** @internal Reads a whole file; failures become EbmIoError naming `what` and the path. */
+/** A file-system failure as an EbmIoError naming `what` and the path. */
 function ioError(err: unknown, path: string, what: string): EbmIoError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new EbmIoError(`${what} ${path} does not exist`);
@@ -204,7 +204,7 @@ function ioError(err: unknown, path: string, what: string): EbmIoError {
   return new EbmIoError(`cannot read ${what} ${path}: ${(err as Error).message}`);
 }
 
-/** Opens a file for reading; failures are EbmIoErrors that name it. */
+/** @internal Opens a file for reading; failures are EbmIoErrors that name it. */
 export function openChecked(path: string, what: string): number {
   checkPath(path);
   try {
@@ -214,7 +214,7 @@ export function openChecked(path: string, what: string): number {
   }
 }
 
-/** Reads the next bytes of an open file into buf; 0 at the end. */
+/** @internal Reads the next bytes of an open file into buf; 0 at the end. */
 export function readChecked(fd: number, buf: Buffer, path: string, what: string): number {
   try {
     return fs.readSync(fd, buf, 0, buf.length, null);
@@ -223,6 +223,7 @@ export function readChecked(fd: number, buf: Buffer, path: string, what: string)
   }
 }
 
+/** @internal Reads a whole file; failures become EbmIoError naming `what` and the path. */
 export function readFileChecked(path: string, what: string): Buffer {
   checkPath(path);
   try {

@@ -22,16 +22,14 @@ function requireClassifier(model: EnergyModel): void {
 export async function classifierFeatures(model: EnergyModel, x: Tensor): Promise<Tensor> {
   requireClassifier(model);
   checkRows(x, model.inputShape, 'x');
-  const xs = model.busy ? snapshot(x) : x;
-  return model.runExclusive(() => native().features(model.handle, xs));
+  return model.runExclusive(x, (v) => native().features(model.handle, v), { copy: snapshot });
 }
 
 /** Class logits [N, classes] of a classifier. */
 export async function classifierLogits(model: EnergyModel, x: Tensor): Promise<Tensor> {
   requireClassifier(model);
   checkRows(x, model.inputShape, 'x');
-  const xs = model.busy ? snapshot(x) : x;
-  return model.runExclusive(() => native().features(model.handle, xs, true));
+  return model.runExclusive(x, (v) => native().features(model.handle, v, true), { copy: snapshot });
 }
 
 /** Fraction of rows whose arg-max logit equals the label. */
@@ -57,8 +55,9 @@ export async function frechetDistance(classifier: EnergyModel, a: Tensor, b: Ten
   checkRows(b, classifier.inputShape, 'b');
   checkFinite(a, 'a');
   checkFinite(b, 'b');
-  const [as, bs] = classifier.busy ? [snapshot(a), snapshot(b)] : [a, b];
-  return classifier.runExclusive(() => native().frechet(classifier.handle, as, bs));
+  return classifier.runExclusive({ a, b }, (v) => native().frechet(classifier.handle, v.a, v.b), {
+    copy: (v) => ({ a: snapshot(v.a), b: snapshot(v.b) }),
+  });
 }
 
 export interface FashionClassifierOptions {

@@ -40,10 +40,9 @@ class DiffusiveClassification : public Loss {
       if (static_cast<int64_t>(f.size()) != levels_)
         throw ConfigError("loss.offsets must hold one number per level (" + std::to_string(levels_) + "), got " +
                           std::to_string(f.size()));
-      for (size_t i = 0; i < f.size(); ++i) {
+      for (size_t i = 0; i < f.size(); ++i)
         if (!std::isfinite(f[i])) throw ConfigError("loss.offsets[" + std::to_string(i) + "] must be finite");
-        start[static_cast<int64_t>(i)] = f[i];
-      }
+      start = torch::tensor(f, torch::kFloat64).to(torch::kFloat32);
     }
     offsets_ = start.to(model.device()).set_requires_grad(true);
     grid_ = dsm_.path.grid(levels_, model.device());

@@ -19,10 +19,18 @@ at::Tensor EnergyModel::addParameter(const std::string& name, at::Tensor value) 
   return value;
 }
 
-ParameterPlan& ParameterPlan::add(std::initializer_list<int64_t> shape) {
+namespace {
+// Elements of a shape, saturating just above the budget (no overflow for any dimensions).
+template <typename Shape>
+int64_t cappedNumel(const Shape& shape) {
   int64_t numel = 1;
   for (int64_t s : shape) numel = s > 0 && numel > kMaxModelParameters / s ? kMaxModelParameters + 1 : numel * s;
-  total_ = std::min(total_ + numel, kMaxModelParameters + 1);
+  return numel;
+}
+}  // namespace
+
+ParameterPlan& ParameterPlan::add(std::initializer_list<int64_t> shape) {
+  total_ = std::min(total_ + cappedNumel(shape), kMaxModelParameters + 1);
   return *this;
 }
 
@@ -34,9 +42,7 @@ void ParameterPlan::check() const {
 
 at::Tensor EnergyModel::addUniformParameter(const std::string& name, const std::vector<int64_t>& shape, int64_t fanIn,
                                             at::Generator& gen) {
-  int64_t numel = 1;
-  for (int64_t s : shape) numel = s > 0 && numel > kMaxModelParameters / s ? kMaxModelParameters + 1 : numel * s;
-  parameterCount_ += numel;
+  parameterCount_ += cappedNumel(shape);
   if (parameterCount_ > kMaxModelParameters)
     throw ConfigError("model: this config needs more than " + std::to_string(kMaxModelParameters) +
                       " parameters (reached at '" + name + "'); reduce its widths, channels or input size");

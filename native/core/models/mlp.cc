@@ -21,6 +21,8 @@ class Mlp : public EnergyModel {
         timeConditioned_(json::getBool(cfg, "timeConditioned", "model", false)),
         spectralNorm_(json::getBool(cfg, "spectralNorm", "model", false)) {
     std::vector<int64_t> hidden = json::getIntArray(cfg, "hidden", "model");
+    // checked here too: a checkpoint's metadata reaches this constructor without the TS checks
+    if (hidden.empty()) throw ConfigError("model.hidden must list at least one layer width, e.g. [128, 128]");
     for (size_t i = 0; i < hidden.size(); ++i)
       if (hidden[i] < 1 || hidden[i] > 65536)
         throw ConfigError("model.hidden[" + std::to_string(i) + "] must be an integer in [1, 65536], got " +
