@@ -57,6 +57,7 @@ export interface NativeTrainProgress {
 export interface NativeTrainResult {
   steps: number;
   seconds: number;
+  threads: number;
   history: NativeTrainProgress[];
   lossParameters: Record<string, NativeTensor>;
 }

@@ -22,6 +22,8 @@ export interface TrainProgress {
 export interface TrainRun {
   steps: number;
   seconds: number;
+  /** LibTorch intra-op threads the run used (ebm.setNumThreads, else LibTorch's default) */
+  threads: number;
   history: TrainProgress[];
   /** final values of tensors the loss owns, e.g. DiffCLF's per-level offsets 'diffclf.offsets' */
   lossParameters: Record<string, Tensor>;
@@ -78,6 +80,7 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
   return {
     steps: result.steps,
     seconds: result.seconds,
+    threads: result.threads,
     history: result.history.map(flatten),
     lossParameters: result.lossParameters,
   };

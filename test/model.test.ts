@@ -78,6 +78,27 @@ describe('runtime', () => {
     ebm.setNumThreads(before);
     assert.equal(ebm.version().numThreads, before);
   });
+
+  it('applies the thread count to jobs on worker threads too (OpenMP keeps it per thread)', async () => {
+    // Before the count was applied per job, runs reported LibTorch's default whatever was set.
+    const before = ebm.version().numThreads;
+    const data = ebm.datasets.toy('8gaussians', 256, 0);
+    const run = () =>
+      ebm.train(ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [8], device: 'cpu' }), data, {
+        loss: { kind: 'ed', t: 1, m: 4, w: 1 },
+        optimizer: { kind: 'adam', lr: 1e-3 },
+        batchSize: 64,
+        steps: 2,
+      });
+    try {
+      for (const n of [1, 3, 2]) {
+        ebm.setNumThreads(n);
+        assert.equal((await run()).threads, n, `setNumThreads(${n})`);
+      }
+    } finally {
+      ebm.setNumThreads(before);
+    }
+  });
 });
 
 describe('mlp energy model', () => {

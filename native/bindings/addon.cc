@@ -8,6 +8,7 @@
 #include "io/json.h"
 #include "js_errors.h"
 #include "model_wrap.h"
+#include "threads.h"
 
 namespace ebm::bindings {
 namespace {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "js_errors.h"
+#include "threads.h"
 
 namespace ebm::bindings {
 
@@ -26,6 +27,7 @@ class AsyncJob : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
+      applyRequestedThreads();
       work_();
     } catch (...) {
       caught_ = classify(std::current_exception());

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "js_errors.h"
+#include "threads.h"
 
 namespace ebm::bindings {
 
@@ -39,6 +40,7 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
  protected:
   void Execute(const typename Napi::AsyncProgressQueueWorker<Progress>::ExecutionProgress& progress) override {
     try {
+      applyRequestedThreads();
       work_([&progress](const Progress& p) { progress.Send(&p, 1); }, *cancel_);
     } catch (...) {
       caught_ = classify(std::current_exception());

@@ -48,6 +48,7 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
           Napi::Object o = Napi::Object::New(env);
           o.Set("steps", static_cast<double>(result->steps));
           o.Set("seconds", result->seconds);
+          o.Set("threads", result->threads);
           Napi::Array history = Napi::Array::New(env, result->history.size());
           for (size_t i = 0; i < result->history.size(); ++i)
             history.Set(static_cast<uint32_t>(i), progressToJs(env, result->history[i]));

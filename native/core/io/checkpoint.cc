@@ -61,9 +61,4 @@ RuntimeInfo runtimeInfo() {
   return info;
 }
 
-void setNumThreads(int n) {
-  if (n < 1 || n > 1024) throw ConfigError("numThreads must be an integer in [1, 1024], got " + std::to_string(n));
-  torch::set_num_threads(n);
-}
-
 }  // namespace ebm

@@ -24,6 +24,5 @@ struct RuntimeInfo {
   int numThreads;
 };
 RuntimeInfo runtimeInfo();
-void setNumThreads(int n);
 
 }  // namespace ebm

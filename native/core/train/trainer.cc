@@ -178,6 +178,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   int64_t lastGoodStep = 0;
 
   TrainResult result;
+  result.threads = at::get_num_threads();
   std::vector<at::Tensor> intervalLoss;
   std::map<std::string, at::Tensor> metricSums;
   std::map<std::string, int64_t> metricCounts;  // a metric may be absent on some steps (warm-up)

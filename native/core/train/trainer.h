@@ -28,6 +28,7 @@ struct TrainProgress {
 struct TrainResult {
   int64_t steps = 0;
   double seconds = 0;
+  int threads = 0;  // LibTorch intra-op threads on the training thread
   std::vector<TrainProgress> history;
   // Final values of tensors the loss owns (DiffCLF's per-level offsets), on the CPU.
   std::vector<NamedTensor> lossParameters;
