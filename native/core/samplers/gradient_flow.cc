@@ -55,8 +55,15 @@ class GradientFlow : public Sampler {
     const at::Tensor fixedH = torch::full({}, bandwidth_, x.options());
     at::Tensor h = fixedH;
     for (int64_t k = 0; k < steps_; ++k) {
-      if (repulsion_ && bandwidth_ <= 0) h = autoBandwidth(x);
-      at::Tensor e, v = velocity(model, x, h, o.t, &e);
+      // The centred cloud and (when it fits one block) its distance matrix serve both the
+      // bandwidth and the first velocity.
+      at::Tensor xc, d2;
+      if (repulsion_) {
+        xc = centred(x);
+        d2 = fullDistances(xc);
+        if (bandwidth_ <= 0) h = autoBandwidth(xc, d2);
+      }
+      at::Tensor e, v = velocity(model, x, h, o.t, &e, xc, d2);
       recordEnergy(r, k + 1, steps_, e);
       if (integrator_ == "euler") {
         x = x + stepSize_ * v;
@@ -87,16 +94,24 @@ class GradientFlow : public Sampler {
     return d2.clamp_min(0);
   }
 
+  // All squared distances of a centred cloud x [n, D] when they fit one block (self-pairs exactly
+  // 0); undefined otherwise, and the callers go block by block.
+  static at::Tensor fullDistances(const at::Tensor& x) {
+    const int64_t n = x.size(0);
+    return n <= blockRows(n) ? blockDistances(x, 0, n) : at::Tensor();
+  }
+
   // Median over particles of the distance to the nearest distinct particle (exact duplicates,
-  // e.g. CD chains started from resampled data, are skipped; 0 when all coincide).
-  static at::Tensor medianNearest(const at::Tensor& x) {
+  // e.g. CD chains started from resampled data, are skipped; 0 when all coincide). d2full: the
+  // full distance matrix when the caller has it.
+  static at::Tensor medianNearest(const at::Tensor& x, const at::Tensor& d2full) {
     const int64_t n = x.size(0), block = blockRows(n);
     std::vector<at::Tensor> nearest;
     for (int64_t s = 0; s < n; s += block) {
       const int64_t b = std::min(block, n - s);
-      at::Tensor d2 = blockDistances(x, s, b);
-      d2.masked_fill_(d2 <= 0, INFINITY);  // itself (zeroed by index) and exact twins
-      nearest.push_back(std::get<0>(d2.min(1)));
+      at::Tensor d2 = d2full.defined() ? d2full : blockDistances(x, s, b);
+      // itself (zeroed by index) and exact twins; out of place, the caller's matrix is reused
+      nearest.push_back(std::get<0>(d2.masked_fill(d2 <= 0, INFINITY).min(1)));
     }
     at::Tensor all = torch::cat(nearest);
     // nanmedian skips the particles with no distinct neighbour; NaN (all coincide) becomes 0.
@@ -112,52 +127,57 @@ class GradientFlow : public Sampler {
   }
 
   // Floored relative to the ensemble's spread, so a collapsed ensemble still gets a usable kernel.
-  at::Tensor autoBandwidth(const at::Tensor& xIn) const {
-    at::Tensor x = centred(xIn);
+  // x: the centred cloud; d2full as for medianNearest.
+  at::Tensor autoBandwidth(const at::Tensor& x, const at::Tensor& d2full) const {
     at::Tensor floor = (1e-3 * x.var(0).mean().sqrt()).clamp_min(1e-6);
-    return torch::maximum(scale_ * medianNearest(x), floor);
+    return torch::maximum(scale_ * medianNearest(x, d2full), floor);
   }
 
-  // Repulsion terms for the rows [s, s + b) given the kernel block k [b, n] and all D.
-  at::Tensor repulsionBlock(const at::Tensor& xb, const at::Tensor& k, const at::Tensor& x, const at::Tensor& db,
-                            const at::Tensor& invD, const at::Tensor& xOverD) const {
-    // sum_j K_ij (x_i - x_j) = x_i D_i - (K x)_i, and the same with K_ij / D_j
-    at::Tensor r = xb - torch::matmul(k, x) / db;
-    if (blob_) r = r + xb * torch::matmul(k, invD).unsqueeze(1) - torch::matmul(k, xOverD);
+  // The right-hand side [x, 1/D, x/D] of the one product with each kernel block.
+  at::Tensor kernelOperand(const at::Tensor& x, const at::Tensor& d) const {
+    return blob_ ? torch::cat({x, d.reciprocal().unsqueeze(1), x / d.unsqueeze(1)}, 1) : x;
+  }
+
+  // Repulsion terms for the rows xb [b, D] given the kernel block k [b, n], their D_i and the
+  // kernel operand. sum_j K_ij (x_i - x_j) = x_i D_i - (K x)_i, and the same with K_ij / D_j.
+  at::Tensor repulsionBlock(const at::Tensor& xb, const at::Tensor& k, const at::Tensor& operand,
+                            const at::Tensor& db) const {
+    const int64_t dim = xb.size(1);
+    at::Tensor kr = torch::matmul(k, operand);
+    at::Tensor r = xb - kr.narrow(1, 0, dim) / db.unsqueeze(1);
+    if (blob_) r = r + xb * kr.narrow(1, dim, 1) - kr.narrow(1, dim + 1, dim);
     return r;
   }
 
-  // energyOut (optional) receives E at xIn.
+  // energyOut (optional) receives E at xIn; xc and d2full (optional) are centred(xIn) and its
+  // full distance matrix when the caller has them.
   at::Tensor velocity(EnergyModel& model, const at::Tensor& xIn, const at::Tensor& h, const at::Tensor& t,
-                      at::Tensor* energyOut = nullptr) const {
+                      at::Tensor* energyOut = nullptr, const at::Tensor& xc = {}, const at::Tensor& d2full = {}) const {
     at::Tensor drift = -energyGrad(model, xIn, t, energyOut);
     if (!repulsion_) return drift;
-    at::Tensor x = centred(xIn);
+    at::Tensor x = xc.defined() ? xc : centred(xIn);
     const int64_t n = x.size(0);
-    const at::Tensor invH2 = (h * h).reciprocal(), inv2h2 = 0.5 * invH2;
+    const at::Tensor invH2 = (h * h).reciprocal(), negInv2h2 = -0.5 * invH2;
     at::Tensor repulsion;
     const int64_t block = blockRows(n);
     if (n <= block) {
-      // One kernel matrix serves both passes.
-      at::Tensor d2 = squaredDistances(x, x);
-      d2.diagonal().zero_();  // rounding can leave it slightly positive; K_ii must be exactly 1
-      at::Tensor k = torch::exp(-d2 * inv2h2);
+      // One kernel matrix serves both passes; its diagonal is exactly exp(0) = 1.
+      at::Tensor k = (d2full.defined() ? d2full : blockDistances(x, 0, n)).mul(negInv2h2).exp_();
       at::Tensor d = k.sum(1);
-      repulsion = repulsionBlock(x, k, x, d.unsqueeze(1), d.reciprocal(), x / d.unsqueeze(1));
+      repulsion = repulsionBlock(x, k, kernelOperand(x, d), d);
     } else {
       // Pass 1: D_i = sum_j K_ij; pass 2: the repulsion, one row block of the kernel at a time.
       std::vector<at::Tensor> dParts, parts;
       for (int64_t s = 0; s < n; s += block) {
         const int64_t b = std::min(block, n - s);
-        dParts.push_back(torch::exp(-blockDistances(x, s, b) * inv2h2).sum(1));
+        dParts.push_back(blockDistances(x, s, b).mul_(negInv2h2).exp_().sum(1));
       }
       at::Tensor d = torch::cat(dParts);
-      at::Tensor invD = d.reciprocal(), xOverD = x / d.unsqueeze(1);
+      at::Tensor operand = kernelOperand(x, d);
       for (int64_t s = 0; s < n; s += block) {
         const int64_t b = std::min(block, n - s);
-        at::Tensor xb = x.narrow(0, s, b);
-        at::Tensor k = torch::exp(-blockDistances(x, s, b) * inv2h2);
-        parts.push_back(repulsionBlock(xb, k, x, d.narrow(0, s, b).unsqueeze(1), invD, xOverD));
+        at::Tensor k = blockDistances(x, s, b).mul_(negInv2h2).exp_();
+        parts.push_back(repulsionBlock(x.narrow(0, s, b), k, operand, d.narrow(0, s, b)));
       }
       repulsion = torch::cat(parts);
     }
