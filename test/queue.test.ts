@@ -9,15 +9,20 @@ describe('jobs on one model', () => {
   const data = ebm.datasets.toy('8gaussians', 4096, 0);
   const model = (): ebm.EnergyModel =>
     ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [64, 64], device: 'cpu', seed: 0 });
-  const longRun = (m: ebm.EnergyModel, signal?: AbortSignal): Promise<ebm.TrainRun> =>
+  const run = (m: ebm.EnergyModel, steps: number, extra: Partial<ebm.TrainConfig> = {}): Promise<ebm.TrainRun> =>
     ebm.train(m, data, {
       loss: { kind: 'ed', t: 1, m: 16, w: 1 },
-      optimizer: { kind: 'adam', lr: 1e-3 },
-      batchSize: 256,
-      steps: 100000,
+      optimizer: { kind: 'adam', lr: 1e-2 },
+      batchSize: 128,
+      steps,
       seed: 0,
-      ...(signal ? { signal } : {}),
+      ...extra,
     });
+  /** 200 steps: long enough that calls made meanwhile have to wait */
+  const shortRun = (m: ebm.EnergyModel): Promise<ebm.TrainRun> => run(m, 200);
+  /** a run that lasts until its signal aborts it */
+  const longRun = (m: ebm.EnergyModel, signal: AbortSignal, extra: Partial<ebm.TrainConfig> = {}) =>
+    run(m, 100000, { signal, ...extra });
   const x = ebm.datasets.toy('8gaussians', 8, 1);
 
   it('leave the thread pool free while they wait (file reads finish during training)', async () => {
@@ -49,13 +54,7 @@ describe('jobs on one model', () => {
   it('run in call order; a queued call sees the weights the run before it left, and its input as it was', async () => {
     const m = model();
     const before = await m.energy(x);
-    const training = ebm.train(m, data, {
-      loss: { kind: 'ed', t: 1, m: 4, w: 1 },
-      optimizer: { kind: 'adam', lr: 1e-2 },
-      batchSize: 128,
-      steps: 200,
-      seed: 0,
-    });
+    const training = shortRun(m);
     const input = ebm.tensor(Float32Array.from(x.data), x.shape);
     const queued = m.energy(input);
     input.data.fill(100); // written after the call: the queued job must not see it
@@ -70,13 +69,7 @@ describe('jobs on one model', () => {
     const part = model();
     const other = model();
     const product = ebm.compose([{ model: part }, { model: other, weight: 2 }]);
-    const training = ebm.train(part, data, {
-      loss: { kind: 'ed', t: 1, m: 4, w: 1 },
-      optimizer: { kind: 'adam', lr: 1e-2 },
-      batchSize: 128,
-      steps: 200,
-      seed: 0,
-    });
+    const training = shortRun(part);
     const composed = product.energy(x);
     await training;
     const [p, o, c] = [await part.energy(x), await other.energy(x), await composed];
@@ -112,23 +105,11 @@ describe('jobs on one model', () => {
 
   it('a queued run that has started is aborted by the run itself (its step count), not as "before it started"', async () => {
     const m = model();
-    const first = ebm.train(m, data, {
-      loss: { kind: 'ed', t: 1, m: 4, w: 1 },
-      optimizer: { kind: 'adam', lr: 1e-3 },
-      batchSize: 128,
-      steps: 100,
-      seed: 0,
-    });
+    const first = shortRun(m);
     const stop = new AbortController();
     let reports = 0;
-    const second = ebm.train(m, data, {
-      loss: { kind: 'ed', t: 1, m: 16, w: 1 },
-      optimizer: { kind: 'adam', lr: 1e-3 },
-      batchSize: 256,
-      steps: 100000,
-      seed: 0,
+    const second = longRun(m, stop.signal, {
       logEvery: 10,
-      signal: stop.signal,
       onProgress: () => {
         if (++reports === 3) stop.abort();
       },
