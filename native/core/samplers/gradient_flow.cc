@@ -52,8 +52,7 @@ class GradientFlow : public Sampler {
     if (repulsion_ && x.size(0) < 2) throw ConfigError("the gradient-flow sampler needs at least 2 particles");
     SampleResult r;
     // The bandwidth stays a device scalar: no host sync per step.
-    const at::Tensor fixedH = torch::full({}, bandwidth_, x.options());
-    at::Tensor h = fixedH;
+    at::Tensor h = torch::full({}, bandwidth_, x.options());
     for (int64_t k = 0; k < steps_; ++k) {
       // The centred cloud and (when it fits one block) its distance matrix serve both the
       // bandwidth and the first velocity.
