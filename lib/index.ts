@@ -14,6 +14,25 @@ export type {
   Activation,
   Device,
 } from './model';
+export {
+  latentEbm,
+  trainLatent,
+  loadLatentEbm,
+  LatentEbm,
+  latentDefaults,
+  validateLatentConfig,
+  validateLatentTrainOptions,
+} from './latent';
+export type {
+  LatentEbmConfig,
+  LatentModelConfig,
+  LatentChain,
+  LatentPriorOptions,
+  LatentTrainOptions,
+  ResolvedLatentTrainOptions,
+  GenerateOptions,
+  PosteriorOptions,
+} from './latent';
 export { sample } from './sample';
 export type { SampleOptions, SampleResult } from './sample';
 export { version, setNumThreads } from './runtime';

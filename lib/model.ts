@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { callNative, callNativeSync, EbmAbortError, EbmConfigError, EbmIoError } from './errors';
 import { native, NativeModelHandle } from './native';
+import type { LatentModelConfig } from './latent';
 import { checkTensor, snapshot, Tensor } from './tensor';
 import {
   checkNumber,
@@ -249,6 +250,8 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
       optionalDevice(cfg, 'device', path);
       return cfg as unknown as DoubleWellConfig;
     }
+    case 'latent':
+      throw new EbmConfigError(`${path}.kind 'latent' is built by ebm.latentEbm(config), not energyModel()`);
     default:
       throw new EbmConfigError(
         `${path}.kind must be one of ${modelKinds.map((k) => `'${k}'`).join(', ')}; got ${JSON.stringify(cfg.kind)}`,
@@ -278,7 +281,7 @@ export class EnergyModel {
   private tail: Promise<void> = Promise.resolve();
   /** jobs queued or running on this model */
   private pending = 0;
-  readonly config: ModelConfig | CompositionConfig;
+  readonly config: ModelConfig | CompositionConfig | LatentModelConfig;
   /** shape of one input row, e.g. [2] or [1, 28, 28] */
   readonly inputShape: readonly number[];
   /** E(x, t) rather than E(x) */
@@ -288,7 +291,7 @@ export class EnergyModel {
   constructor(handle: NativeModelHandle, parts: readonly EnergyModel[] = []) {
     this.handle = handle;
     this.holds = [...new Set<EnergyModel>([this, ...parts.flatMap((p) => p.holds)])];
-    this.config = JSON.parse(handle.config()) as ModelConfig | CompositionConfig;
+    this.config = JSON.parse(handle.config()) as ModelConfig | CompositionConfig | LatentModelConfig;
     this.inputShape = handle.inputShape();
     this.timeConditioned = handle.timeConditioned();
   }
@@ -405,7 +408,18 @@ export function compose(parts: ReadonlyArray<{ model: EnergyModel; weight?: numb
   );
 }
 
-/** Loads a model saved by EnergyModel.save(). `device` overrides the saved device. */
+/** JS classes of model kinds with methods of their own (latent models), by config kind. */
+const modelClasses = new Map<string, (handle: NativeModelHandle) => EnergyModel>();
+
+/** @internal lets a module that defines a subclass have loadModel() build it */
+export function registerModelClass(kind: string, make: (handle: NativeModelHandle) => EnergyModel): void {
+  modelClasses.set(kind, make);
+}
+
+/**
+ * Loads a model saved by EnergyModel.save(). `device` overrides the saved device. A latent
+ * model's file gives a LatentEbm (see also loadLatentEbm, typed as one).
+ */
 export async function loadModel(path: string, options: { device?: Device } = {}): Promise<EnergyModel> {
   if (typeof path !== 'string' || path.length === 0) throw new EbmConfigError('path must be a non-empty string');
   optionalDevice(options as Record<string, unknown>, 'device', 'options');
@@ -420,5 +434,6 @@ export async function loadModel(path: string, options: { device?: Device } = {})
     throw new EbmIoError(`checkpoint '${path}' is a directory, not a safetensors file`);
   }
   const handle = await callNative(() => native().loadModel(path, options.device));
-  return new EnergyModel(handle);
+  const { kind } = JSON.parse(handle.config()) as { kind: string };
+  return modelClasses.get(kind)?.(handle) ?? new EnergyModel(handle);
 }

@@ -104,6 +104,25 @@ export interface NativeAddon {
     onProgress?: (step: number) => void,
   ): NativeJob<NativeSampleResult>;
   compose(models: NativeModelHandle[], weights: number[]): NativeModelHandle;
+  trainLatent(
+    model: NativeModelHandle,
+    images: { data: Float32Array; shape: readonly number[] },
+    optionsJson: string,
+    onProgress?: (p: NativeTrainProgress) => void,
+  ): NativeJob<NativeTrainResult>;
+  latentGenerate(
+    model: NativeModelHandle,
+    optionsJson: string,
+    onProgress?: (done: number) => void,
+  ): NativeJob<NativeTensor>;
+  latentPosterior(
+    model: NativeModelHandle,
+    images: { data: Float32Array; shape: readonly number[] },
+    mask: { data: Float32Array; shape: readonly number[] } | undefined,
+    optionsJson: string,
+    onProgress?: (done: number) => void,
+  ): NativeJob<NativeTensor>;
+  latentDecode(model: NativeModelHandle, z: { data: Float32Array; shape: readonly number[] }): Promise<NativeTensor>;
 }
 
 let cached: NativeAddon | undefined;

@@ -37,7 +37,8 @@ export interface TrainConfig extends TrainOptions {
   signal?: AbortSignal;
 }
 
-function flatten(p: NativeTrainProgress): TrainProgress {
+/** @internal a native report as the public TrainProgress */
+export function flattenProgress(p: NativeTrainProgress): TrainProgress {
   return {
     ...p.metrics,
     step: p.step,
@@ -53,6 +54,9 @@ function flatten(p: NativeTrainProgress): TrainProgress {
  * rejected (EbmConfigError, naming the field) before anything native runs.
  */
 export async function train(model: EnergyModel, data: Tensor, config: TrainConfig): Promise<TrainRun> {
+  if (model?.config?.kind === 'latent') {
+    throw new EbmConfigError('a latent model is trained with ebm.trainLatent(model, images, options), not ebm.train');
+  }
   checkRows(data, model.inputShape, 'data');
   const cfg = validateTrainOptions(config, model.timeConditioned, data.shape[0]);
   checkFinite(data, 'data');
@@ -71,7 +75,7 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
   }
   if (signal?.aborted) throw new EbmAbortError('training was aborted before it started');
   const nativeConfig = configJson({ ...cfg, onProgress: undefined, signal: undefined, labels: undefined });
-  const report = onProgress ? (p: NativeTrainProgress) => onProgress(flatten(p)) : undefined;
+  const report = onProgress ? (p: NativeTrainProgress) => onProgress(flattenProgress(p)) : undefined;
   const result = await model.runExclusive(
     { data, labels },
     (a) => awaitJob(native().train(model.handle, a.data, nativeConfig, report, a.labels), signal),
@@ -81,7 +85,7 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
     steps: result.steps,
     seconds: result.seconds,
     threads: result.threads,
-    history: result.history.map(flatten),
+    history: result.history.map(flattenProgress),
     lossParameters: result.lossParameters,
   };
 }

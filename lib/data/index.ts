@@ -11,3 +11,5 @@ export { fashionMnist, fashionMnistAvailable, fashionMnistClasses, fashionMnistD
 export type { FashionMnist, FashionMnistOptions } from './fashion';
 export { GaussianMixture, pathAlpha, pathGamma } from './mixture';
 export type { GaussianMixtureSpec, PathParams, PathTime } from './mixture';
+export { imageFolder } from './image-folder';
+export type { ImageFolder, ImageFolderOptions } from './image-folder';

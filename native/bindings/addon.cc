@@ -70,6 +70,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compose", Napi::Function::New(env, Compose));
   exports.Set("features", Napi::Function::New(env, Features));
   exports.Set("frechet", Napi::Function::New(env, Frechet));
+  exports.Set("trainLatent", Napi::Function::New(env, TrainLatent));
+  exports.Set("latentGenerate", Napi::Function::New(env, LatentGenerate));
+  exports.Set("latentPosterior", Napi::Function::New(env, LatentPosterior));
+  exports.Set("latentDecode", Napi::Function::New(env, LatentDecode));
   return exports;
 }
 

@@ -11,7 +11,6 @@
 #include "train/trainer.h"
 
 namespace ebm::bindings {
-namespace {
 
 Napi::Object progressToJs(Napi::Env env, const TrainProgress& p) {
   Napi::Object o = Napi::Object::New(env);
@@ -26,7 +25,20 @@ Napi::Object progressToJs(Napi::Env env, const TrainProgress& p) {
   return o;
 }
 
-}  // namespace
+Napi::Object trainResultToJs(Napi::Env env, const TrainResult& result) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("steps", static_cast<double>(result.steps));
+  o.Set("seconds", result.seconds);
+  o.Set("threads", result.threads);
+  Napi::Array history = Napi::Array::New(env, result.history.size());
+  for (size_t i = 0; i < result.history.size(); ++i)
+    history.Set(static_cast<uint32_t>(i), progressToJs(env, result.history[i]));
+  o.Set("history", history);
+  Napi::Object lossParameters = Napi::Object::New(env);
+  for (const auto& nt : result.lossParameters) lossParameters.Set(nt.name, tensorToJs(env, nt.tensor));
+  o.Set("lossParameters", lossParameters);
+  return o;
+}
 
 // train(model, data, configJson, onProgress?) -> { promise: Promise<result>, cancel() }
 Napi::Value Train(const Napi::CallbackInfo& info) {
@@ -44,20 +56,7 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
                                               const std::atomic<bool>& cancel) {
           *result = train(*model, data, config, emit, cancel, labels);
         },
-        [result](Napi::Env env) -> Napi::Value {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("steps", static_cast<double>(result->steps));
-          o.Set("seconds", result->seconds);
-          o.Set("threads", result->threads);
-          Napi::Array history = Napi::Array::New(env, result->history.size());
-          for (size_t i = 0; i < result->history.size(); ++i)
-            history.Set(static_cast<uint32_t>(i), progressToJs(env, result->history[i]));
-          o.Set("history", history);
-          Napi::Object lossParameters = Napi::Object::New(env);
-          for (const auto& nt : result->lossParameters) lossParameters.Set(nt.name, tensorToJs(env, nt.tensor));
-          o.Set("lossParameters", lossParameters);
-          return o;
-        },
+        [result](Napi::Env env) -> Napi::Value { return trainResultToJs(env, *result); },
         info.Length() > 3 ? info[3] : info.Env().Undefined(),
         [](Napi::Env env, const TrainProgress& p) -> Napi::Value { return progressToJs(env, p); });
   });

@@ -12,5 +12,7 @@ std::shared_ptr<EnergyModel> makeMixture(const json::Value& cfg, c10::Device dev
 std::shared_ptr<EnergyModel> makeDoubleWell(const json::Value& cfg, c10::Device device);
 std::shared_ptr<EnergyModel> makeComposition(const json::Value& cfg, c10::Device device);
 std::shared_ptr<EnergyModel> makeClassifier(const json::Value& cfg, c10::Device device);
+std::shared_ptr<EnergyModel> makeLatent(const json::Value& cfg, c10::Device device);
+std::shared_ptr<EnergyModel> makeLatent(const json::Value& cfg, c10::Device device);
 
 }  // namespace ebm

@@ -17,8 +17,10 @@ std::shared_ptr<EnergyModel> makeModel(const json::Value& config) {
   if (kind == "doublewell") return makeDoubleWell(config, device);
   if (kind == "compose") return makeComposition(config, device);
   if (kind == "classifier") return makeClassifier(config, device);
-  throw ConfigError("model.kind must be one of: mlp, convnet, gaussian, gmm, doublewell, classifier, compose; got '" +
-                    kind + "'");
+  if (kind == "latent") return makeLatent(config, device);
+  throw ConfigError(
+      "model.kind must be one of: mlp, convnet, gaussian, gmm, doublewell, classifier, latent, compose; got '" + kind +
+      "'");
 }
 
 }  // namespace ebm

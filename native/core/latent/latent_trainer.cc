@@ -1,0 +1,222 @@
+#include "latent/latent_trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "errors.h"
+#include "io/checkpoint.h"
+#include "losses/loss.h"
+#include "tensor_util.h"
+
+namespace ebm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double msSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+struct TrainingMode {
+  explicit TrainingMode(EnergyModel& m) : model(m) { model.setTraining(true); }
+  ~TrainingMode() { model.setTraining(false); }
+  EnergyModel& model;
+};
+
+std::vector<at::Tensor> cloneAll(const std::vector<NamedTensor>& state) {
+  std::vector<at::Tensor> out;
+  for (const auto& nt : state) out.push_back(nt.tensor.detach().clone());
+  return out;
+}
+
+void restoreAll(const std::vector<NamedTensor>& state, const std::vector<at::Tensor>& saved) {
+  torch::NoGradGuard noGrad;
+  for (size_t i = 0; i < state.size(); ++i) state[i].tensor.copy_(saved[i]);
+}
+
+at::Tensor gradNormOf(const std::vector<at::Tensor>& params, const at::TensorOptions& opts) {
+  std::vector<at::Tensor> sq;
+  for (const auto& p : params)
+    if (p.grad().defined()) sq.push_back(p.grad().pow(2).sum());
+  return sq.empty() ? torch::zeros({}, opts) : torch::stack(sq).sum().sqrt();
+}
+
+}  // namespace
+
+TrainResult trainLatent(LatentModel& model, const at::Tensor& imagesIn, const LatentTrainSettings& s,
+                        const std::function<void(const TrainProgress&)>& onProgress, const std::atomic<bool>& cancel) {
+  ModelLock lock(model);
+  torch::AutoGradMode gradOn(true);
+  TrainingMode trainingMode(model);
+  const auto start = Clock::now();
+  const bool onCpu = model.device().is_cpu();  // phase timings need no device sync there
+
+  at::Tensor images = prepareImages(model, imagesIn, "images");
+  const int64_t n = images.size(0);
+  if (s.batchSize > n)
+    throw ConfigError("batchSize (" + std::to_string(s.batchSize) + ") is larger than the dataset (" +
+                      std::to_string(n) + " images)");
+  const int64_t logEvery = std::min(s.steps, s.logEvery);
+  const double precision = 1.0 / (2 * s.sigma * s.sigma);
+
+  std::unique_ptr<Loss> priorLoss;
+  if (s.trainPrior) {
+    priorLoss = makeLoss(s.priorLoss, model);
+    priorLoss->setCancelFlag(&cancel);
+  }
+  const std::vector<at::Tensor> genParams = model.generatorParameters();
+  const std::vector<at::Tensor> priorParams = model.priorParameters();
+  torch::optim::Adam genOpt(genParams, torch::optim::AdamOptions(s.generatorLr).betas({s.beta1, s.beta2}));
+  torch::optim::Adam priorOpt(priorParams, torch::optim::AdamOptions(s.priorLr).betas({s.beta1, s.beta2}));
+
+  at::Generator gen = makeGenerator(model.device(), s.seed);
+  const auto floatOpts = images.options();
+  const auto longOpts = torch::TensorOptions().device(model.device()).dtype(torch::kLong);
+  at::Tensor persistentZ;
+  if (s.persistent) persistentZ = torch::randn({n, model.latentDim()}, gen, floatOpts);
+  at::Tensor order;
+  int64_t cursor = n;
+
+  std::vector<at::Tensor> ema = s.emaDecay > 0 ? cloneAll(model.parameters()) : std::vector<at::Tensor>{};
+  std::vector<at::Tensor> lastGood = cloneAll(model.state());
+  int64_t lastGoodStep = 0;
+
+  TrainResult result;
+  result.threads = at::get_num_threads();
+  std::vector<at::Tensor> intervalLoss;
+  std::map<std::string, at::Tensor> sums;
+  std::map<std::string, int64_t> counts;
+  auto add = [&](const std::string& name, const at::Tensor& v) {
+    at::Tensor d = v.detach().to(torch::kFloat64);
+    auto it = sums.find(name);
+    if (it == sums.end())
+      sums[name] = d;
+    else
+      it->second = it->second + d;
+    ++counts[name];
+  };
+  auto intervalStart = Clock::now();
+
+  for (int64_t step = 0; step < s.steps; ++step) {
+    if (cancel.load(std::memory_order_relaxed))
+      throw AbortedError("training was aborted after " + std::to_string(step) + " steps");
+    if (cursor + s.batchSize > n) {
+      order = torch::randperm(n, gen, longOpts);
+      cursor = 0;
+    }
+    at::Tensor idx = order.narrow(0, cursor, s.batchSize);
+    cursor += s.batchSize;
+    at::Tensor x = images.index_select(0, idx);
+
+    // 1. Posterior latents by short-run Langevin.
+    auto t0 = Clock::now();
+    at::Tensor z0 = s.persistent ? persistentZ.index_select(0, idx)
+                                 : torch::randn({s.batchSize, model.latentDim()}, gen, floatOpts);
+    at::Tensor postGrad;
+    at::Tensor z;
+    try {
+      z = posteriorLangevin(model, x, at::Tensor(), s.sigma, z0, s.posterior, gen, &cancel, &postGrad);
+    } catch (const AbortedError&) {
+      throw AbortedError("training was aborted after " + std::to_string(step) + " steps (during step " +
+                         std::to_string(step + 1) + "'s posterior sampling)");
+    }
+    if (s.persistent) persistentZ.index_copy_(0, idx, z);
+    if (onCpu) add("msPosterior", torch::tensor(msSince(t0)));
+
+    // 2. Generator step on -log p(x | z).
+    auto t1 = Clock::now();
+    genOpt.zero_grad();
+    at::Tensor recon = model.generate(z);
+    at::Tensor sq = (x - recon).pow(2);
+    at::Tensor genLoss = sq.flatten(1).sum(1).mean() * precision;
+    genLoss.backward();
+    add("generatorGradNorm", gradNormOf(genParams, floatOpts));
+    genOpt.step();
+    if (onCpu) add("msGenerator", torch::tensor(msSince(t1)));
+
+    // 3. Prior step on the posterior latents.
+    auto t2 = Clock::now();
+    if (priorLoss) {
+      priorOpt.zero_grad();
+      priorLoss->beginStep(step);
+      LossOutput out;
+      try {
+        out = priorLoss->compute(model, z, gen);
+      } catch (const AbortedError&) {
+        throw AbortedError("training was aborted after " + std::to_string(step) + " steps (during step " +
+                           std::to_string(step + 1) + "'s prior negative sampling)");
+      }
+      out.loss.backward();
+      at::Tensor norm = gradNormOf(priorParams, floatOpts);
+      if (s.priorGradClip > 0) {
+        at::Tensor scale = torch::clamp_max(s.priorGradClip / (norm + 1e-6), 1.0);
+        torch::NoGradGuard noGrad;
+        for (const auto& p : priorParams)
+          if (p.grad().defined()) p.grad().mul_(scale);
+      }
+      priorOpt.step();
+      priorLoss->afterStep();
+      add("priorLoss", out.loss);
+      add("priorGradNorm", norm);
+      for (const auto& [name, value] : out.metrics) add("prior." + name, value);
+    }
+    if (onCpu) add("msPrior", torch::tensor(msSince(t2)));
+
+    {
+      torch::NoGradGuard noGrad;
+      if (s.emaDecay > 0) {
+        const auto& ps = model.parameters();
+        for (size_t i = 0; i < ps.size(); ++i) ema[i].lerp_(ps[i].tensor.detach(), 1 - s.emaDecay);
+      }
+      add("reconMse", sq.detach().mean());
+      add("posteriorGradNorm", postGrad.defined() ? postGrad : torch::zeros({}, floatOpts));
+      add("energyPosterior", model.priorEnergy(z).mean());
+      add("energyNoise", model.priorEnergy(torch::randn({s.batchSize, model.latentDim()}, gen, floatOpts)).mean());
+    }
+    intervalLoss.push_back(genLoss.detach());
+
+    const bool last = step + 1 == s.steps;
+    if ((step + 1) % logEvery != 0 && !last) continue;
+
+    // One host read per report.
+    at::Tensor losses = torch::stack(intervalLoss).to(torch::kCPU, torch::kFloat64);
+    bool finite = torch::isfinite(losses).all().item<bool>();
+    std::map<std::string, double> metrics;
+    for (const auto& [name, sum] : sums) {
+      metrics[name] = sum.item<double>() / static_cast<double>(counts[name]);
+      if (!std::isfinite(metrics[name])) finite = false;
+    }
+    if (!finite) {
+      restoreAll(model.state(), lastGood);
+      throw NumericsError("a loss or gradient became non-finite between steps " + std::to_string(lastGoodStep) +
+                          " and " + std::to_string(step + 1) + "; the model keeps the weights of step " +
+                          std::to_string(lastGoodStep) + ". Try smaller learning rates or step sizes.");
+    }
+    TrainProgress p;
+    p.step = step + 1;
+    p.loss = losses.mean().item<double>();
+    p.lr = s.generatorLr;
+    p.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    p.stepsPerSecond = static_cast<double>(intervalLoss.size()) /
+                       std::max(1e-9, std::chrono::duration<double>(Clock::now() - intervalStart).count());
+    p.metrics = std::move(metrics);
+    result.history.push_back(p);
+    if (onProgress) onProgress(p);
+    intervalLoss.clear();
+    sums.clear();
+    counts.clear();
+    intervalStart = Clock::now();
+    lastGood = cloneAll(model.state());
+    lastGoodStep = step + 1;
+    if (s.checkpointEvery > 0 && (step + 1) % s.checkpointEvery == 0 && !last) writeCheckpoint(model, s.checkpointPath);
+  }
+
+  if (s.emaDecay > 0) restoreAll(model.parameters(), ema);
+  if (!s.checkpointPath.empty()) writeCheckpoint(model, s.checkpointPath);
+  result.steps = s.steps;
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
+}
+
+}  // namespace ebm
