@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "losses/loss.h"
 #include "tensor_util.h"
+#include "train/weights.h"
 
 namespace ebm {
 
@@ -17,30 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double msSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-struct TrainingMode {
-  explicit TrainingMode(EnergyModel& m) : model(m) { model.setTraining(true); }
-  ~TrainingMode() { model.setTraining(false); }
-  EnergyModel& model;
-};
-
-std::vector<at::Tensor> cloneAll(const std::vector<NamedTensor>& state) {
-  std::vector<at::Tensor> out;
-  for (const auto& nt : state) out.push_back(nt.tensor.detach().clone());
-  return out;
-}
-
-void restoreAll(const std::vector<NamedTensor>& state, const std::vector<at::Tensor>& saved) {
-  torch::NoGradGuard noGrad;
-  for (size_t i = 0; i < state.size(); ++i) state[i].tensor.copy_(saved[i]);
-}
-
-at::Tensor gradNormOf(const std::vector<at::Tensor>& params, const at::TensorOptions& opts) {
-  std::vector<at::Tensor> sq;
-  for (const auto& p : params)
-    if (p.grad().defined()) sq.push_back(p.grad().pow(2).sum());
-  return sq.empty() ? torch::zeros({}, opts) : torch::stack(sq).sum().sqrt();
-}
 
 }  // namespace
 
@@ -131,7 +108,7 @@ TrainResult trainLatent(LatentModel& model, const at::Tensor& imagesIn, const La
     at::Tensor sq = (x - recon).pow(2);
     at::Tensor genLoss = sq.flatten(1).sum(1).mean() * precision;
     genLoss.backward();
-    add("generatorGradNorm", gradNormOf(genParams, floatOpts));
+    add("generatorGradNorm", globalGradNorm(genParams, floatOpts));
     genOpt.step();
     if (onCpu) add("msGenerator", torch::tensor(msSince(t1)));
 
@@ -148,7 +125,7 @@ TrainResult trainLatent(LatentModel& model, const at::Tensor& imagesIn, const La
                            std::to_string(step + 1) + "'s prior negative sampling)");
       }
       out.loss.backward();
-      at::Tensor norm = gradNormOf(priorParams, floatOpts);
+      at::Tensor norm = globalGradNorm(priorParams, floatOpts);
       if (s.priorGradClip > 0) {
         at::Tensor scale = torch::clamp_max(s.priorGradClip / (norm + 1e-6), 1.0);
         torch::NoGradGuard noGrad;

@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "losses/loss.h"
 #include "tensor_util.h"
+#include "train/weights.h"
 
 namespace ebm {
 namespace {
@@ -68,24 +69,6 @@ struct Schedule {
     return lr;
   }
 };
-
-// Training mode for the duration of a run, also when it throws.
-struct TrainingMode {
-  explicit TrainingMode(EnergyModel& m) : model(m) { model.setTraining(true); }
-  ~TrainingMode() { model.setTraining(false); }
-  EnergyModel& model;
-};
-
-std::vector<at::Tensor> cloneAll(const std::vector<NamedTensor>& state) {
-  std::vector<at::Tensor> out;
-  for (const auto& nt : state) out.push_back(nt.tensor.detach().clone());
-  return out;
-}
-
-void restoreAll(const std::vector<NamedTensor>& state, const std::vector<at::Tensor>& saved) {
-  torch::NoGradGuard noGrad;
-  for (size_t i = 0; i < state.size(); ++i) state[i].tensor.copy_(saved[i]);
-}
 
 }  // namespace
 
@@ -218,10 +201,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     }
     out.loss.backward();
 
-    std::vector<at::Tensor> sq;
-    for (const auto& p : params)
-      if (p.grad().defined()) sq.push_back(p.grad().pow(2).sum());
-    at::Tensor gradNorm = sq.empty() ? torch::zeros({}, data.options()) : torch::stack(sq).sum().sqrt();
+    at::Tensor gradNorm = globalGradNorm(params, data.options());
     if (gradClip > 0) {
       // Scale on the device: no host sync per step.
       at::Tensor scale = torch::clamp_max(gradClip / (gradNorm + 1e-6), 1.0);
