@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import * as ebm from '../lib';
-import { rejectsWith, skipUnless, tmpDir } from './helpers';
+import { maxAbsDiff, rejectsWith, skipUnless, tmpDir } from './helpers';
+import { hasTorchPython, runReference } from './python';
 
 // A tiny generator and prior so that each training run takes a second or two.
 const small: ebm.LatentEbmConfig = {
@@ -374,6 +375,43 @@ describe('latent EBM prior', function () {
         ebm.EbmShapeError,
         /z must have shape \[N, 8\]/,
       );
+    });
+  });
+
+  describe('generator architecture', () => {
+    it('32×32 RGB with BatchNorm: PyTorch (F.conv_transpose2d, F.batch_norm) computes the same images and energies', async function () {
+      skipUnless(this, hasTorchPython(), '/usr/bin/python3 has no torch (apt-get install -y python3-torch)');
+      const m = ebm.latentEbm({ ...small, imageShape: [3, 32, 32], generator: { channels: 4, batchNorm: true } });
+      const n = 24;
+      const data = new Float32Array(n * 3 * 32 * 32);
+      for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.9;
+      const rgb = { data, shape: [n, 3, 32, 32] };
+      // a few steps, so that the running statistics and weights are not at their initial values
+      await ebm.trainLatent(m, rgb, { batchSize: 8, steps: 6, logEvery: 3, generatorLr: 1e-2, prior: { lr: 1e-2 } });
+      const params = await m.parameters();
+      assert.ok(
+        params['generator.norms.0.running_mean'].data.some((v) => v !== 0),
+        'running mean was updated',
+      );
+      const dir = tmpDir();
+      const file = path.join(dir, 'rgb.safetensors');
+      await m.save(file);
+      const z = gaussianLatents(5, 8, 21);
+      const rows = Array.from({ length: 5 }, (_, i) => Array.from(z.data.subarray(i * 8, (i + 1) * 8)));
+      const ref = runReference<{ images: number[]; energy: number[] }>('latent.py', { file, z: rows });
+      const images = await m.decode(z);
+      assert.deepEqual(images.shape, [5, 3, 32, 32]);
+      assert.ok(maxAbsDiff(images.data, ref.images) < 1e-5, `images differ by ${maxAbsDiff(images.data, ref.images)}`);
+      assert.ok(maxAbsDiff(await m.energy(z), ref.energy) < 1e-4);
+    });
+
+    it('decodes each latent on its own outside training (BatchNorm on running averages)', async () => {
+      const m = ebm.latentEbm({ ...small, generator: { channels: 4, batchNorm: true } });
+      await ebm.trainLatent(m, images, { batchSize: 16, steps: 4, logEvery: 2, generatorLr: 1e-2 });
+      const z = gaussianLatents(4, 8, 3);
+      const batch = await m.decode(z);
+      const first = await m.decode({ data: z.data.slice(0, 8), shape: [1, 8] });
+      assert.ok(maxAbsDiff(first.data, batch.data.subarray(0, 784)) < 1e-6);
     });
   });
 });
