@@ -15,6 +15,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ebm from '../lib';
 import { writeFileAtomic } from '../lib/log/run';
+import { shadeMissing } from '../lib/cli/latent-figures';
+import { imageMse, inpaintMask, meanFill } from '../lib/metrics/images';
 import { imageGridPng } from '../lib/plot';
 
 /** Sizes chosen so that the 'cpu' scale runs end to end in well under an hour on 2 cores. */
@@ -58,57 +60,12 @@ function slice(t: ebm.Tensor, n: number): ebm.Tensor {
   return { data: t.data.slice(0, n * per), shape: [n, ...t.shape.slice(1)] };
 }
 
-/** Masks [N, 1, 28, 28], 1 = observed: the centre 14×14 square missing, or the bottom half. */
-function mask(n: number, kind: 'centre' | 'half'): ebm.Tensor {
-  const data = new Float32Array(n * 784).fill(1);
-  for (let i = 0; i < n; i++)
-    for (let r = 0; r < 28; r++)
-      for (let c = 0; c < 28; c++) {
-        const missing = kind === 'centre' ? r >= 7 && r < 21 && c >= 7 && c < 21 : r >= 14;
-        if (missing) data[i * 784 + r * 28 + c] = 0;
-      }
-  return { data, shape: [n, 1, 28, 28] };
-}
-
-/** Mean squared error over the missing pixels (mask 0) only. */
-function maskedMse(a: ebm.Tensor, b: ebm.Tensor, m: ebm.Tensor): number {
-  let sum = 0;
-  let count = 0;
-  for (let i = 0; i < m.data.length; i++) {
-    if (m.data[i] === 0) {
-      sum += (a.data[i] - b.data[i]) ** 2;
-      count++;
-    }
-  }
-  return sum / count;
-}
-
-function mse(a: ebm.Tensor, b: ebm.Tensor): number {
-  let sum = 0;
-  for (let i = 0; i < a.data.length; i++) sum += (a.data[i] - b.data[i]) ** 2;
-  return sum / a.data.length;
-}
-
-/** The training set's mean image in every missing pixel: the baseline an image prior must beat. */
-function meanFill(images: ebm.Tensor, m: ebm.Tensor, mean: Float32Array): ebm.Tensor {
-  const data = images.data.slice();
-  for (let i = 0; i < data.length; i++) if (m.data[i] === 0) data[i] = mean[i % mean.length];
-  return { data, shape: images.shape };
-}
-
 /** Rows of images side by side: each tensor contributes one row of `n` tiles. */
 function rowsOf(tensors: ebm.Tensor[], n: number): ebm.Tensor {
   const per = 784;
   const data = new Float32Array(tensors.length * n * per);
   tensors.forEach((t, r) => data.set(t.data.subarray(0, n * per), r * n * per));
   return { data, shape: [tensors.length * n, 1, 28, 28] };
-}
-
-/** Missing pixels shown as mid-gray in the masked inputs. */
-function shade(images: ebm.Tensor, m: ebm.Tensor): ebm.Tensor {
-  const data = images.data.slice();
-  for (let i = 0; i < data.length; i++) if (m.data[i] === 0) data[i] = 0;
-  return { data, shape: images.shape };
 }
 
 async function main(): Promise<void> {
@@ -128,9 +85,6 @@ async function main(): Promise<void> {
 
   const train = ebm.datasets.fashionMnist({ split: 'train', scale: '-11', limit: scale.trainImages });
   const test = ebm.datasets.fashionMnist({ split: 'test', scale: '-11', limit: scale.evalImages });
-  const mean = new Float32Array(784);
-  for (let i = 0; i < train.images.shape[0]; i++)
-    for (let j = 0; j < 784; j++) mean[j] += train.images.data[i * 784 + j] / train.images.shape[0];
 
   const started = Date.now();
   const classifier = await ebm.metrics.fashionClassifier({ steps: 300, limit: 12000 });
@@ -144,13 +98,16 @@ async function main(): Promise<void> {
   );
 
   const inpaintSet = slice(test.images, scale.inpaintImages);
-  const masks = { centre: mask(scale.inpaintImages, 'centre'), half: mask(scale.inpaintImages, 'half') };
+  const masks = {
+    centre: inpaintMask(scale.inpaintImages, [1, 28, 28], 'centre'),
+    half: inpaintMask(scale.inpaintImages, [1, 28, 28], 'half'),
+  };
   const results = {
     frechet: {} as Record<string, number>,
     inpaintMse: {
       meanFill: {
-        centre: maskedMse(meanFill(inpaintSet, masks.centre, mean), inpaintSet, masks.centre),
-        half: maskedMse(meanFill(inpaintSet, masks.half, mean), inpaintSet, masks.half),
+        centre: imageMse(meanFill(inpaintSet, masks.centre, train.images), inpaintSet, masks.centre),
+        half: imageMse(meanFill(inpaintSet, masks.half, train.images), inpaintSet, masks.half),
       },
     } as Record<string, { centre: number; half: number }>,
     reconMse: {} as Record<string, number>,
@@ -206,12 +163,12 @@ async function main(): Promise<void> {
     const generated = await model.generate({ n: scale.evalImages, seed: 1 });
     results.frechet[name] = await ebm.metrics.frechetDistance(classifier.model, generated, test.images);
     const recon = await model.reconstruct(inpaintSet, { seed: 2 });
-    results.reconMse[name] = mse(recon, inpaintSet);
+    results.reconMse[name] = imageMse(recon, inpaintSet);
     const centre = await model.inpaint(inpaintSet, masks.centre, { seed: 3 });
     const half = await model.inpaint(inpaintSet, masks.half, { seed: 4 });
     results.inpaintMse[name] = {
-      centre: maskedMse(centre, inpaintSet, masks.centre),
-      half: maskedMse(half, inpaintSet, masks.half),
+      centre: imageMse(centre, inpaintSet, masks.centre),
+      half: imageMse(half, inpaintSet, masks.half),
     };
     console.log(
       `[${name}] ${results.seconds[name].toFixed(0)} s  Fréchet ${results.frechet[name].toFixed(2)}  recon mse ${results.reconMse[name].toFixed(4)}  ` +
@@ -227,7 +184,10 @@ async function main(): Promise<void> {
     grid(`reconstructed-${name}`, rowsOf([inpaintSet, recon], 12), 12);
     grid(
       `inpainted-${name}`,
-      rowsOf([shade(inpaintSet, masks.centre), centre, shade(inpaintSet, masks.half), half, inpaintSet], 12),
+      rowsOf(
+        [shadeMissing(inpaintSet, masks.centre), centre, shadeMissing(inpaintSet, masks.half), half, inpaintSet],
+        12,
+      ),
       12,
     );
     // the file is written after every prior, so a long run leaves its results as it goes

@@ -3,6 +3,7 @@
  * one-line messages for the mistakes people make (unknown flag, missing value, stray argument)
  * and strict number parsing ("12abc" is not 12).
  */
+import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
 
 /** A mistake on the command line: reported as one line, exit status 2. */
@@ -169,4 +170,10 @@ export function parseGrid(text: string, what = '--grid'): { lo: number; hi: numb
   const resolution = parseNumber(parts[2], `${what} resolution`, { integer: true, min: 2, max: 4096 });
   if (!(hi > lo)) throw new UsageError(`${what} needs lo < hi, got ${lo},${hi}`);
   return { lo, hi, resolution };
+}
+
+/** A path as the user would like to read it: relative when it is inside the current directory. */
+export function displayPath(p: string): string {
+  const rel = nodePath.relative(process.cwd(), p);
+  return rel !== '' && !rel.startsWith('..') && !nodePath.isAbsolute(rel) ? rel : p;
 }

@@ -2,6 +2,8 @@
  * Ctrl-C handling for long commands: the first SIGINT aborts the running job through an
  * AbortController (the command then saves what it can and exits 130); a second one exits at once.
  */
+import { EbmAbortError } from '../errors';
+
 export const INTERRUPTED_EXIT = 130;
 
 export interface Interrupt {
@@ -21,4 +23,47 @@ export function onInterrupt(): Interrupt {
   };
   process.on('SIGINT', handler);
   return { signal: controller.signal, dispose: () => void process.off('SIGINT', handler) };
+}
+
+/**
+ * Runs a job that Ctrl-C aborts. An interrupt during it writes `ebm: <what> interrupted; nothing
+ * written` and gives undefined; any other failure is rethrown.
+ */
+export async function interruptible<T>(what: string, job: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
+  const interrupt = onInterrupt();
+  try {
+    return await job(interrupt.signal);
+  } catch (err) {
+    if (interrupt.signal.aborted && err instanceof EbmAbortError) {
+      process.stderr.write(`ebm: ${what} interrupted; nothing written\n`);
+      return undefined;
+    }
+    throw err;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+/** What a training command kept when Ctrl-C stopped it. */
+export interface InterruptedRun {
+  phase: 'training' | 'evaluation';
+  /** saves the weights of the last completed step */
+  saveModel: () => Promise<void>;
+  written: string[];
+  lastStep: number | undefined;
+  totalSteps: number;
+  shownDir: string;
+}
+
+/** Saves the model when training was interrupted, says what was kept, and gives the exit code. */
+export async function finishInterrupted(run: InterruptedRun): Promise<number> {
+  if (run.phase === 'training') {
+    await run.saveModel();
+    run.written.push('model.safetensors');
+  }
+  const at = run.lastStep !== undefined ? ` after step ${run.lastStep}/${run.totalSteps}` : '';
+  process.stderr.write(
+    `ebm: interrupted during ${run.phase}${run.phase === 'training' ? at : ''}; kept ${run.shownDir}/{${run.written.join(', ')}}\n`,
+  );
+  return INTERRUPTED_EXIT;
 }

@@ -5,6 +5,7 @@ import { EbmError, EbmIoError, Tensor, loadModel } from '../index';
 import { writeFileAtomic } from '../log/run';
 import { parseCommand } from './args';
 import { densityFigure, is2dShape, lossPng, parseMetricsJsonl } from './figures';
+import { latentLossPng } from './latent-figures';
 import { GridSpec, RunConfig, defaultBox, fitRows, loadData, readJsonFile } from './run-config';
 import { displayPath } from './train';
 
@@ -47,7 +48,11 @@ export async function plotCommand(argv: readonly string[]): Promise<number> {
   const { records, skipped } = parseMetricsJsonl(fs.readFileSync(metricsFile, 'utf8'));
   if (skipped > 0) process.stderr.write(`ebm: skipped ${skipped} unreadable line(s) of ${metricsFile}\n`);
   if (records.length === 0) throw new EbmIoError(`${metricsFile} holds no training records`);
-  writeFileAtomic(file('loss.png'), lossPng(records, `${name}: training loss`));
+  const latent = (config.model as { kind?: string } | undefined)?.kind === 'latent';
+  const lossFigure = latent
+    ? latentLossPng(records, `${name}: reconstruction error`)
+    : lossPng(records, `${name}: training loss`);
+  writeFileAtomic(file('loss.png'), lossFigure);
   written.push(file('loss.png'));
 
   if (fs.existsSync(file('model.safetensors'))) {

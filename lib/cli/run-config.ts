@@ -16,9 +16,12 @@
  *                                                            // IDX; scale: '01' | '-11' | 'none' (default);
  *                                                            // labels (uint8 or int32 IDX, one per row) for 'ce'
  *       { "fashionMnist": { "split": "train", "limit": 2000, "scale": "-11", "dir": "..." } }
+ *       { "imageFolder": { "dir": "pngs", "size": 28, "grayscale": true, "limit": 5000, "recursive": false } }
+ *                                                            // PNGs as [N, C, H, W] in [-1, 1]; size: n | [h, w]
  *       { "mixture": { "means": [[0, 0], [3, 3]], "stds": [0.5, 0.5], "weights": [0.5, 0.5],
  *                      "n": 10000, "seed": 0 } }             // diagonal Gaussian mixture, any dimension
  *     "model": ModelConfig,                    // as energyModel(), e.g. { "kind": "mlp", "inputDim": 2, "hidden": [128, 128] }
+ *                                              //   (kind 'latent': a latent image prior, see latent-run.ts)
  *     "train": TrainOptions,                   // as train(), without onProgress/signal, e.g.
  *                                              //   { "loss": { "kind": "ed", "t": 1, "m": 16, "w": 1 },
  *                                              //     "batchSize": 128, "steps": 2000, "logEvery": 100 }
@@ -56,6 +59,7 @@ import { fashionMnist } from '../data/fashion';
 import { readCsv } from '../data/csv';
 import { readIdx } from '../data/idx';
 import { GaussianMixture, GaussianMixtureSpec } from '../data/mixture';
+import { ImageFolderSpec, loadImageFolderSpec, validateImageFolderSpec } from './image-data';
 import { readNpy } from '../data/npy';
 import { toy, toyLogDensity, toyMixture, ToyName, toyNames } from '../data/toy';
 import {
@@ -78,6 +82,7 @@ export type DataSpec =
   | { csv: string; header?: boolean; delimiter?: string; columns?: number[] }
   | { idx: string; scale?: PixelScale; labels?: string }
   | { fashionMnist: { split?: 'train' | 'test'; limit?: number; scale?: PixelScale; dir?: string } }
+  | { imageFolder: ImageFolderSpec }
   | {
       mixture: {
         means: number[][];
@@ -141,14 +146,14 @@ export interface PreparedRun {
 }
 
 export const runConfigKeys = ['name', 'description', 'data', 'model', 'train', 'eval'] as const;
-const dataSources = ['toy', 'npy', 'csv', 'idx', 'fashionMnist', 'mixture'] as const;
+const dataSources = ['toy', 'npy', 'csv', 'idx', 'fashionMnist', 'imageFolder', 'mixture'] as const;
 const pixelScales = ['01', '-11', 'none'] as const;
 /** rows drawn for the metrics of generated data, and the most training rows used for file data */
 const TEST_ROWS = 5000;
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** Re-labels a validation message from a library path ('config.loss.t') to the file's ('train.loss.t'). */
-function relabel<T>(from: RegExp, to: string, fn: () => T): T {
+export function relabel<T>(from: RegExp, to: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
@@ -254,6 +259,8 @@ export function validateDataSpec(value: unknown, dir: string, path = 'data'): Da
       if (f.dir !== undefined) spec.dir = requirePath(f, 'dir', fp, dir);
       return { fashionMnist: spec };
     }
+    case 'imageFolder':
+      return validateImageFolderSpec(o, dir, path);
     case 'mixture': {
       rejectUnknownKeys(o, ['mixture'], path);
       const mp = `${path}.mixture`;
@@ -338,6 +345,8 @@ export function loadData(spec: DataSpec): LoadedData {
       ...(spec.delimiter !== undefined ? { delimiter: spec.delimiter } : {}),
       ...(spec.columns !== undefined ? { columns: spec.columns } : {}),
     });
+  } else if ('imageFolder' in spec) {
+    train = loadImageFolderSpec(spec.imageFolder);
   } else if ('idx' in spec) {
     const idx = readIdx(spec.idx);
     train = { data: scalePixels(idx.data, spec.scale ?? 'none'), shape: idx.shape };
@@ -437,15 +446,21 @@ function validateEvalShape(value: unknown, path: string): Obj {
  */
 export function prepareRun(file: string, overrides: { steps?: number } = {}): PreparedRun {
   const raw = readJsonFile(file, 'config file');
+  return namingFile(file, () => prepareParsed(raw, nodePath.dirname(nodePath.resolve(file)), file, overrides));
+}
+
+/** Runs `fn`; an EbmError it throws gets the config file's name in front of its message. */
+export function namingFile<T>(file: string, fn: () => T): T {
   try {
-    return prepareParsed(raw, nodePath.dirname(nodePath.resolve(file)), file, overrides);
+    return fn();
   } catch (err) {
     if (err instanceof EbmError && !err.message.startsWith(`${file}: `)) err.message = `${file}: ${err.message}`;
     throw err;
   }
 }
 
-function prepareParsed(raw: unknown, dir: string, file: string, overrides: { steps?: number }): PreparedRun {
+/** The checks every run config starts with: an object, known top-level keys, data/model/train given, name. */
+export function checkRunHeader(raw: unknown, file: string): { cfg: Obj; name: string; description?: string } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new EbmConfigError('the config must be a JSON object { "name", "data", "model", "train", "eval"? }');
   }
@@ -469,6 +484,11 @@ function prepareParsed(raw: unknown, dir: string, file: string, overrides: { ste
   if (cfg.description !== undefined && typeof cfg.description !== 'string') {
     throw new EbmConfigError('description must be a string');
   }
+  return { cfg, name, ...(cfg.description !== undefined ? { description: cfg.description as string } : {}) };
+}
+
+function prepareParsed(raw: unknown, dir: string, file: string, overrides: { steps?: number }): PreparedRun {
+  const { cfg, name, description } = checkRunHeader(raw, file);
 
   const dataSpec = validateDataSpec(cfg.data, dir);
   const model = validateModelConfig(cfg.model, 'model');
@@ -529,7 +549,7 @@ function prepareParsed(raw: unknown, dir: string, file: string, overrides: { ste
 
   const config: RunConfig = {
     name,
-    ...(cfg.description !== undefined ? { description: cfg.description as string } : {}),
+    ...(description !== undefined ? { description } : {}),
     data: dataSpec,
     model,
     train: trainOptions as unknown as TrainOptions,

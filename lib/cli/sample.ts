@@ -1,29 +1,28 @@
 /** `ebm sample <model.safetensors>`: draws samples from a saved model into an NPY (and a PNG). */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import {
-  Device,
-  EbmAbortError,
-  EbmConfigError,
-  SampleResult,
-  SamplerConfig,
-  loadModel,
-  sample,
-  samplerKinds,
-} from '../index';
+import { Device, EbmConfigError, LatentEbm, SamplerConfig, loadModel, sample, samplerKinds } from '../index';
 import { writeNpy } from '../data/npy';
 import { writeFileAtomic } from '../log/run';
 import { checkOneOf } from '../validate';
 import { validateSamplerConfig } from '../config';
 import { ParsedArgs, UsageError, numberFlag, parseCommand, requiredFlag, stringFlag } from './args';
 import { is2dShape, isImageShape, mean, samplesFigure } from './figures';
-import { INTERRUPTED_EXIT, onInterrupt } from './interrupt';
+import { interruptible, INTERRUPTED_EXIT } from './interrupt';
+import { latentSampleCommand, latentSamplerMessage } from './latent-sample';
 import { displayPath } from './train';
 
 export const sampleHelp = `Usage: ebm sample <model.safetensors> --sampler KIND --steps N --step-size X [options]
+       ebm sample <latent model.safetensors> [--n N] [--steps N] [--step-size X] [--seed S] [--png FILE]
 
 Draws samples from p(x) ∝ exp(-E(x)) of a saved model and writes them as an NPY file
 (float32, shape [n, ...model input shape]); prints the acceptance rate for MALA and HMC.
+
+A latent image prior (trained with a "kind": "latent" model) generates images instead: Langevin
+on its prior over latents, then the generator; --out gets the images [n, C, H, W] in [-1, 1],
+--png a grid of (up to 256 of) them. There --steps and --step-size set the prior chain (default
+500 steps of 0.2), --n defaults to 64, and --sampler, --t, --leapfrog, --adapt-steps and
+--levels do not apply.
 
 Options:
   --sampler KIND     langevin | mala | hmc | annealed | wgf
@@ -44,7 +43,8 @@ Ctrl-C stops sampling and exits with status 130 without writing files.
 
 Examples:
   ebm sample runs/8gaussians-ed/model.safetensors --sampler mala --steps 500 --step-size 0.01 --png s.png
-  ebm sample model.safetensors --sampler hmc --steps 200 --step-size 0.05 --leapfrog 10 --n 500`;
+  ebm sample model.safetensors --sampler hmc --steps 200 --step-size 0.05 --leapfrog 10 --n 500
+  ebm sample runs/fashion-mnist-latent-ed/model.safetensors --n 100 --png grid.png --out images.npy`;
 
 const flagOfField: Record<string, string> = {
   stepSize: '--step-size',
@@ -126,8 +126,16 @@ export async function sampleCommand(argv: readonly string[]): Promise<number> {
     },
     ['model.safetensors'],
   );
-  const sampler = samplerFromFlags(args, command);
-  const n = numberFlag(args, 'n', { integer: true, min: 1, max: 1e8 }) ?? 1000;
+  // a latent model takes no energy sampler: the sampler flags' errors wait until the model is read
+  let sampler: SamplerConfig | undefined;
+  let samplerError: UsageError | undefined;
+  try {
+    sampler = samplerFromFlags(args, command);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    samplerError = err;
+  }
+  const nFlag = numberFlag(args, 'n', { integer: true, min: 1, max: 1e8 });
   const seed = numberFlag(args, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }) ?? 0;
   const t = numberFlag(args, 't', { min: 0, max: 1 });
   const device = deviceFlag(args);
@@ -137,7 +145,15 @@ export async function sampleCommand(argv: readonly string[]): Promise<number> {
   if (png !== undefined) checkOutputFolder(png, '--png');
 
   const modelFile = args.positionals[0];
-  const model = await loadModel(modelFile, device !== undefined ? { device } : {});
+  const model = await loadModel(modelFile, device !== undefined ? { device } : {}).catch((err: unknown) => {
+    throw samplerError ?? err;
+  });
+  if (model instanceof LatentEbm) {
+    if (args.values.sampler !== undefined) throw new UsageError(latentSamplerMessage);
+    return latentSampleCommand(model, args, { modelFile, n: nFlag, seed, out, ...(png !== undefined ? { png } : {}) });
+  }
+  if (!sampler) throw samplerError ?? new UsageError(`'${command}' needs --sampler`);
+  const n = nFlag ?? 1000;
   const rowShape = [...model.inputShape];
   if (sampler.kind === 'annealed' && !model.timeConditioned) {
     throw new UsageError('--sampler annealed needs a time-conditioned model; this one is E(x)');
@@ -151,20 +167,11 @@ export async function sampleCommand(argv: readonly string[]): Promise<number> {
   }
   if (sampler.kind === 'annealed' && t !== undefined) throw new UsageError('--t does not apply to --sampler annealed');
 
-  const interrupt = onInterrupt();
   const started = Date.now();
-  let result: SampleResult;
-  try {
-    result = await sample(model, { n, sampler, seed, signal: interrupt.signal, ...(t !== undefined ? { t } : {}) });
-  } catch (err) {
-    if (err instanceof EbmAbortError && interrupt.signal.aborted) {
-      process.stderr.write('ebm: sampling interrupted; nothing written\n');
-      return INTERRUPTED_EXIT;
-    }
-    throw err;
-  } finally {
-    interrupt.dispose();
-  }
+  const result = await interruptible('sampling', (signal) =>
+    sample(model, { n, sampler, seed, signal, ...(t !== undefined ? { t } : {}) }),
+  );
+  if (!result) return INTERRUPTED_EXIT;
   const seconds = (Date.now() - started) / 1000;
   const samples = { data: result.data, shape: [...result.shape] };
   writeNpy(out, samples);

@@ -16,7 +16,7 @@ import {
 } from '../index';
 import { mmd } from '../metrics/stats';
 import { classifierAccuracy } from '../metrics/frechet';
-import { numberFlag, parseCommand, stringFlag } from './args';
+import { displayPath, numberFlag, parseCommand, stringFlag } from './args';
 import {
   densityFigure,
   energies,
@@ -28,9 +28,13 @@ import {
   samplesFigure,
   valueRange,
 } from './figures';
-import { INTERRUPTED_EXIT, onInterrupt } from './interrupt';
+import { finishInterrupted, onInterrupt } from './interrupt';
+import { isLatentRunFile } from './latent-run';
+import { trainLatentCommand } from './latent-train';
 import { formatLoss, formatRate, formatSeconds, progressSink } from './progress';
 import { firstRows, PreparedRun, prepareRun } from './run-config';
+
+export { displayPath };
 
 export const trainHelp = `Usage: ebm train <config.json> [--out DIR] [--steps N] [--quiet]
 
@@ -63,6 +67,8 @@ Config file (JSON):
           | { "csv": "file.csv", "header"?: true, "delimiter"?: ",", "columns"?: [0, 1] }
           | { "idx": "file-idx3-ubyte.gz", "scale"?: "01" | "-11" | "none", "labels"?: "file-idx1-ubyte.gz" }
           | { "fashionMnist": { "split"?: "train", "limit"?: 2000, "scale"?: "-11", "dir"?: "..." } }
+          | { "imageFolder": { "dir": "pngs", "size"?: 28 | [h, w], "grayscale"?: true, "limit"?: N,
+                               "recursive"?: false } }       PNGs as [N, C, H, W] in [-1, 1]
           | { "mixture": { "means": [[..]], "stds": [..], "weights": [..], "n": 10000, "seed"?: 0 } },
     "model": { "kind": "mlp", "inputDim": 2, "hidden": [128, 128], "activation": "silu" },
     "train": { "loss": { "kind": "ed", "t": 1, "m": 16, "w": 1 }, "optimizer": { "kind": "adam", "lr": 0.001 },
@@ -80,18 +86,23 @@ against the run folder. Data rows are reshaped to the model's input shape when s
 The 'ce' loss (a "classifier" model) trains on the class labels of fashionMnist data or of an
 idx file given with "labels"; metrics.json then holds the accuracy.
 
+Latent image priors: "model": { "kind": "latent", "imageShape": [1, 28, 28], ... } takes the
+options of ebm.latentEbm(), "train" those of ebm.trainLatent() (e.g. "prior": "gaussian" or
+{ "loss": { "kind": "ed", "t": 0.25, "m": 16, "w": 1 } }), "data" images in [-1, 1] (fashionMnist
+scale defaults to "-11"), and the optional "eval":
+  { "samples": { "n": 64, "seed": 0, "prior": { "steps": 500, "stepSize": 0.2 } },
+    "reconstruct": { "n": 16, "seed": 0 }, "inpaint": { "n": 16, "mask": "centre" | "half", "seed": 0 } }
+The run folder then holds config.json (every default filled in), metrics.jsonl, metrics.json,
+model.safetensors, loss.png (reconstruction error), samples.png, reconstructions.png (inputs over
+reconstructions) and inpaintings.png (masked inputs, fills, originals).
+
 Examples:
   ebm train examples/8gaussians-ed.json
-  ebm train examples/moons-dsm.json --steps 500 --out /tmp/moons`;
+  ebm train examples/moons-dsm.json --steps 500 --out /tmp/moons
+  ebm train examples/fashion-mnist-latent-ed.json`;
 
 /** Output files a run writes; stale copies from an earlier run in the same folder are removed first. */
 const OUTPUTS = ['metrics.json', 'model.safetensors', 'loss.png', 'density.png', 'samples.png'];
-
-/** A path as the user would like to read it: relative when it is inside the current directory. */
-export function displayPath(p: string): string {
-  const rel = nodePath.relative(process.cwd(), p);
-  return rel !== '' && !rel.startsWith('..') && !nodePath.isAbsolute(rel) ? rel : p;
-}
 
 function lossName(run: PreparedRun): string {
   const loss = run.config.train.loss;
@@ -103,6 +114,7 @@ function describeData(run: PreparedRun): string {
   if ('toy' in d) return d.toy;
   if ('mixture' in d) return `a ${d.mixture.means.length}-component mixture`;
   if ('fashionMnist' in d) return 'Fashion-MNIST';
+  if ('imageFolder' in d) return `${nodePath.basename(d.imageFolder.dir)}/`;
   const file = 'npy' in d ? d.npy : 'csv' in d ? d.csv : d.idx;
   return nodePath.basename(file);
 }
@@ -213,6 +225,9 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   );
   const steps = numberFlag(args, 'steps', { integer: true, min: 1, max: 1e9 });
   const quiet = args.values.quiet === true;
+  if (isLatentRunFile(args.positionals[0])) {
+    return trainLatentCommand(args.positionals[0], { steps, out: stringFlag(args, 'out'), quiet });
+  }
   const run = prepareRun(args.positionals[0], steps !== undefined ? { steps } : {});
   const { config } = run;
   const model = energyModel(config.model);
@@ -294,16 +309,15 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   } catch (err) {
     sink.finish();
     if (!(err instanceof EbmAbortError) || !interrupt.signal.aborted) throw err;
-    if (phase === 'training') {
+    return finishInterrupted({
+      phase,
       // the model holds the weights of the last completed step
-      await model.save(log.file('model.safetensors'));
-      written.push('model.safetensors');
-    }
-    const at = records.length > 0 ? ` after step ${records[records.length - 1].step}/${total}` : '';
-    process.stderr.write(
-      `ebm: interrupted during ${phase}${phase === 'training' ? at : ''}; kept ${shownDir}/{${written.join(', ')}}\n`,
-    );
-    return INTERRUPTED_EXIT;
+      saveModel: () => model.save(log.file('model.safetensors')),
+      written,
+      lastStep: records.at(-1)?.step,
+      totalSteps: total,
+      shownDir,
+    });
   } finally {
     interrupt.dispose();
   }

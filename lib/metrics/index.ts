@@ -20,3 +20,5 @@ export {
   defaultClassifierCache,
 } from './frechet';
 export type { FashionClassifierOptions } from './frechet';
+export { inpaintMask, imageMse, meanFill } from './images';
+export type { MaskKind } from './images';

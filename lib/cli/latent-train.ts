@@ -1,0 +1,263 @@
+/**
+ * `ebm train <config.json>` for a latent image prior (model.kind 'latent'): trains with
+ * trainLatent, then draws samples, reconstructions and inpaintings into the run folder.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import {
+  EbmAbortError,
+  EbmIoError,
+  LatentEbm,
+  LatentTrainOptions,
+  RunLog,
+  TrainProgress,
+  TrainRun,
+  latentEbm,
+  trainLatent,
+  version,
+} from '../index';
+import { imageMse as mse, inpaintMask, meanFill } from '../metrics/images';
+import { displayPath } from './args';
+import { finishInterrupted, onInterrupt } from './interrupt';
+import { latentLossPng, requireLayout, samplesGridPng, shadeMissing, STRIP_COLUMNS, stripsPng } from './latent-figures';
+import { PreparedLatentRun, prepareLatentRun } from './latent-run';
+import {
+  formatLoss,
+  formatRate,
+  formatSeconds,
+  ProgressMode,
+  progressLine,
+  ProgressSink,
+  progressSink,
+} from './progress';
+import { firstRows } from './run-config';
+
+/** Output files of a latent run; stale copies from an earlier run in the same folder are removed first. */
+const OUTPUTS = [
+  'metrics.json',
+  'model.safetensors',
+  'loss.png',
+  'density.png',
+  'samples.png',
+  'reconstructions.png',
+  'inpaintings.png',
+];
+
+/** Final-report metrics copied into metrics.json when the run reported them. */
+const REPORTED = [
+  'reconMse',
+  'priorLoss',
+  'energyPosterior',
+  'energyNoise',
+  'posteriorGradNorm',
+  'generatorGradNorm',
+  'priorGradNorm',
+  'msPosterior',
+  'msGenerator',
+  'msPrior',
+];
+
+function priorName(run: PreparedLatentRun): string {
+  const p = run.config.train.prior;
+  return p === 'gaussian' ? 'N(0, I)' : `${p.loss.kind.toUpperCase()}`;
+}
+
+function describeData(run: PreparedLatentRun): string {
+  const d = run.config.data;
+  if ('fashionMnist' in d) return 'Fashion-MNIST';
+  if ('imageFolder' in d) return `${nodePath.basename(d.imageFolder.dir)}/`;
+  if ('npy' in d) return nodePath.basename(d.npy);
+  if ('csv' in d) return nodePath.basename(d.csv);
+  return 'idx' in d ? nodePath.basename(d.idx) : 'data';
+}
+
+/** Progress lines with the reconstruction error and the prior loss after the usual fields. */
+function latentSink(mode: ProgressMode, total: number): ProgressSink {
+  const stream = process.stderr;
+  if (mode !== 'lines') return progressSink(mode, total, stream);
+  return {
+    update: (p) => {
+      const prior = p.priorLoss !== undefined ? `  prior loss ${formatLoss(p.priorLoss)}` : '';
+      stream.write(`${progressLine(p, total)}  recon mse ${formatLoss(p.reconMse)}${prior}\n`);
+    },
+    finish: () => undefined,
+  };
+}
+
+interface Evaluation {
+  metrics: Record<string, unknown>;
+  summary: string[];
+  files: string[];
+}
+
+/** samples.png, reconstructions.png and inpaintings.png, with their numbers. */
+async function evaluate(
+  run: PreparedLatentRun,
+  model: LatentEbm,
+  log: RunLog,
+  signal: AbortSignal,
+): Promise<Evaluation> {
+  const { config, images } = run;
+  const { samples, reconstruct, inpaint } = config.eval;
+  const shape = config.model.imageShape;
+  const chain = {
+    steps: config.train.posterior.steps,
+    stepSize: config.train.posterior.stepSize,
+    sigma: config.train.posterior.sigma,
+  };
+  const ev: Evaluation = { metrics: {}, summary: [], files: [] };
+  const draw = (file: string, png: Buffer): void => {
+    log.writeBytes(file, png);
+    ev.files.push(file);
+  };
+
+  let started = Date.now();
+  const generated = await model.generate({ n: samples.n, prior: samples.prior, seed: samples.seed, signal });
+  const sampleSeconds = (Date.now() - started) / 1000;
+  const sampleLayout = requireLayout(samples.n, 1, shape, Math.ceil(Math.sqrt(samples.n)), 'eval.samples.n');
+  draw('samples.png', samplesGridPng(generated, sampleLayout));
+  Object.assign(ev.metrics, { samples: samples.n, samplePrior: samples.prior, sampleSeconds });
+  ev.summary.push(
+    `samples: ${samples.n} from the prior (${samples.prior.steps} Langevin steps of ${samples.prior.stepSize}) ` +
+      `in ${formatSeconds(sampleSeconds)}`,
+  );
+
+  const x = firstRows(images, reconstruct.n);
+  started = Date.now();
+  const recon = await model.reconstruct(x, { ...chain, seed: reconstruct.seed, signal });
+  const reconMse = mse(recon, x);
+  draw(
+    'reconstructions.png',
+    stripsPng([x, recon], requireLayout(x.shape[0], 2, shape, STRIP_COLUMNS, 'eval.reconstruct.n')),
+  );
+  Object.assign(ev.metrics, { reconstructRows: x.shape[0], reconstructMse: reconMse });
+
+  const y = firstRows(images, inpaint.n);
+  const mask = inpaintMask(y.shape[0], shape, inpaint.mask);
+  const filled = await model.inpaint(y, mask, { ...chain, seed: inpaint.seed, signal });
+  const inpaintMse = mse(filled, y, mask);
+  const baseline = mse(meanFill(y, mask, images), y, mask);
+  const strips = [shadeMissing(y, mask), filled, y];
+  draw('inpaintings.png', stripsPng(strips, requireLayout(y.shape[0], 3, shape, STRIP_COLUMNS, 'eval.inpaint.n')));
+  Object.assign(ev.metrics, {
+    inpaintRows: y.shape[0],
+    inpaintMask: inpaint.mask,
+    inpaintMse,
+    meanFillMse: baseline,
+    posteriorSeconds: (Date.now() - started) / 1000,
+  });
+  ev.summary.push(
+    `reconstruction mse ${formatLoss(reconMse)} on ${x.shape[0]} training images; ` +
+      `inpainting (${inpaint.mask}) mse ${formatLoss(inpaintMse)} on ${y.shape[0]}, mean-image fill ${formatLoss(baseline)}`,
+  );
+  return ev;
+}
+
+/** Trains the latent run a config file describes; returns the exit status. */
+export async function trainLatentCommand(
+  file: string,
+  options: { steps?: number; out?: string; quiet: boolean },
+): Promise<number> {
+  const { quiet } = options;
+  const run = prepareLatentRun(file, options.steps !== undefined ? { steps: options.steps } : {});
+  const { config } = run;
+  const model = latentEbm(config.model);
+  const outDir = nodePath.resolve(options.out ?? nodePath.join('runs', config.name));
+  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) {
+    throw new EbmIoError(`--out ${displayPath(outDir)} exists and is not a directory`);
+  }
+  // trainLatent takes options, not its resolved form (priorLr lives in prior.lr there)
+  const trainOptions: LatentTrainOptions & { priorLr?: number } = { ...config.train };
+  delete trainOptions.priorLr;
+  if (trainOptions.checkpoint) {
+    const path = nodePath.resolve(outDir, trainOptions.checkpoint.path);
+    trainOptions.checkpoint = { ...trainOptions.checkpoint, path };
+  }
+
+  for (const f of OUTPUTS) fs.rmSync(nodePath.join(outDir, f), { force: true });
+  const log = new RunLog(outDir, config);
+  const shownDir = displayPath(outDir);
+  const say = (line: string): void => {
+    if (!quiet) process.stderr.write(`${line}\n`);
+  };
+  const v = version();
+  const rows = run.images.shape[0];
+  say(
+    `training ${config.name}: latent EBM, ${priorName(run)} prior, on ${describeData(run)} ` +
+      `(${rows} images [${config.model.imageShape.join(', ')}]), ${config.train.steps} steps → ${shownDir}  ` +
+      `[ebm-torch ${v.ebmTorch}, LibTorch ${v.torch}, ${model.device}]`,
+  );
+
+  const interrupt = onInterrupt();
+  const total = config.train.steps;
+  const sink = latentSink(quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'lines', total);
+  const records: TrainProgress[] = [];
+  let phase: 'training' | 'evaluation' = 'training';
+  const written = ['config.json', 'metrics.jsonl'];
+  try {
+    const result: TrainRun = await trainLatent(model, run.images, {
+      ...trainOptions,
+      signal: interrupt.signal,
+      onProgress: (p) => {
+        records.push(p);
+        log.log(p);
+        sink.update(p);
+      },
+    });
+    sink.finish();
+    await model.save(log.file('model.safetensors'));
+    written.push('model.safetensors');
+    log.writeBytes('loss.png', latentLossPng(records, `${config.name}: reconstruction error`));
+    written.push('loss.png');
+
+    phase = 'evaluation';
+    say('drawing samples, reconstructions and inpaintings');
+    const ev = await evaluate(run, model, log, interrupt.signal);
+    written.push(...ev.files);
+    const last: Partial<TrainProgress> = records[records.length - 1] ?? {};
+    const reported = Object.fromEntries(REPORTED.filter((k) => last[k] !== undefined).map((k) => [k, last[k]]));
+    const metrics = {
+      name: config.name,
+      steps: result.steps,
+      seconds: result.seconds,
+      stepsPerSecond: result.steps / result.seconds,
+      finalLoss: last.loss ?? null,
+      ...reported,
+      rows,
+      imageShape: config.model.imageShape,
+      latentDim: config.model.latentDim,
+      prior: config.train.prior === 'gaussian' ? 'gaussian' : config.train.prior.loss.kind,
+      ...ev.metrics,
+      threads: result.threads,
+      device: model.device,
+      torch: v.torch,
+      ebmTorch: v.ebmTorch,
+    };
+    log.writeJson('metrics.json', metrics);
+    written.push('metrics.json');
+
+    const prior = last.priorLoss !== undefined ? `, prior loss ${formatLoss(last.priorLoss)}` : '';
+    const out = process.stdout;
+    out.write(
+      `${config.name}: ${result.steps} steps in ${formatSeconds(result.seconds)} ` +
+        `(${formatRate(result.steps / result.seconds)} steps/s), recon mse ${last.reconMse !== undefined ? formatLoss(last.reconMse) : '-'}${prior}\n`,
+    );
+    for (const line of ev.summary) out.write(`${line}\n`);
+    out.write(`wrote ${shownDir}/{${written.join(', ')}}\n`);
+    return 0;
+  } catch (err) {
+    sink.finish();
+    if (!(err instanceof EbmAbortError) || !interrupt.signal.aborted) throw err;
+    return finishInterrupted({
+      phase,
+      // the model holds the weights of the last completed step
+      saveModel: () => model.save(log.file('model.safetensors')),
+      written,
+      lastStep: records.at(-1)?.step,
+      totalSteps: total,
+      shownDir,
+    });
+  } finally {
+    interrupt.dispose();
+  }
+}
