@@ -134,6 +134,10 @@ export function native(): NativeAddon {
   // the cores (ED on 8 gaussians, 1000 steps on 2 cores: 17.6 s with OpenBLAS threads, 4.7 s
   // without). Must be set before the addon loads LibTorch and BLAS. A user's setting wins.
   process.env.OPENBLAS_NUM_THREADS ??= '1';
+  // OpenMP workers that wait by spinning collapse when another process wants the same cores (ED on
+  // 8 gaussians, 2 threads, one busy process beside it: 53-64 steps/s spinning, 159-173 sleeping,
+  // 175-197 on 1 thread); sleeping costs about 10 % on an idle machine (184/171 against 196/206).
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
     cached = bindings('ebm_torch') as NativeAddon;
     // Some LibTorch builds (Debian's) start with one intra-op thread; use the machine unless the
