@@ -2,10 +2,21 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
+
+#ifndef _WIN32
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#endif
 
 #include "errors.h"
 #include "io/json.h"
@@ -20,6 +31,54 @@ void writeAll(std::FILE* f, const void* data, size_t n, const std::string& path)
   if (n > 0 && std::fwrite(data, 1, n, f) != n)
     throw IoError("could not write '" + path + "': " + std::strerror(errno));
 }
+
+// A number from a header as written (no wrap-around of negatives into huge unsigned values).
+std::string numberText(double v) {
+  std::ostringstream out;
+  out.precision(17);
+  out << v;
+  return out.str();
+}
+
+#ifndef _WIN32
+int currentPid() { return static_cast<int>(::getpid()); }
+
+// Flushes a folder's entry list, so a rename inside it survives a power cut.
+void syncFolder(const std::filesystem::path& folder) {
+  const int fd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // not a folder we may open: the rename itself already happened
+  ::fsync(fd);
+  ::close(fd);
+}
+
+bool processAlive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+#else
+int currentPid() { return 0; }
+void syncFolder(const std::filesystem::path&) {}
+bool processAlive(int) { return true; }
+#endif
+
+// Temp files are '<target>.tmp-<pid>-<n>'. One left by a process that no longer runs (killed
+// mid-save) is removed at the next save or load of its target; a live writer's is left alone.
+void removeOrphanTemps(const std::string& target) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p(target);
+  const fs::path folder = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  const std::string prefix = p.filename().string() + ".tmp-";
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0 ||
+        !std::all_of(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(dash), ::isdigit))
+      continue;
+    if (!processAlive(std::atoi(rest.substr(0, dash).c_str()))) fs::remove(it->path(), ec);
+  }
+}
+
+std::atomic<uint64_t> tempCounter{0};
 }  // namespace
 
 void save(const std::string& path, const std::vector<NamedTensor>& tensors,
@@ -48,7 +107,8 @@ void save(const std::string& path, const std::vector<NamedTensor>& tensors,
   std::string text = header.dump();
   while (text.size() % 8 != 0) text += ' ';  // keeps the data section 8-byte aligned
 
-  const std::string tmp = path + ".tmp-" + std::to_string(reinterpret_cast<uintptr_t>(&text));
+  removeOrphanTemps(path);
+  const std::string tmp = path + ".tmp-" + std::to_string(currentPid()) + "-" + std::to_string(tempCounter++);
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) throw IoError("could not open '" + path + "' for writing: " + std::strerror(errno));
   try {
@@ -60,6 +120,12 @@ void save(const std::string& path, const std::vector<NamedTensor>& tensors,
     // Tensor bytes are written as the machine holds them; safetensors is little-endian, as are
     // the platforms LibTorch supports.
     for (const auto& t : cpu) writeAll(f, t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float), path);
+    // The bytes reach the disk before the rename makes them the checkpoint, and the rename
+    // reaches it after: a crash leaves the old file or the new one, never a torn one.
+    if (std::fflush(f) != 0) throw IoError("could not write '" + path + "': " + std::strerror(errno));
+#ifndef _WIN32
+    if (::fsync(::fileno(f)) != 0) throw IoError("could not flush '" + path + "' to disk: " + std::strerror(errno));
+#endif
     if (std::fclose(f) != 0) {
       f = nullptr;
       throw IoError("could not finish writing '" + path + "': " + std::strerror(errno));
@@ -67,6 +133,7 @@ void save(const std::string& path, const std::vector<NamedTensor>& tensors,
     f = nullptr;
     if (std::rename(tmp.c_str(), path.c_str()) != 0)
       throw IoError("could not move checkpoint into place at '" + path + "': " + std::strerror(errno));
+    syncFolder(std::filesystem::path(path).parent_path());
   } catch (...) {
     if (f) std::fclose(f);
     std::remove(tmp.c_str());
@@ -75,6 +142,7 @@ void save(const std::string& path, const std::vector<NamedTensor>& tensors,
 }
 
 File load(const std::string& path) {
+  removeOrphanTemps(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError("cannot open checkpoint '" + path + "': " + std::strerror(errno));
   in.seekg(0, std::ios::end);
@@ -86,9 +154,13 @@ File load(const std::string& path) {
   in.read(reinterpret_cast<char*>(len), 8);
   uint64_t headerSize = 0;
   for (int i = 0; i < 8; ++i) headerSize |= static_cast<uint64_t>(len[i]) << (8 * i);
-  if (headerSize > kMaxHeader || headerSize > fileSize - 8)
-    throw IoError(where + " is not a safetensors file (header length " + std::to_string(headerSize) +
-                  " does not fit in " + std::to_string(fileSize) + " bytes)");
+  if (headerSize > kMaxHeader)
+    throw IoError(where + " is not a safetensors file: its first 8 bytes give a header of " +
+                  std::to_string(headerSize) + " bytes, over the format's cap of " + std::to_string(kMaxHeader) +
+                  " bytes (100 MiB)");
+  if (headerSize > fileSize - 8)
+    throw IoError(where + " is truncated or not a safetensors file: its header of " + std::to_string(headerSize) +
+                  " bytes does not fit in the file's " + std::to_string(fileSize) + " bytes");
   std::string text(headerSize, '\0');
   in.read(text.data(), static_cast<std::streamsize>(headerSize));
   if (!in) throw IoError(where + " is truncated inside its header");
@@ -97,6 +169,11 @@ File load(const std::string& path) {
 
   const uint64_t dataSize = fileSize - 8 - headerSize;
   File out;
+  struct Span {
+    uint64_t begin, end;
+    std::string name;
+  };
+  std::vector<Span> spans;
   for (const auto& [name, entry] : header.asObject()) {
     if (name == "__metadata__") {
       if (!entry.isObject()) throw IoError(where + ": __metadata__ is not an object");
@@ -136,15 +213,33 @@ File load(const std::string& path) {
     if (!offs[0].isNumber() || !offs[1].isNumber()) throw IoError(what + ": data_offsets must be numbers");
     const double b = offs[0].asNumber(), e = offs[1].asNumber();
     if (b < 0 || e < b || e > static_cast<double>(dataSize) || e - b != static_cast<double>(count * elem))
-      throw IoError(what + ": data_offsets [" + std::to_string(static_cast<uint64_t>(b)) + ", " +
-                    std::to_string(static_cast<uint64_t>(e)) + "] do not match its shape " + shapeString(shape) +
-                    " or the file's size (truncated?)");
+      throw IoError(what + ": data_offsets [" + numberText(b) + ", " + numberText(e) + "] do not match its shape " +
+                    shapeString(shape) + " or the file's size (truncated?)");
+    if (b != std::floor(b)) throw IoError(what + ": data_offsets must be integers, got " + numberText(b));
+    spans.push_back({static_cast<uint64_t>(b), static_cast<uint64_t>(e), name});
     at::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(st));
     in.seekg(static_cast<std::streamoff>(8 + headerSize + static_cast<uint64_t>(b)));
     in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(count * elem));
     if (!in) throw IoError(what + ": could not read its bytes (truncated?)");
     out.tensors.push_back({name, t.to(torch::kFloat32)});
   }
+  // As the reference implementation requires: the tensors tile the data section exactly, with
+  // no overlap, gap or trailing bytes.
+  std::sort(spans.begin(), spans.end(),
+            [](const Span& a, const Span& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+  uint64_t covered = 0;
+  for (const Span& sp : spans) {
+    if (sp.begin < covered)
+      throw IoError(where + ": tensor '" + sp.name + "' overlaps the bytes of another tensor (data_offsets from " +
+                    std::to_string(sp.begin) + ", another ends at " + std::to_string(covered) + ")");
+    if (sp.begin > covered)
+      throw IoError(where + ": " + std::to_string(sp.begin - covered) + " bytes before tensor '" + sp.name +
+                    "' belong to no tensor");
+    covered = sp.end;
+  }
+  if (covered != dataSize)
+    throw IoError(where + " has " + std::to_string(dataSize - covered) + " bytes after its last tensor (corrupt, or " +
+                  "not written as one safetensors file)");
   return out;
 }
 
