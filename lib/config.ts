@@ -1,6 +1,7 @@
 /** Typed, validated configuration for losses, samplers, optimisers and training runs. */
 import { EbmConfigError } from './errors';
 import {
+  checkJobHooks,
   checkNumber,
   checkOneOf,
   Obj,
@@ -426,7 +427,8 @@ export function validateTrainOptions(value: unknown, timeConditioned: boolean, r
     optionalNumber(s, 'warmupSteps', `${path}.schedule`, { integer: true, min: 0 });
     optionalNumber(s, 'minLr', `${path}.schedule`, { min: 0 });
   }
-  const batchSize = requireNumber(cfg, 'batchSize', path, { integer: true, min: 1 });
+  // the bound of options.n in sample() and of a CD buffer; far larger batches only reach the allocator's error
+  const batchSize = requireNumber(cfg, 'batchSize', path, { integer: true, min: 1, max: 1e8 });
   requireNumber(cfg, 'steps', path, { integer: true, min: 1, max: 1e9 });
   optionalNumber(cfg, 'seed', path, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
   optionalBoolean(cfg, 'replacement', path);
@@ -451,12 +453,7 @@ export function validateTrainOptions(value: unknown, timeConditioned: boolean, r
       );
     }
   }
-  if (cfg.onProgress !== undefined && typeof cfg.onProgress !== 'function') {
-    throw new EbmConfigError(`${path}.onProgress must be a function`);
-  }
-  if (cfg.signal !== undefined && !(cfg.signal instanceof AbortSignal)) {
-    throw new EbmConfigError(`${path}.signal must be an AbortSignal`);
-  }
+  checkJobHooks(cfg, path);
   if (cfg.replacement !== true && batchSize > rows) {
     throw new EbmConfigError(
       `${path}.batchSize (${batchSize}) is larger than the dataset (${rows} rows); use a smaller batch or replacement: true`,

@@ -6,12 +6,14 @@
  */
 import { CdLossConfig, configJson, EdLossConfig, validateLossConfig } from './config';
 import { awaitJob, callNativeSync, EbmAbortError, EbmConfigError, EbmShapeError } from './errors';
-import { Activation, activations, Device, EnergyModel, loadModel, registerModelClass } from './model';
+import { Activation, activations, Device, EnergyModel, loadModel, registerModelClass, requireModel } from './model';
 import { native, NativeModelHandle, NativeTensor } from './native';
 import { checkRows, snapshot, Tensor } from './tensor';
 import { flattenProgress, TrainProgress, TrainRun } from './train';
 import {
+  checkJobHooks,
   checkNumber,
+  describeValue,
   optionalBoolean,
   optionalDevice,
   optionalNumber,
@@ -94,7 +96,7 @@ export function validateLatentConfig(value: unknown, path = 'config'): LatentMod
     path,
   );
   if (cfg.kind !== undefined && cfg.kind !== 'latent') {
-    throw new EbmConfigError(`${path}.kind must be 'latent' (or left out), got ${JSON.stringify(cfg.kind)}`);
+    throw new EbmConfigError(`${path}.kind must be 'latent' (or left out), got ${describeValue(cfg.kind)}`);
   }
   const shape = cfg.imageShape;
   if (!Array.isArray(shape) || shape.length !== 3) {
@@ -177,15 +179,6 @@ function checkChain(value: unknown, path: string, defaults: { steps: number; ste
     steps: (c.steps as number | undefined) ?? defaults.steps,
     stepSize: (c.stepSize as number | undefined) ?? defaults.stepSize,
   };
-}
-
-function checkJobHooks(o: Record<string, unknown>, path: string): void {
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
-    throw new EbmConfigError(`${path}.onProgress must be a function`);
-  }
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw new EbmConfigError(`${path}.signal must be an AbortSignal`);
-  }
 }
 
 function asTensor(t: NativeTensor): Tensor {
@@ -478,6 +471,7 @@ export function validateLatentTrainOptions(
  * energyPosterior / energyNoise, gradient norms and (CPU) the milliseconds of each phase.
  */
 export async function trainLatent(model: LatentEbm, images: Tensor, options: LatentTrainOptions): Promise<TrainRun> {
+  requireModel(model);
   if (!(model instanceof LatentEbm)) {
     throw new EbmConfigError('trainLatent needs a latent model (ebm.latentEbm); use ebm.train for other energies');
   }

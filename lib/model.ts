@@ -6,6 +6,7 @@ import type { LatentModelConfig } from './latent';
 import { checkTensor, snapshot, Tensor } from './tensor';
 import {
   checkNumber,
+  describeValue,
   optionalBoolean,
   optionalDevice,
   optionalNumber,
@@ -254,7 +255,7 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
       throw new EbmConfigError(`${path}.kind 'latent' is built by ebm.latentEbm(config), not energyModel()`);
     default:
       throw new EbmConfigError(
-        `${path}.kind must be one of ${modelKinds.map((k) => `'${k}'`).join(', ')}; got ${JSON.stringify(cfg.kind)}`,
+        `${path}.kind must be one of ${modelKinds.map((k) => `'${k}'`).join(', ')}; got ${describeValue(cfg.kind)}`,
       );
   }
 }
@@ -375,10 +376,20 @@ export class EnergyModel {
 
   /** Overwrites the named weights; each shape must match. */
   async setParameters(values: Record<string, Tensor>): Promise<void> {
+    requireObject(values, 'parameters');
     for (const [name, t] of Object.entries(values)) checkTensor(t, `parameters['${name}']`);
     return this.runExclusive(values, (v) => this.handle.setParameters(v), {
       copy: (v) => Object.fromEntries(Object.entries(v).map(([name, t]) => [name, snapshot(t)])),
     });
+  }
+}
+
+/** Throws EbmConfigError unless `value` is a model of this library; `what` names the argument. */
+export function requireModel(value: unknown, what = 'model'): asserts value is EnergyModel {
+  if (!(value instanceof EnergyModel)) {
+    throw new EbmConfigError(
+      `${what} must be an ebm-torch EnergyModel (from ebm.energyModel, ebm.loadModel, ...), got ${describeValue(value, 0)}`,
+    );
   }
 }
 
@@ -393,7 +404,7 @@ export function compose(parts: ReadonlyArray<{ model: EnergyModel; weight?: numb
   if (!Array.isArray(parts) || parts.length === 0)
     throw new EbmConfigError('compose needs a non-empty array of { model, weight }');
   parts.forEach((p, i) => {
-    if (!(p?.model instanceof EnergyModel)) throw new EbmConfigError(`compose[${i}].model must be an EnergyModel`);
+    requireModel(p?.model, `compose[${i}].model`);
     if (p.weight !== undefined) checkNumber(p.weight, `compose[${i}].weight`);
   });
   return callNativeSync(
@@ -422,7 +433,7 @@ export function registerModelClass(kind: string, make: (handle: NativeModelHandl
  */
 export async function loadModel(path: string, options: { device?: Device } = {}): Promise<EnergyModel> {
   if (typeof path !== 'string' || path.length === 0) throw new EbmConfigError('path must be a non-empty string');
-  optionalDevice(options as Record<string, unknown>, 'device', 'options');
+  optionalDevice(requireObject(options, 'options'), 'device', 'options');
   // the native reader would call a folder a truncated file
   let isFolder = false;
   try {

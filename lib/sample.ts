@@ -1,10 +1,17 @@
 /** Sampling: a whole chain run in C++ on a worker thread, cancellable, with diagnostics. */
 import { SamplerConfig, validateSamplerConfig } from './config';
 import { awaitJob, EbmAbortError, EbmConfigError } from './errors';
-import { EnergyModel } from './model';
+import { EnergyModel, requireModel } from './model';
 import { native } from './native';
 import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
-import { checkNumber, optionalBoolean, optionalNumber, rejectUnknownKeys, requireObject } from './validate';
+import {
+  checkJobHooks,
+  checkNumber,
+  optionalBoolean,
+  optionalNumber,
+  rejectUnknownKeys,
+  requireObject,
+} from './validate';
 
 export interface SampleOptions {
   /** number of chains (ignored when init is given) */
@@ -44,6 +51,7 @@ function samplerSteps(s: SamplerConfig): number {
 
 /** Draws samples from p ∝ exp(−E) with any sampler. Bad options are rejected before native work. */
 export async function sample(model: EnergyModel, options: SampleOptions): Promise<SampleResult> {
+  requireModel(model);
   const o = requireObject(options, 'options');
   rejectUnknownKeys(
     o,
@@ -63,6 +71,7 @@ export async function sample(model: EnergyModel, options: SampleOptions): Promis
   optionalNumber(o, 'thin', 'options', { integer: true, min: 1 });
   optionalNumber(o, 'progressEvery', 'options', { integer: true, min: 1 });
   optionalBoolean(o, 'returnTrajectory', 'options');
+  checkJobHooks(o, 'options');
   if (sampler.kind === 'annealed' && !model.timeConditioned) {
     throw new EbmConfigError('options.sampler: the annealed sampler needs a time-conditioned model');
   }

@@ -1,4 +1,5 @@
 import { EbmNumericsError, EbmShapeError } from './errors';
+import { describeValue } from './validate';
 
 /** A dense float32 tensor, row-major. */
 export interface Tensor {
@@ -17,17 +18,22 @@ export function tensor(data: Float32Array | readonly number[], shape: readonly n
 /** Throws EbmShapeError unless `t` is a well-formed tensor; `what` names it in the message. */
 export function checkTensor(t: unknown, what: string): asserts t is Tensor {
   if (typeof t !== 'object' || t === null) {
-    throw new EbmShapeError(`${what} must be a tensor { data: Float32Array, shape: number[] }`);
+    throw new EbmShapeError(
+      `${what} must be a tensor { data: Float32Array, shape: number[] }, got ${describeValue(t, 0)}`,
+    );
   }
   const { data, shape } = t as { data?: unknown; shape?: unknown };
-  if (!(data instanceof Float32Array)) throw new EbmShapeError(`${what}.data must be a Float32Array`);
+  if (!(data instanceof Float32Array))
+    throw new EbmShapeError(`${what}.data must be a Float32Array, got ${describeValue(data, 0)}`);
   if (!Array.isArray(shape) || shape.length === 0) {
-    throw new EbmShapeError(`${what}.shape must be a non-empty array of positive integers`);
+    throw new EbmShapeError(
+      `${what}.shape must be a non-empty array of positive integers, got ${describeValue(shape)}`,
+    );
   }
   let count = 1;
   shape.forEach((s: unknown, i) => {
     if (typeof s !== 'number' || !Number.isInteger(s) || s < 1) {
-      throw new EbmShapeError(`${what}.shape[${i}] must be a positive integer, got ${String(s)}`);
+      throw new EbmShapeError(`${what}.shape[${i}] must be a positive integer, got ${describeValue(s)}`);
     }
     count *= s;
   });

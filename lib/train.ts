@@ -1,10 +1,10 @@
 /** Training: the whole loop runs in C++ on a worker thread; JS gets progress every logEvery steps. */
 import { configJson, LossConfig, TrainOptions, validateLossConfig, validateTrainOptions } from './config';
 import { awaitJob, EbmAbortError, EbmConfigError, EbmShapeError } from './errors';
-import { EnergyModel } from './model';
+import { EnergyModel, requireModel } from './model';
 import { native, NativeTrainProgress } from './native';
 import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
-import { checkNumber } from './validate';
+import { checkNumber, requireObject } from './validate';
 
 /** One report: means over the steps since the previous one. */
 export interface TrainProgress {
@@ -54,7 +54,8 @@ export function flattenProgress(p: NativeTrainProgress): TrainProgress {
  * rejected (EbmConfigError, naming the field) before anything native runs.
  */
 export async function train(model: EnergyModel, data: Tensor, config: TrainConfig): Promise<TrainRun> {
-  if (model?.config?.kind === 'latent') {
+  requireModel(model);
+  if (model.config.kind === 'latent') {
     throw new EbmConfigError('a latent model is trained with ebm.trainLatent(model, images, options), not ebm.train');
   }
   checkRows(data, model.inputShape, 'data');
@@ -107,11 +108,15 @@ export async function evaluateLoss(
   loss: LossConfig,
   options: { seed?: number } = {},
 ): Promise<LossEvaluation> {
+  requireModel(model);
   checkRows(batch, model.inputShape, 'batch');
   validateLossConfig(loss, model.timeConditioned, 'loss');
   checkFinite(batch, 'batch');
-  const seed = options.seed ?? 0;
-  checkNumber(seed, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  const seed = checkNumber(requireObject(options, 'options').seed ?? 0, 'seed', {
+    integer: true,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+  });
   const lossJson = configJson(loss);
   return model.runExclusive(batch, (b) => native().evaluateLoss(model.handle, b, lossJson, seed), { copy: snapshot });
 }

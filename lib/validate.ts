@@ -3,11 +3,64 @@ import { EbmConfigError } from './errors';
 
 export type Obj = Record<string, unknown>;
 
+const listLimit = 6;
+const stringLimit = 60;
+
+/**
+ * A user value as a message shows it: NaN, Infinity, -0, 2n, 'text', undefined, null, [1, 2],
+ * {a: 1}; a class instance as its class ('a Float32Array'). Objects and arrays nest `depth` levels
+ * (0: 'an object', 'an array'). Unlike JSON.stringify it shows NaN as NaN and takes a BigInt.
+ */
+export function describeValue(value: unknown, depth = 2): string {
+  switch (typeof value) {
+    case 'number':
+      return Object.is(value, -0) ? '-0' : String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'string': {
+      const s = value.length > stringLimit ? `${value.slice(0, stringLimit)}…` : value;
+      return `'${JSON.stringify(s).slice(1, -1)}'`;
+    }
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return 'a function';
+    case 'undefined':
+    case 'boolean':
+      return String(value);
+  }
+  if (value === null) return 'null';
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && name ? `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}` : 'an object';
+  }
+  if (depth <= 0) return Array.isArray(value) ? 'an array' : 'an object';
+  const list = (items: string[], total: number) => items.join(', ') + (total > items.length ? ', …' : '');
+  if (Array.isArray(value)) {
+    const shown = value.slice(0, listLimit).map((v: unknown) => describeValue(v, depth - 1));
+    return `[${list(shown, value.length)}]`;
+  }
+  const keys = Object.keys(value as object);
+  const shown = keys.slice(0, listLimit).map((k) => `${k}: ${describeValue((value as Obj)[k], depth - 1)}`);
+  return `{${list(shown, keys.length)}}`;
+}
+
 export function requireObject(value: unknown, path: string): Obj {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new EbmConfigError(`${path} must be an object`);
+    throw new EbmConfigError(`${path} must be an object, got ${describeValue(value)}`);
   }
   return value as Obj;
+}
+
+/** The onProgress and signal options every long-running job takes. */
+export function checkJobHooks(o: Obj, path: string): void {
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+    throw new EbmConfigError(`${path}.onProgress must be a function, got ${describeValue(o.onProgress)}`);
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new EbmConfigError(`${path}.signal must be an AbortSignal, got ${describeValue(o.signal)}`);
+  }
 }
 
 export interface NumberRange {
@@ -21,7 +74,7 @@ export interface NumberRange {
 export function checkNumber(value: unknown, path: string, range: NumberRange = {}): number {
   const kind = range.integer ? 'an integer' : 'a finite number';
   if (typeof value !== 'number' || !Number.isFinite(value) || (range.integer && !Number.isInteger(value))) {
-    throw new EbmConfigError(`${path} must be ${kind}, got ${JSON.stringify(value)}`);
+    throw new EbmConfigError(`${path} must be ${kind}, got ${describeValue(value)}`);
   }
   if (range.above !== undefined && !(value > range.above)) {
     throw new EbmConfigError(`${path} must be > ${range.above}, got ${value}`);
@@ -47,7 +100,7 @@ export function requireNumber(obj: Obj, key: string, path: string, range: Number
 export function checkOneOf<T extends string>(value: unknown, allowed: readonly T[], path: string): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw new EbmConfigError(
-      `${path} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${JSON.stringify(value)}`,
+      `${path} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describeValue(value)}`,
     );
   }
   return value as T;
@@ -59,7 +112,7 @@ export function optionalOneOf<T extends string>(obj: Obj, key: string, allowed: 
 
 export function optionalBoolean(obj: Obj, key: string, path: string): void {
   if (obj[key] !== undefined && typeof obj[key] !== 'boolean') {
-    throw new EbmConfigError(`${path}.${key} must be true or false, got ${JSON.stringify(obj[key])}`);
+    throw new EbmConfigError(`${path}.${key} must be true or false, got ${describeValue(obj[key])}`);
   }
 }
 
@@ -77,6 +130,6 @@ const devicePattern = /^(auto|cpu|cuda|cuda:\d{1,3})$/;
 export function optionalDevice(obj: Obj, key: string, path: string): void {
   const v = obj[key];
   if (v !== undefined && (typeof v !== 'string' || !devicePattern.test(v))) {
-    throw new EbmConfigError(`${path}.${key} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got ${JSON.stringify(v)}`);
+    throw new EbmConfigError(`${path}.${key} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got ${describeValue(v)}`);
   }
 }

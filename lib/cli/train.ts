@@ -194,7 +194,9 @@ async function evaluate(
       const k = rowShape[0] > 64 ? 500 : 1000;
       const a = firstRows(s, k);
       const b = firstRows(data.test, k);
-      if (a.shape[0] >= 2 && b.shape[0] >= 2) {
+      if (!a.data.every(Number.isFinite)) {
+        line += ', MMD² skipped (the samples hold NaN or Inf)';
+      } else if (a.shape[0] >= 2 && b.shape[0] >= 2) {
         const m = mmd(a, b);
         metrics.sampleMmd2 = m;
         line += `, MMD² ${m.toExponential(2)} vs ${data.testIsHeldOut ? 'held-out' : 'training'} rows`;

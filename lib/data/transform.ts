@@ -1,7 +1,7 @@
 /** Small preprocessing steps on float32 tensors; statistics are accumulated in float64. */
 import { EbmConfigError, EbmShapeError } from '../errors';
 import { Random } from '../random';
-import { checkTensor, Tensor } from '../tensor';
+import { checkFinite, checkTensor, Tensor } from '../tensor';
 import { checkNumber } from '../validate';
 
 /** Per-column statistics from standardize(), reusable on other data with applyStandardize(). */
@@ -30,6 +30,7 @@ export interface TrainTestSplit {
  */
 export function standardize(t: Tensor): Standardized {
   const [n, d] = matrixShape(t, 'standardize input');
+  checkFinite(t, 'standardize input');
   const mean = new Float64Array(d);
   const std = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += t.data[i * d + j];
@@ -51,6 +52,7 @@ export function standardize(t: Tensor): Standardized {
 /** (x − mean) / std per column, with statistics from standardize() (e.g. of the training split). */
 export function applyStandardize(t: Tensor, stats: StandardizeStats): Tensor {
   const [n, d] = matrixShape(t, 'applyStandardize input');
+  checkFinite(t, 'applyStandardize input');
   checkStats(stats, d, 'applyStandardize');
   const out = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
@@ -62,6 +64,7 @@ export function applyStandardize(t: Tensor, stats: StandardizeStats): Tensor {
 /** The inverse of applyStandardize: x · std + mean per column (e.g. to map samples back). */
 export function undoStandardize(t: Tensor, stats: StandardizeStats): Tensor {
   const [n, d] = matrixShape(t, 'undoStandardize input');
+  checkFinite(t, 'undoStandardize input');
   checkStats(stats, d, 'undoStandardize');
   const out = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
@@ -73,6 +76,7 @@ export function undoStandardize(t: Tensor, stats: StandardizeStats): Tensor {
 /** Maps each column of a [N, D] tensor linearly onto [lo, hi]; a constant column maps to (lo + hi) / 2. */
 export function minMaxScale(t: Tensor, lo = -1, hi = 1): Tensor {
   const [n, d] = matrixShape(t, 'minMaxScale input');
+  checkFinite(t, 'minMaxScale input');
   checkNumber(lo, 'minMaxScale lo');
   checkNumber(hi, 'minMaxScale hi');
   if (!(hi > lo)) throw new EbmConfigError(`minMaxScale needs lo < hi, got lo = ${lo}, hi = ${hi}`);
@@ -155,6 +159,7 @@ function checkStats(stats: StandardizeStats, d: number, what: string): void {
     }
   }
   for (let j = 0; j < d; j++) {
-    if (!(stats.std[j] > 0)) throw new EbmConfigError(`${what}: stats.std[${j}] must be > 0, got ${stats.std[j]}`);
+    checkNumber(stats.mean[j], `${what}: stats.mean[${j}]`);
+    checkNumber(stats.std[j], `${what}: stats.std[${j}]`, { above: 0 });
   }
 }

@@ -7,14 +7,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fashionMnist } from '../data/fashion';
 import { EbmConfigError } from '../errors';
-import { EnergyModel, energyModel, loadModel } from '../model';
+import { EnergyModel, energyModel, loadModel, requireModel } from '../model';
 import { native } from '../native';
 import { checkFinite, checkRows, snapshot, Tensor } from '../tensor';
 import { train, TrainProgress } from '../train';
 
-function requireClassifier(model: EnergyModel): void {
-  if (!(model instanceof EnergyModel) || model.config.kind !== 'classifier') {
-    throw new EbmConfigError("the model must be a 'classifier' (see fashionClassifier())");
+function requireClassifier(model: unknown, what = 'model'): asserts model is EnergyModel {
+  requireModel(model, what);
+  if (model.config.kind !== 'classifier') {
+    throw new EbmConfigError(
+      `${what} must be a 'classifier' (see fashionClassifier()), got a model of kind '${model.config.kind}'`,
+    );
   }
 }
 
@@ -50,7 +53,7 @@ export async function classifierAccuracy(model: EnergyModel, x: Tensor, labels: 
  * (the FID recipe with this project's own classifier; numbers are comparable only within it).
  */
 export async function frechetDistance(classifier: EnergyModel, a: Tensor, b: Tensor): Promise<number> {
-  requireClassifier(classifier);
+  requireClassifier(classifier, 'classifier');
   checkRows(a, classifier.inputShape, 'a');
   checkRows(b, classifier.inputShape, 'b');
   checkFinite(a, 'a');

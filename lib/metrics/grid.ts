@@ -1,7 +1,7 @@
 /** Exact 2D evaluation by normalising exp(-E) on a grid. */
-import { EnergyModel } from '../model';
+import { EnergyModel, requireModel } from '../model';
 import { checkRows, Tensor } from '../tensor';
-import { checkNumber } from '../validate';
+import { checkNumber, requireObject } from '../validate';
 import { EbmConfigError } from '../errors';
 
 export interface GridOptions {
@@ -21,6 +21,7 @@ export interface GridEnergy {
 }
 
 function checkGrid(o: GridOptions): void {
+  requireObject(o, 'grid');
   checkNumber(o.lo, 'grid.lo');
   checkNumber(o.hi, 'grid.hi');
   if (!(o.hi > o.lo)) throw new EbmConfigError(`grid.hi must be > grid.lo, got [${o.lo}, ${o.hi}]`);
@@ -52,8 +53,17 @@ export function logSumExp(values: ArrayLike<number>, scale = 1): number {
   return max + Math.log(s);
 }
 
+/** Throws EbmConfigError unless `model` is a model on 2-D inputs; `what` names the caller. */
+function require2d(model: unknown, what: string): asserts model is EnergyModel {
+  requireModel(model);
+  if (model.inputShape.length !== 1 || model.inputShape[0] !== 2) {
+    throw new EbmConfigError(`${what} needs a model on 2-D inputs, got input shape [${model.inputShape.join(', ')}]`);
+  }
+}
+
 /** Energies of a 2D model on a grid and the log-normaliser of exp(-E) over the box. */
 export async function gridEnergy(model: EnergyModel, options: GridOptions): Promise<GridEnergy> {
+  require2d(model, 'gridEnergy');
   const { points, axis } = gridPoints(options);
   const energy = await model.energy(points);
   const h = (options.hi - options.lo) / options.resolution;
@@ -65,6 +75,7 @@ export async function gridEnergy(model: EnergyModel, options: GridOptions): Prom
  * NLL = mean E(x_test) + log Z. Mass outside the box is ignored, so choose a box that holds it.
  */
 export async function gridNll(model: EnergyModel, test: Tensor, options: GridOptions): Promise<number> {
+  require2d(model, 'gridNll');
   checkRows(test, [2], 'test');
   const { logZ } = await gridEnergy(model, options);
   const e = await model.energy(test);

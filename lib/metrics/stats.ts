@@ -1,11 +1,23 @@
 /** Sample-based metrics: MMD, mode weights and spreads, R² up to a constant, importance-sampling ESS. */
-import { EbmConfigError, EbmShapeError } from '../errors';
-import { checkTensor, Tensor } from '../tensor';
-import { checkNumber } from '../validate';
+import { EbmConfigError, EbmNumericsError, EbmShapeError } from '../errors';
+import { checkFinite, checkTensor, Tensor } from '../tensor';
+import { checkNumber, describeValue, requireObject } from '../validate';
 
+/** Row width of a well-formed tensor of finite values. */
 function width(t: Tensor, what: string): number {
   checkTensor(t, what);
+  checkFinite(t, what);
   return t.data.length / t.shape[0];
+}
+
+/** Throws EbmNumericsError at the first entry that is NaN or ±Inf (−Inf passes with `allowMinusInf`). */
+function checkFiniteSeries(values: ArrayLike<number>, what: string, allowMinusInf = false): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isFinite(v) && !(allowMinusInf && v === -Infinity)) {
+      throw new EbmNumericsError(`${what} contains a non-finite value (${describeValue(v)}) at index ${i}`);
+    }
+  }
 }
 
 function sqDist(a: Float32Array, i: number, b: Float32Array, j: number, d: number): number {
@@ -20,6 +32,8 @@ function sqDist(a: Float32Array, i: number, b: Float32Array, j: number, d: numbe
 /** Median pairwise distance of the pooled rows (the usual RBF bandwidth heuristic), on ≤ 1000 rows. */
 export function medianDistance(a: Tensor, b?: Tensor): number {
   const d = width(a, 'a');
+  if (b && width(b, 'b') !== d)
+    throw new EbmShapeError(`a and b must have the same row width (${d} vs ${width(b, 'b')})`);
   const rows: Array<[Float32Array, number]> = [];
   const take = (t: Tensor) => {
     const step = Math.max(1, Math.floor(t.shape[0] / 500));
@@ -47,6 +61,7 @@ export interface MmdOptions {
 export function mmd(a: Tensor, b: Tensor, options: MmdOptions = {}): number {
   const d = width(a, 'a');
   if (width(b, 'b') !== d) throw new EbmShapeError(`a and b must have the same row width (${d} vs ${width(b, 'b')})`);
+  requireObject(options, 'options');
   const bw = options.bandwidth ?? medianDistance(a, b);
   checkNumber(bw, 'bandwidth', { above: 0 });
   const unbiased = options.unbiased ?? true;
@@ -72,6 +87,7 @@ export function assignModes(x: Tensor, centres: ReadonlyArray<ReadonlyArray<numb
   const d = width(x, 'x');
   centres.forEach((c, k) => {
     if (c.length !== d) throw new EbmShapeError(`centre ${k} has ${c.length} coordinates, x has ${d}`);
+    c.forEach((v, j) => checkNumber(v, `centres[${k}][${j}]`));
   });
   const flat = Float32Array.from(centres.flat());
   const out = new Uint32Array(x.shape[0]);
@@ -115,6 +131,8 @@ export function withinModeStd(x: Tensor, centres: ReadonlyArray<ReadonlyArray<nu
 export function r2UpToConstant(model: ArrayLike<number>, truth: ArrayLike<number>): number {
   if (model.length !== truth.length || model.length < 2)
     throw new EbmShapeError('r2 needs two equal-length series (>= 2)');
+  checkFiniteSeries(model, 'r2UpToConstant: model');
+  checkFiniteSeries(truth, 'r2UpToConstant: truth');
   let ma = 0;
   let mb = 0;
   for (let i = 0; i < model.length; i++) {
@@ -129,6 +147,7 @@ export function r2UpToConstant(model: ArrayLike<number>, truth: ArrayLike<number
     res += (model[i] - ma - (truth[i] - mb)) ** 2;
     tot += (truth[i] - mb) ** 2;
   }
+  if (!(tot > 0)) throw new EbmNumericsError('r2UpToConstant: truth is constant, so R² is undefined');
   return 1 - res / tot;
 }
 
@@ -136,8 +155,10 @@ export function r2UpToConstant(model: ArrayLike<number>, truth: ArrayLike<number
 export function ess(logWeights: ArrayLike<number>): number {
   const n = logWeights.length;
   if (n === 0) throw new EbmShapeError('ess needs at least one weight');
+  checkFiniteSeries(logWeights, 'ess: logWeights', true);
   let max = -Infinity;
   for (let i = 0; i < n; i++) max = Math.max(max, logWeights[i]);
+  if (max === -Infinity) throw new EbmNumericsError('ess: logWeights are all -Infinity, so every weight is 0');
   let s = 0;
   let s2 = 0;
   for (let i = 0; i < n; i++) {
@@ -152,6 +173,7 @@ export function ess(logWeights: ArrayLike<number>): number {
 export function meanAndCovariance(x: Tensor): { mean: number[]; cov: number[][] } {
   const d = width(x, 'x');
   const n = x.shape[0];
+  if (n < 2) throw new EbmShapeError(`meanAndCovariance needs at least 2 rows, got ${n}`);
   const mean = new Array<number>(d).fill(0);
   for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) mean[k] += x.data[i * d + k] / n;
   const cov = Array.from({ length: d }, () => new Array<number>(d).fill(0));
