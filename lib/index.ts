@@ -10,6 +10,7 @@ export type {
   GmmConfig,
   DoubleWellConfig,
   ClassifierConfig,
+  TorchScriptConfig,
   CompositionConfig,
   Activation,
   Device,

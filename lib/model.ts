@@ -109,8 +109,31 @@ export interface ClassifierConfig {
   seed?: number;
 }
 
-export type ModelConfig = MlpConfig | ConvNetConfig | GaussianConfig | GmmConfig | DoubleWellConfig | ClassifierConfig;
-export const modelKinds = ['mlp', 'convnet', 'gaussian', 'gmm', 'doublewell', 'classifier'] as const;
+/**
+ * Your own energy network: a TorchScript module saved from PyTorch (`torch.jit.script(net).save(path)`)
+ * whose `forward(x)` (or `forward(x, t)` when time-conditioned) returns one energy per row, [N] or
+ * [N, 1]. Its parameters are trained like the built-in kinds'; a checkpoint carries the module too.
+ */
+export interface TorchScriptConfig {
+  kind: 'torchscript';
+  /** the .pt file written by torch.jit.save / ScriptModule.save */
+  path: string;
+  /** shape of one input row, e.g. [2] or [1, 28, 28] */
+  inputShape: number[];
+  /** forward(x, t) with t of shape [N]; default false */
+  timeConditioned?: boolean;
+  device?: Device;
+}
+
+export type ModelConfig =
+  | MlpConfig
+  | ConvNetConfig
+  | GaussianConfig
+  | GmmConfig
+  | DoubleWellConfig
+  | ClassifierConfig
+  | TorchScriptConfig;
+export const modelKinds = ['mlp', 'convnet', 'gaussian', 'gmm', 'doublewell', 'classifier', 'torchscript'] as const;
 
 function checkMatrix(value: unknown, path: string, cols?: number): number[][] {
   if (!Array.isArray(value) || value.length === 0)
@@ -250,6 +273,23 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
       optionalNumber(cfg, 'barrier', path, { above: 0 });
       optionalDevice(cfg, 'device', path);
       return cfg as unknown as DoubleWellConfig;
+    }
+    case 'torchscript': {
+      rejectUnknownKeys(cfg, ['kind', 'path', 'inputShape', 'timeConditioned', 'device'], path);
+      if (typeof cfg.path !== 'string' || cfg.path.length === 0) {
+        throw new EbmConfigError(
+          `${path}.path must be the path of a TorchScript module (.pt), got ${describeValue(cfg.path)}`,
+        );
+      }
+      if (!Array.isArray(cfg.inputShape) || cfg.inputShape.length === 0 || cfg.inputShape.length > 8) {
+        throw new EbmConfigError(`${path}.inputShape must list the 1 to 8 dimensions of one input row, e.g. [2]`);
+      }
+      cfg.inputShape.forEach((v: unknown, i: number) =>
+        checkNumber(v, `${path}.inputShape[${i}]`, { integer: true, min: 1, max: 1 << 24 }),
+      );
+      optionalBoolean(cfg, 'timeConditioned', path);
+      optionalDevice(cfg, 'device', path);
+      return cfg as unknown as TorchScriptConfig;
     }
     case 'latent':
       throw new EbmConfigError(`${path}.kind 'latent' is built by ebm.latentEbm(config), not energyModel()`);

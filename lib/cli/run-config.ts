@@ -367,6 +367,7 @@ export function modelRowShape(model: ModelConfig): number[] {
       return [model.inputDim];
     case 'convnet':
     case 'classifier':
+    case 'torchscript':
       return [...model.inputShape];
     case 'gaussian':
       return [model.mean.length];
@@ -380,7 +381,10 @@ export function modelRowShape(model: ModelConfig): number[] {
 }
 
 export function modelTimeConditioned(model: ModelConfig): boolean {
-  return (model.kind === 'mlp' && model.timeConditioned === true) || (model.kind === 'gmm' && model.path !== undefined);
+  return (
+    ((model.kind === 'mlp' || model.kind === 'torchscript') && model.timeConditioned === true) ||
+    (model.kind === 'gmm' && model.path !== undefined)
+  );
 }
 
 /** Reshapes [N, ...] rows to [N, ...rowShape] when the per-row sizes agree; `what` names the data. */
@@ -491,7 +495,9 @@ function prepareParsed(raw: unknown, dir: string, file: string, overrides: { ste
   const { cfg, name, description } = checkRunHeader(raw, file);
 
   const dataSpec = validateDataSpec(cfg.data, dir);
-  const model = validateModelConfig(cfg.model, 'model');
+  const checked = validateModelConfig(cfg.model, 'model');
+  // a module path is relative to the config file, like data paths
+  const model = checked.kind === 'torchscript' ? { ...checked, path: nodePath.resolve(dir, checked.path) } : checked;
   const timeConditioned = modelTimeConditioned(model);
   const rowShape = modelRowShape(model);
 

@@ -13,6 +13,8 @@ namespace ebm {
 namespace {
 const char* kConfigKey = "ebm_torch.config";
 const char* kFormatKey = "ebm_torch.format";
+// Model-specific metadata (EnergyModel::checkpointMetadata) travels under this prefix.
+const char* kExtraPrefix = "ebm_torch.extra.";
 }  // namespace
 
 void saveModel(const EnergyModel& model, const std::string& path) {
@@ -21,7 +23,10 @@ void saveModel(const EnergyModel& model, const std::string& path) {
 }
 
 void writeCheckpoint(const EnergyModel& model, const std::string& path) {
-  safetensors::save(path, model.state(), {{"format", "pt"}, {kFormatKey, "1"}, {kConfigKey, model.config().dump()}});
+  std::map<std::string, std::string> metadata = {
+      {"format", "pt"}, {kFormatKey, "1"}, {kConfigKey, model.config().dump()}};
+  for (const auto& [key, value] : model.checkpointMetadata()) metadata[std::string(kExtraPrefix) + key] = value;
+  safetensors::save(path, model.state(), metadata);
 }
 
 std::shared_ptr<EnergyModel> loadModel(const std::string& path, const std::string& device) {
@@ -31,6 +36,9 @@ std::shared_ptr<EnergyModel> loadModel(const std::string& path, const std::strin
     throw IoError("checkpoint '" + path + "' has no '" + kConfigKey + "' metadata: it was not written by ebm-torch");
   json::Value config = json::parse(it->second, "model config in checkpoint '" + path + "'");
   if (!device.empty()) config.set("device", json::Value::string(device));
+  const std::string prefix = kExtraPrefix;
+  for (const auto& [key, value] : file.metadata)
+    if (key.compare(0, prefix.size(), prefix) == 0) config.set(key.substr(prefix.size()), json::Value::string(value));
   std::shared_ptr<EnergyModel> model;
   try {
     model = makeModel(config);

@@ -7,6 +7,7 @@
 #include <c10/core/Device.h>
 
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -55,6 +56,9 @@ class EnergyModel {
   std::mutex& mutex() const { return *mutex_; }
   // Models this one is built from (a composition's parts); empty for ordinary models.
   virtual std::vector<std::shared_ptr<EnergyModel>> parts() const { return {}; }
+  // Extra safetensors metadata a checkpoint of this model needs (a TorchScript module's bytes);
+  // loadModel hands each entry back to the model's factory as config field `<key>` (see checkpoint.cc).
+  virtual std::map<std::string, std::string> checkpointMetadata() const { return {}; }
   // Sets training mode (spectral norm updates its power-iteration vectors only in training).
   void setTraining(bool training) { training_ = training; }
   bool training() const { return training_; }

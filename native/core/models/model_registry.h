@@ -13,6 +13,8 @@ std::shared_ptr<EnergyModel> makeDoubleWell(const json::Value& cfg, c10::Device 
 std::shared_ptr<EnergyModel> makeComposition(const json::Value& cfg, c10::Device device);
 std::shared_ptr<EnergyModel> makeClassifier(const json::Value& cfg, c10::Device device);
 std::shared_ptr<EnergyModel> makeLatent(const json::Value& cfg, c10::Device device);
+std::shared_ptr<EnergyModel> makeTorchScript(const json::Value& cfg, c10::Device device);
 std::shared_ptr<EnergyModel> makeLatent(const json::Value& cfg, c10::Device device);
+std::shared_ptr<EnergyModel> makeTorchScript(const json::Value& cfg, c10::Device device);
 
 }  // namespace ebm

@@ -18,9 +18,11 @@ std::shared_ptr<EnergyModel> makeModel(const json::Value& config) {
   if (kind == "compose") return makeComposition(config, device);
   if (kind == "classifier") return makeClassifier(config, device);
   if (kind == "latent") return makeLatent(config, device);
+  if (kind == "torchscript") return makeTorchScript(config, device);
   throw ConfigError(
-      "model.kind must be one of: mlp, convnet, gaussian, gmm, doublewell, classifier, latent, compose; got '" + kind +
-      "'");
+      "model.kind must be one of: mlp, convnet, gaussian, gmm, doublewell, classifier, latent, torchscript, compose; "
+      "got '" +
+      kind + "'");
 }
 
 }  // namespace ebm
