@@ -5,6 +5,7 @@ import { native, NativeModelHandle } from './native';
 import type { LatentModelConfig } from './latent';
 import { checkTensor, snapshot, Tensor } from './tensor';
 import {
+  checkJobHooks,
   checkNumber,
   describeValue,
   optionalBoolean,
@@ -404,9 +405,20 @@ export class EnergyModel {
     return this.runExclusive({ x, t }, (a) => this.handle.score(a.x, a.t), { copy: copyInputs });
   }
 
-  /** Writes a safetensors checkpoint (config in its metadata); atomic (temp file + rename). */
-  async save(path: string): Promise<void> {
-    return this.runExclusive(path, (p) => this.handle.save(p));
+  /**
+   * Writes a safetensors checkpoint (config in its metadata); atomic (temp file, fsync, rename,
+   * fsync of the folder). `signal` cancels a save still waiting for the model (a running job on
+   * it); a save that has started finishes, since it is short and all-or-nothing.
+   */
+  async save(path: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (typeof path !== 'string' || path.length === 0) {
+      throw new EbmConfigError(`path must be a non-empty string, got ${describeValue(path)}`);
+    }
+    const o = requireObject(options, 'options');
+    rejectUnknownKeys(o, ['signal'], 'options');
+    checkJobHooks(o, 'options');
+    if (options.signal?.aborted) throw new EbmAbortError('saving was aborted before it started');
+    return this.runExclusive(path, (p) => this.handle.save(p), { signal: options.signal, what: 'saving' });
   }
 
   /** Copies of every weight and buffer, by name (PyTorch naming: layers.0.weight is [out, in]). */

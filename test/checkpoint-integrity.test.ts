@@ -85,4 +85,28 @@ describe('checkpoint integrity', () => {
       ['m.safetensors'],
     );
   });
+
+  it('save takes an AbortSignal: a save waiting behind a run is cancelled and writes nothing', async () => {
+    const busy = ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [64, 64], device: 'cpu' });
+    const file = path.join(dir, 'never-saved.safetensors');
+    const ctrl = new AbortController();
+    const run = ebm.train(busy, ebm.datasets.toy('8gaussians', 2000, 0), {
+      loss: { kind: 'ed', t: 1, m: 4, w: 1 },
+      batchSize: 64,
+      steps: 300,
+      logEvery: 100,
+    });
+    const save = busy.save(file, { signal: ctrl.signal });
+    ctrl.abort();
+    await rejectsWith(save, ebm.EbmAbortError, /saving was aborted before it started/);
+    await run;
+    assert.equal(fs.existsSync(file), false);
+    await rejectsWith(
+      busy.save(file, { signal: 'x' as never }),
+      ebm.EbmConfigError,
+      /options.signal must be an AbortSignal/,
+    );
+    await busy.save(file, { signal: new AbortController().signal });
+    assert.ok(fs.existsSync(file));
+  });
 });
