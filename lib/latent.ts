@@ -67,7 +67,7 @@ export interface LatentChain {
   stepSize?: number;
 }
 
-/** Defaults (../shared/METHODS.md §1, "Images"). */
+/** Defaults (METHODS.md, "Latent image prior"). */
 export const latentDefaults = {
   latentDim: 64,
   generatorChannels: 64,
