@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     onProgress: (p) => {
       run.log(p);
       console.log(
-        `step ${String(p.step).padStart(5)}  loss ${p.loss.toFixed(4)}  gap ${p.gap.toFixed(3)}  ${p.stepsPerSecond.toFixed(0)} steps/s`,
+        `step ${String(p.step).padStart(5)}  loss ${p.loss.toFixed(4)}  gap ${(p.gap ?? NaN).toFixed(3)}  ${p.stepsPerSecond.toFixed(0)} steps/s`,
       );
     },
   });

@@ -138,19 +138,19 @@ async function main(): Promise<void> {
       onProgress: (p) => {
         if (p.msPosterior !== undefined) {
           ms.posterior += p.msPosterior;
-          ms.generator += p.msGenerator;
-          ms.prior += p.msPrior;
+          ms.generator += p.msGenerator ?? 0;
+          ms.prior += p.msPrior ?? 0;
           ms.reports++;
         }
         console.log(
-          `[${name}] step ${p.step}/${steps}  recon mse ${p.reconMse.toFixed(4)}  prior loss ${(p.priorLoss ?? 0).toFixed(3)}  ` +
-            `E(post) ${p.energyPosterior.toFixed(2)}  E(noise) ${p.energyNoise.toFixed(2)}  ${p.stepsPerSecond.toFixed(2)} steps/s`,
+          `[${name}] step ${p.step}/${steps}  recon mse ${(p.reconMse ?? NaN).toFixed(4)}  prior loss ${(p.priorLoss ?? 0).toFixed(3)}  ` +
+            `E(post) ${(p.energyPosterior ?? NaN).toFixed(2)}  E(noise) ${(p.energyNoise ?? NaN).toFixed(2)}  ${p.stepsPerSecond.toFixed(2)} steps/s`,
         );
       },
     });
     results.seconds[name] = (Date.now() - t0) / 1000;
     const last = run.history[run.history.length - 1];
-    results.energy[name] = { posterior: last.energyPosterior, noise: last.energyNoise };
+    results.energy[name] = { posterior: last.energyPosterior ?? NaN, noise: last.energyNoise ?? NaN };
     if (ms.reports > 0) {
       results.msPerStep[name] = {
         posterior: ms.posterior / ms.reports,

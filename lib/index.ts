@@ -39,7 +39,7 @@ export type { SampleOptions, SampleResult } from './sample';
 export { version, setNumThreads } from './runtime';
 export type { VersionInfo } from './runtime';
 export { train, evaluateLoss } from './train';
-export type { TrainConfig, TrainProgress, TrainRun, LossEvaluation } from './train';
+export type { TrainConfig, TrainProgress, TrainRun, LossEvaluation, LossMetric, LatentMetric } from './train';
 export * as datasets from './data';
 export * as metrics from './metrics';
 export * as plot from './plot';

@@ -6,8 +6,37 @@ import { native, NativeTrainProgress } from './native';
 import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
 import { checkNumber, requireObject } from './validate';
 
-/** One report: means over the steps since the previous one. */
-export interface TrainProgress {
+/** Diagnostics a loss reports (each loss reports its own subset). */
+export type LossMetric =
+  | 'energyPos' // ed, cd: mean energy of the data
+  | 'energyNeg' // ed, cd: mean energy of the negatives
+  | 'gap' // energyNeg − energyPos
+  | 'acceptRate' // cd with MALA/HMC negatives
+  | 'accuracy' // ce
+  | 'dsm' // diffclf: its DSM term
+  | 'clf' // diffclf: its classification term
+  | 'clfAccuracy' // diffclf: how often the true level wins
+  | 'scoreNorm'; // dsm, ssm: mean |score|
+
+/** Diagnostics of a latent-prior run (trainLatent); the prior loss's own metrics come as `prior.<name>`. */
+export type LatentMetric =
+  | 'reconMse'
+  | 'priorLoss'
+  | 'energyPosterior'
+  | 'energyNoise'
+  | 'posteriorGradNorm'
+  | 'generatorGradNorm'
+  | 'priorGradNorm'
+  | 'msPosterior'
+  | 'msGenerator'
+  | 'msPrior'
+  | `prior.${LossMetric}`;
+
+/**
+ * One report: means over the steps since the previous one. Metrics a run does not report are
+ * absent; a misspelt name is a compile error.
+ */
+export type TrainProgress = {
   /** steps completed */
   step: number;
   loss: number;
@@ -15,9 +44,9 @@ export interface TrainProgress {
   stepsPerSecond: number;
   /** seconds since the run started */
   seconds: number;
-  /** loss-specific diagnostics (energyPos, energyNeg, gap, gradNorm, dsm, clf, ...) */
-  [metric: string]: number;
-}
+  /** global gradient norm before clipping (ebm.train) */
+  gradNorm?: number;
+} & Partial<Record<LossMetric | LatentMetric, number>>;
 
 export interface TrainRun {
   steps: number;
@@ -40,7 +69,7 @@ export interface TrainConfig extends TrainOptions {
 /** @internal a native report as the public TrainProgress */
 export function flattenProgress(p: NativeTrainProgress): TrainProgress {
   return {
-    ...p.metrics,
+    ...(p.metrics as Partial<Record<LossMetric | LatentMetric, number>>),
     step: p.step,
     loss: p.loss,
     lr: p.lr,

@@ -104,12 +104,12 @@ describe('latent EBM prior', function () {
         'priorGradNorm',
         'prior.gap',
         'msPosterior',
-      ]) {
+      ] as const) {
         assert.ok(Number.isFinite(p[key]), `${key} = ${p[key]} at step ${p.step}`);
       }
     }
-    const first = run.history[0].reconMse;
-    const last = run.history[run.history.length - 1].reconMse;
+    const first = run.history[0].reconMse ?? NaN;
+    const last = run.history[run.history.length - 1].reconMse ?? NaN;
     assert.ok(last < 0.5 * first, `recon mse ${first} -> ${last}`);
   });
 

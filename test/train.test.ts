@@ -80,7 +80,7 @@ describe('training', () => {
     );
     assert.deepEqual(run.history, events);
     for (const e of events) {
-      for (const k of ['loss', 'energyPos', 'energyNeg', 'gap', 'gradNorm', 'stepsPerSecond', 'lr']) {
+      for (const k of ['loss', 'energyPos', 'energyNeg', 'gap', 'gradNorm', 'stepsPerSecond', 'lr'] as const) {
         assert.ok(Number.isFinite(e[k]), `${k} missing or non-finite`);
       }
     }
@@ -232,7 +232,7 @@ describe('training', () => {
     for (const name of Object.keys(before)) {
       before[name].data.forEach((v, i) => (moved += (after[name].data[i] - v) ** 2));
     }
-    assert.ok(run.history[0].gradNorm > 1e-2, 'the raw gradients are far larger than the clip');
+    assert.ok((run.history[0].gradNorm ?? 0) > 1e-2, 'the raw gradients are far larger than the clip');
     assert.ok(Math.sqrt(moved) <= 10 * 1e-3 * 1.001, `weights moved ${Math.sqrt(moved)}`);
     assert.ok(Math.sqrt(moved) > 1e-3, 'but they did move');
   });
@@ -363,7 +363,7 @@ describe('training options, each pinned against a run that isolates it', () => {
           logEvery: 10,
           seed: 1,
         })
-      ).history.map((h) => h.energyNeg);
+      ).history.map((h) => h.energyNeg ?? NaN);
     const kept = await energyNeg(0);
     const fresh = await energyNeg(1);
     console.log(
@@ -421,7 +421,7 @@ describe('training options, each pinned against a run that isolates it', () => {
           logEvery: 2,
           seed: 5,
         })
-      ).history.map((h) => [h.loss, h.energyNeg]);
+      ).history.map((h) => [h.loss, h.energyNeg ?? NaN]);
     const plainFlow = await history({ kind: 'wgf', steps: 5, stepSize: 0.05, repulsion: false, integrator: 'euler' });
     const descent = await history({ kind: 'langevin', steps: 5, stepSize: 0.05, noiseScale: 0 });
     const flow = await history({ kind: 'wgf', steps: 5, stepSize: 0.05 });
@@ -594,7 +594,7 @@ describe('training options, each pinned against a run that isolates it', () => {
           replacement,
           seed,
         })
-      ).history.map((h) => h.energyPos);
+      ).history.map((h) => h.energyPos ?? NaN);
     const without = await energyPos(false);
     const withR = await energyPos(true);
     const range = (a: number[]) => Math.max(...a) - Math.min(...a);
@@ -643,7 +643,7 @@ describe('training options, each pinned against a run that isolates it', () => {
         ...(gradClip === undefined ? {} : { gradClip }),
       });
       const after = await flatParameters(m);
-      return { after, moved: distance(after, before), gradNorm: r.history[0].gradNorm };
+      return { after, moved: distance(after, before), gradNorm: r.history[0].gradNorm ?? NaN };
     };
     const diffclf: ebm.LossConfig = { kind: 'diffclf', path: 'vp', levels: 16, k: 4, clfWeight: 1 };
     const byDefault = await step(diffclf);

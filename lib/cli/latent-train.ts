@@ -44,7 +44,7 @@ const OUTPUTS = [
 ];
 
 /** Final-report metrics copied into metrics.json when the run reported them. */
-const REPORTED = [
+const REPORTED: (keyof TrainProgress)[] = [
   'reconMse',
   'priorLoss',
   'energyPosterior',
@@ -78,7 +78,7 @@ function latentSink(mode: ProgressMode, total: number): ProgressSink {
   return {
     update: (p) => {
       const prior = p.priorLoss !== undefined ? `  prior loss ${formatLoss(p.priorLoss)}` : '';
-      stream.write(`${progressLine(p, total)}  recon mse ${formatLoss(p.reconMse)}${prior}\n`);
+      stream.write(`${progressLine(p, total)}  recon mse ${formatLoss(p.reconMse ?? NaN)}${prior}\n`);
     },
     finish: () => undefined,
   };
