@@ -95,7 +95,7 @@ async function main(): Promise<void> {
         `(gap ${(nll - trueNll).toFixed(3)}), MMD² of its negatives ${mmd2.toExponential(2)}`,
     );
     const g = await ebm.metrics.gridEnergy(model, { ...grid, resolution: 200 });
-    run.writeBytes(
+    run.writePng(
       `density-${arm.name}.png`,
       densityPng(
         { values: g.energy, lo: grid.lo, hi: grid.hi, resolution: 200 },

@@ -56,14 +56,14 @@ async function main(): Promise<void> {
     ? samples.acceptRate.reduce((s, x) => s + x, 0) / samples.acceptRate.length
     : NaN;
 
-  run.writeBytes(
+  run.writePng(
     'density.png',
     densityPng(
       { values: g.energy, ...grid },
       { points: { data: data.data.subarray(0, 2 * 1000), shape: [1000, 2] }, title: 'ED on 8 gaussians: exp(-E)' },
     ),
   );
-  run.writeBytes(
+  run.writePng(
     'samples.png',
     scatterPng(
       [
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       { lo: -4, hi: 4, title: 'samples from the learned energy' },
     ),
   );
-  run.writeBytes(
+  run.writePng(
     'loss.png',
     curvesPng([{ name: 'ED loss', x: result.history.map((h) => h.step), y: result.history.map((h) => h.loss) }], {
       title: 'training loss',

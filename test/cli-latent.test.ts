@@ -124,6 +124,11 @@ describe('cli: latent image priors', function () {
         [],
         'no temporary files left',
       );
+      assert.equal(
+        fs.readdirSync(runDir).filter((f) => /^events\.out\.tfevents\.\d+\./.test(f)).length,
+        1,
+        'one TensorBoard event file',
+      );
       assert.match(trained.stdout, /^tiny: 20 steps in .*, recon mse \d\.\d+, prior loss -?\d/);
       assert.match(trained.stdout, /samples: 64 from the prior \(500 Langevin steps of 0\.2\)/);
       assert.match(trained.stdout, /inpainting \(centre\) mse \d\.\d+ on 16, mean-image fill \d\.\d+/);

@@ -121,6 +121,11 @@ describe('cli: the ebm command', () => {
         [],
         'no temporary files left',
       );
+      assert.equal(
+        fs.readdirSync(runDir).filter((f) => /^events\.out\.tfevents\.\d+\./.test(f)).length,
+        1,
+        'one TensorBoard event file',
+      );
       assert.match(trained.stdout, /small: 300 steps in/);
       assert.match(trained.stdout, /grid NLL/);
       // stderr is not a terminal here: plain progress lines every logEvery steps

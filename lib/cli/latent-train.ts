@@ -107,7 +107,7 @@ async function evaluate(
   };
   const ev: Evaluation = { metrics: {}, summary: [], files: [] };
   const draw = (file: string, png: Buffer): void => {
-    log.writeBytes(file, png);
+    log.writePng(file, png);
     ev.files.push(file);
   };
 
@@ -207,7 +207,7 @@ export async function trainLatentCommand(
     sink.finish();
     await model.save(log.file('model.safetensors'));
     written.push('model.safetensors');
-    log.writeBytes('loss.png', latentLossPng(records, `${config.name}: reconstruction error`));
+    log.writePng('loss.png', latentLossPng(records, `${config.name}: reconstruction error`));
     written.push('loss.png');
 
     phase = 'evaluation';

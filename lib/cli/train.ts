@@ -47,7 +47,9 @@ Trains the model a config file describes and writes a run folder (default runs/<
   loss.png           the loss curve
   density.png        2D data: exp(-E) on the grid with data points on top
   samples.png        with eval.samples: samples over the data (2D) or an image grid (images)
-Every file is written atomically. The whole config is checked, and the data loaded, before the
+  events.out.tfevents.<time>.<host>
+                     TensorBoard log of the progress numbers and the PNGs (tensorboard --logdir runs)
+Every file is written atomically (the two logs are appended record by record). The whole config is checked, and the data loaded, before the
 folder is created.
 
 Options:
@@ -165,7 +167,7 @@ async function evaluate(
     }
     summary.push(line);
     const title = `${config.name}: exp(-E)${evalTime !== undefined ? ` at t = ${evalTime}` : ''}`;
-    log.writeBytes('density.png', await densityFigure(model, grid, title, data.train, evalTime));
+    log.writePng('density.png', await densityFigure(model, grid, title, data.train, evalTime));
     files.push('density.png');
   }
 
@@ -211,7 +213,7 @@ async function evaluate(
         box: grid,
         range: valueRange(data.train),
       });
-      log.writeBytes('samples.png', png);
+      log.writePng('samples.png', png);
       files.push('samples.png');
     }
   }
@@ -277,7 +279,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     sink.finish();
     await model.save(log.file('model.safetensors'));
     written.push('model.safetensors');
-    log.writeBytes('loss.png', lossPng(records, `${config.name}: training loss`));
+    log.writePng('loss.png', lossPng(records, `${config.name}: training loss`));
     written.push('loss.png');
 
     phase = 'evaluation';

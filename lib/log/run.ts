@@ -1,19 +1,23 @@
 /**
- * A run folder: runs/<name>/{config.json, metrics.jsonl, model.safetensors, *.png}. Files are
- * written to a temp name and renamed, so a crash never leaves a half-written file; metrics.jsonl
- * is appended line by line (each line is whole JSON).
+ * A run folder: runs/<name>/{config.json, metrics.jsonl, model.safetensors, *.png,
+ * events.out.tfevents.*}. Files are written to a temp name and renamed, so a crash never leaves a
+ * half-written file; metrics.jsonl is appended line by line (each line is whole JSON) and the
+ * TensorBoard event file record by record (an append-only log by design, see ./tfevents).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EbmIoError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
 import { version } from '../runtime';
+import { EventWriter, isEventFile } from './tfevents';
 
 export { writeFileAtomic };
 
 export class RunLog {
   readonly dir: string;
   private readonly started = Date.now();
+  private readonly events: EventWriter;
+  private lastStep = 0;
 
   /** Creates (or reuses) the folder and records the config with the seed, LibTorch version and device. */
   constructor(dir: string, config: unknown) {
@@ -34,13 +38,20 @@ export class RunLog {
       startedAt: new Date(this.started).toISOString(),
     });
     fs.rmSync(this.file('metrics.jsonl'), { force: true });
+    // a reused folder shows this run only in TensorBoard: earlier event files go with metrics.jsonl
+    for (const f of fs.readdirSync(dir)) if (isEventFile(f)) fs.rmSync(this.file(f), { force: true });
+    this.events = new EventWriter(dir, this.started);
   }
 
   file(name: string): string {
     return path.join(this.dir, name);
   }
 
-  /** Appends one JSON line to metrics.jsonl, stamped with the wall time since the run started. */
+  /**
+   * Appends one JSON line to metrics.jsonl, stamped with the wall time since the run started, and
+   * one TensorBoard scalar per numeric field (those of a nested object such as `metrics` too,
+   * tagged with their own names) at `record.step`.
+   */
   log(record: Record<string, unknown>): void {
     const line = JSON.stringify({ ...record, wallSeconds: (Date.now() - this.started) / 1000 }) + '\n';
     try {
@@ -48,6 +59,9 @@ export class RunLog {
     } catch (err) {
       throw new EbmIoError(`could not append to '${this.file('metrics.jsonl')}': ${(err as Error).message}`);
     }
+    const step = typeof record.step === 'number' ? record.step : this.lastStep;
+    this.lastStep = step;
+    this.events.scalars(step, numericFields(record));
   }
 
   writeJson(name: string, value: unknown): void {
@@ -57,4 +71,23 @@ export class RunLog {
   writeBytes(name: string, bytes: Uint8Array): void {
     writeFileAtomic(this.file(name), bytes);
   }
+
+  /** Writes a PNG atomically and adds it to the event file as an image (tag: the name without .png) at the last step logged. */
+  writePng(name: string, png: Uint8Array): void {
+    writeFileAtomic(this.file(name), png);
+    this.events.image(this.lastStep, name.replace(/\.png$/i, ''), png);
+  }
+}
+
+/** The numeric fields of a progress record (but its step), and those of objects nested one level. */
+function numericFields(record: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'step') continue;
+    if (typeof value === 'number') out[key] = value;
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) if (typeof v === 'number') out[k] = v;
+    }
+  }
+  return out;
 }
