@@ -147,7 +147,9 @@ export function native(): NativeAddon {
     const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new EbmError(
       `the ebm-torch native addon could not be loaded (${detail}). ` +
-        'Build it with `npm run setup` (installs LibTorch on Debian when missing) or `npm run build:native`.',
+        'Where ebm-torch is a dependency: install LibTorch (Debian/Ubuntu: `sudo apt-get install -y libtorch-dev ' +
+        'libopenblas0-pthread`; elsewhere set LIBTORCH=/path/to/libtorch or Torch_DIR, or install PyTorch for python3), ' +
+        'then run `npm rebuild ebm-torch`. Inside the ebm-torch repository: `npm run setup`.',
       'EBM_NATIVE_MISSING',
     );
   }

@@ -10,6 +10,10 @@ const { spawnSync } = require('child_process');
 const root = path.resolve(__dirname, '..');
 if (!root.split(path.sep).includes('node_modules')) process.exit(0);
 
+console.log(
+  'ebm-torch: compiling the native addon against LibTorch with cmake-js (about 5-15 minutes on 2 cores; ' +
+    'ccache makes rebuilds fast)...',
+);
 const result = spawnSync('npx', ['--no-install', 'cmake-js', 'compile', '--out', 'build'], {
   cwd: root,
   stdio: 'inherit',

@@ -207,6 +207,26 @@ describe('cli: the ebm command', () => {
       }
       assert.ok(!fs.existsSync(path.join(dir, 'runs', 'long', 'metrics.json')));
     });
+
+    it('Ctrl-C before the first report names only the files that exist', async () => {
+      const cfg = smallConfig('early', 1_000_000);
+      (cfg.train as { logEvery: number }).logEvery = 1_000_000;
+      fs.writeFileSync(path.join(dir, 'early.json'), JSON.stringify(cfg));
+      const child = spawn(process.execPath, [CLI, 'train', 'early.json', '--quiet'], { cwd: dir });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      // interrupt once the run folder exists (training has started, no report yet)
+      const started = Date.now();
+      while (!fs.existsSync(path.join(dir, 'runs', 'early', 'config.json')) && Date.now() - started < 30000) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      assert.equal(code, 130, stderr);
+      assert.ok(!fs.existsSync(path.join(dir, 'runs', 'early', 'metrics.jsonl')));
+      assert.match(stderr, /kept runs\/early\/\{config.json, model.safetensors\}\n$/);
+    });
   });
 
   describe('errors: one line, non-zero status, nothing created', () => {

@@ -2,6 +2,8 @@
  * Ctrl-C handling for long commands: the first SIGINT aborts the running job through an
  * AbortController (the command then saves what it can and exits 130); a second one exits at once.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { EbmAbortError } from '../errors';
 
 export const INTERRUPTED_EXIT = 130;
@@ -50,6 +52,8 @@ export interface InterruptedRun {
   /** saves the weights of the last completed step */
   saveModel: () => Promise<void>;
   written: string[];
+  /** the run folder: only files that exist there are named */
+  dir: string;
   lastStep: number | undefined;
   totalSteps: number;
   shownDir: string;
@@ -62,8 +66,9 @@ export async function finishInterrupted(run: InterruptedRun): Promise<number> {
     run.written.push('model.safetensors');
   }
   const at = run.lastStep !== undefined ? ` after step ${run.lastStep}/${run.totalSteps}` : '';
+  const kept = run.written.filter((f) => fs.existsSync(path.join(run.dir, f)));
   process.stderr.write(
-    `ebm: interrupted during ${run.phase}${run.phase === 'training' ? at : ''}; kept ${run.shownDir}/{${run.written.join(', ')}}\n`,
+    `ebm: interrupted during ${run.phase}${run.phase === 'training' ? at : ''}; kept ${run.shownDir}/{${kept.join(', ')}}\n`,
   );
   return INTERRUPTED_EXIT;
 }

@@ -318,6 +318,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       // the model holds the weights of the last completed step
       saveModel: () => model.save(log.file('model.safetensors')),
       written,
+      dir: log.dir,
       lastStep: records.at(-1)?.step,
       totalSteps: total,
       shownDir,
