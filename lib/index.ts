@@ -72,4 +72,5 @@ export type {
   ScheduleConfig,
   TrainOptions,
   PathOptions,
+  NoisePathKind,
 } from './config';
