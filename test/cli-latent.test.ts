@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
@@ -7,42 +7,13 @@ import { readNpy, writeNpy } from '../lib/data/npy';
 import { fashionMnistAvailable } from '../lib/data/fashion';
 import { prepareLatentRun } from '../lib/cli/latent-run';
 import { skipUnless, tmpDir } from './helpers';
-
-/** The compiled CLI: this file runs as dist/test/cli-latent.test.js. */
-const CLI = path.resolve(__dirname, '../lib/cli/main.js');
+import { assertOneLineError, CLI, CliResult, decodePng, runCli } from './cli-helpers';
 
 // These models are tiny: one LibTorch thread is plenty, and it keeps the runs fast on a machine
 // whose cores are busy (spinning intra-op threads slow small ops down a lot there).
 const env = { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '1' };
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function ebm(args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd, env, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: unknown }).code as number) : 0;
-      resolve({ code: typeof code === 'number' ? code : -1, stdout, stderr });
-    });
-  });
-}
-
-/** A failure: the status and exactly one `ebm: ...` line on stderr, no stack trace. */
-function assertOneLineError(r: Result, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, `exit status (stderr: ${r.stderr})`);
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0], /^ebm: /);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
-
-function decodePng(file: string): PNG {
-  return PNG.sync.read(fs.readFileSync(file));
-}
+const ebm = (args: string[], cwd: string): Promise<CliResult> => runCli(args, cwd, { env, timeout: 120_000 });
 
 /** Grey level of a pixel of a grayscale picture (red channel). */
 function grey(png: PNG, x: number, y: number): number {
@@ -86,7 +57,7 @@ describe('cli: latent image priors', function () {
   this.timeout(300_000);
   let dir: string;
   let runDir: string;
-  let trained: Result;
+  let trained: CliResult;
   const files = [
     'config.json',
     'metrics.jsonl',

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
@@ -10,38 +10,9 @@ import { prepareRun } from '../lib/cli/run-config';
 import { isLatentRunFile, prepareLatentRun } from '../lib/cli/latent-run';
 import { energyModel } from '../lib/index';
 import { tmpDir } from './helpers';
+import { assertOneLineError, CLI, CliResult, decodePng, runCli } from './cli-helpers';
 
-/** The compiled CLI: this file runs as dist/test/cli.test.js. */
-const CLI = path.resolve(__dirname, '../lib/cli/main.js');
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function ebm(args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd, timeout: 90_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: unknown }).code as number) : 0;
-      resolve({ code: typeof code === 'number' ? code : -1, stdout, stderr });
-    });
-  });
-}
-
-/** A failure: non-zero status and exactly one `ebm: ...` line on stderr, no stack trace. */
-function assertOneLineError(r: Result, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, `exit status (stderr: ${r.stderr})`);
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0], /^ebm: /);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
-
-function decodePng(file: string): PNG {
-  return PNG.sync.read(fs.readFileSync(file));
-}
+const ebm = (args: string[], cwd: string): Promise<CliResult> => runCli(args, cwd, { timeout: 90_000 });
 
 /** The framed plot area (left, top, width, height), walking out from the picture's centre to the grey frame. */
 function plotBox(png: PNG): { x0: number; y0: number; w: number; h: number } {
@@ -91,7 +62,7 @@ function smallConfig(name: string, steps = 300): Record<string, unknown> {
 describe('cli: the ebm command', () => {
   let dir: string;
   let runDir: string;
-  let trained: Result;
+  let trained: CliResult;
 
   before(async () => {
     dir = tmpDir('ebm-cli-');
