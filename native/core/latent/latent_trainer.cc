@@ -61,19 +61,8 @@ TrainResult trainLatent(LatentModel& model, const at::Tensor& imagesIn, const La
 
   TrainResult result;
   result.threads = at::get_num_threads();
-  std::vector<at::Tensor> intervalLoss;
-  std::map<std::string, at::Tensor> sums;
-  std::map<std::string, int64_t> counts;
-  auto add = [&](const std::string& name, const at::Tensor& v) {
-    at::Tensor d = v.detach().to(torch::kFloat64);
-    auto it = sums.find(name);
-    if (it == sums.end())
-      sums[name] = d;
-    else
-      it->second = it->second + d;
-    ++counts[name];
-  };
-  auto intervalStart = Clock::now();
+  IntervalMeans interval;
+  auto add = [&interval](const std::string& name, const at::Tensor& v) { interval.add(name, v); };
 
   for (int64_t step = 0; step < s.steps; ++step) {
     if (cancel.load(std::memory_order_relaxed))
@@ -151,20 +140,14 @@ TrainResult trainLatent(LatentModel& model, const at::Tensor& imagesIn, const La
       add("energyPosterior", model.priorEnergy(z).mean());
       add("energyNoise", model.priorEnergy(torch::randn({s.batchSize, model.latentDim()}, gen, floatOpts)).mean());
     }
-    intervalLoss.push_back(genLoss.detach());
+    interval.addLoss(genLoss);
 
     const bool last = step + 1 == s.steps;
     if ((step + 1) % logEvery != 0 && !last) continue;
 
-    // One host read per report.
-    at::Tensor losses = torch::stack(intervalLoss).to(torch::kCPU, torch::kFloat64);
-    bool finite = torch::isfinite(losses).all().item<bool>();
-    std::map<std::string, double> metrics;
-    for (const auto& [name, sum] : sums) {
-      metrics[name] = sum.item<double>() / static_cast<double>(counts[name]);
-      if (!std::isfinite(metrics[name])) finite = false;
-    }
-    if (!finite) {
+    // One host read per report; every metric is guarded (any of them can diverge).
+    IntervalMeans::Report report = interval.take([](const std::string&) { return true; });
+    if (!report.finite) {
       restoreAll(model.state(), lastGood);
       throw NumericsError("a loss or gradient became non-finite between steps " + std::to_string(lastGoodStep) +
                           " and " + std::to_string(step + 1) + "; the model keeps the weights of step " +
@@ -172,18 +155,13 @@ TrainResult trainLatent(LatentModel& model, const at::Tensor& imagesIn, const La
     }
     TrainProgress p;
     p.step = step + 1;
-    p.loss = losses.mean().item<double>();
+    p.loss = report.loss;
     p.lr = s.generatorLr;
     p.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    p.stepsPerSecond = static_cast<double>(intervalLoss.size()) /
-                       std::max(1e-9, std::chrono::duration<double>(Clock::now() - intervalStart).count());
-    p.metrics = std::move(metrics);
+    p.stepsPerSecond = report.stepsPerSecond;
+    p.metrics = std::move(report.metrics);
     result.history.push_back(p);
     if (onProgress) onProgress(p);
-    intervalLoss.clear();
-    sums.clear();
-    counts.clear();
-    intervalStart = Clock::now();
     lastGood = cloneAll(model.state());
     lastGoodStep = step + 1;
     if (s.checkpointEvery > 0 && (step + 1) % s.checkpointEvery == 0 && !last) writeCheckpoint(model, s.checkpointPath);

@@ -162,10 +162,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
 
   TrainResult result;
   result.threads = at::get_num_threads();
-  std::vector<at::Tensor> intervalLoss;
-  std::map<std::string, at::Tensor> metricSums;
-  std::map<std::string, int64_t> metricCounts;  // a metric may be absent on some steps (warm-up)
-  auto intervalStart = Clock::now();
+  IntervalMeans interval;
 
   for (int64_t step = 0; step < steps; ++step) {
     if (cancel.load(std::memory_order_relaxed))
@@ -217,30 +214,16 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
       for (size_t i = 0; i < ps.size(); ++i) ema[i].lerp_(ps[i].tensor.detach(), 1 - emaDecay);
     }
 
-    intervalLoss.push_back(out.loss.detach());
+    interval.addLoss(out.loss);
     out.metrics["gradNorm"] = gradNorm.detach();
-    for (const auto& [name, value] : out.metrics) {
-      auto it = metricSums.find(name);
-      if (it == metricSums.end())
-        metricSums[name] = value.detach().to(torch::kFloat64);
-      else
-        it->second = it->second + value.detach().to(torch::kFloat64);
-      ++metricCounts[name];
-    }
+    for (const auto& [name, value] : out.metrics) interval.add(name, value);
 
     const bool last = step + 1 == steps;
     if ((step + 1) % logEvery != 0 && !last) continue;
 
-    // One host read per report.
-    at::Tensor losses = torch::stack(intervalLoss).to(torch::kCPU, torch::kFloat64);
-    std::map<std::string, double> metrics;
-    const double count = static_cast<double>(intervalLoss.size());
-    bool finite = torch::isfinite(losses).all().item<bool>();
-    for (const auto& [name, sum] : metricSums) {
-      metrics[name] = sum.item<double>() / static_cast<double>(metricCounts[name]);
-      if (name == "gradNorm" && !std::isfinite(metrics[name])) finite = false;
-    }
-    if (!finite) {
+    // One host read per report; a loss that turns non-finite shows in the loss or the gradient norm.
+    IntervalMeans::Report report = interval.take([](const std::string& name) { return name == "gradNorm"; });
+    if (!report.finite) {
       restoreAll(model.state(), lastGood);
       throw NumericsError("the loss or its gradient became non-finite between steps " + std::to_string(lastGoodStep) +
                           " and " + std::to_string(step + 1) + "; the model keeps the weights of step " +
@@ -248,18 +231,14 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     }
     TrainProgress p;
     p.step = step + 1;
-    p.loss = losses.mean().item<double>();
+    p.loss = report.loss;
     p.lr = lr;
     p.seconds = secondsSince(start);
-    p.stepsPerSecond = count / std::max(1e-9, secondsSince(intervalStart));
-    p.metrics = std::move(metrics);
+    p.stepsPerSecond = report.stepsPerSecond;
+    p.metrics = std::move(report.metrics);
     result.history.push_back(p);
     if (onProgress) onProgress(p);
 
-    intervalLoss.clear();
-    metricSums.clear();
-    metricCounts.clear();
-    intervalStart = Clock::now();
     lastGood = cloneAll(model.state());
     lastGoodStep = step + 1;
     if (checkpointEvery > 0 && (step + 1) % checkpointEvery == 0 && !last) writeCheckpoint(model, checkpointPath);

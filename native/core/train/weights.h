@@ -1,9 +1,13 @@
-// Weight bookkeeping shared by the trainers: snapshots for the last-finite-weights guard, the
-// training-mode scope, and the global gradient norm.
+// Bookkeeping shared by the trainers: snapshots for the last-finite-weights guard, the
+// training-mode scope, the global gradient norm, and the per-report means.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "models/energy_model.h"
@@ -28,5 +32,29 @@ void restoreAll(const std::vector<NamedTensor>& state, const std::vector<at::Ten
 
 // L2 norm of all gradients of `params` together, as a device scalar (zero when none has one).
 at::Tensor globalGradNorm(const std::vector<at::Tensor>& params, const at::TensorOptions& options);
+
+// Means of the step losses and metrics between two reports, kept on the device until the report
+// reads them all at once (one host sync per report, none per step).
+class IntervalMeans {
+ public:
+  void addLoss(const at::Tensor& loss);
+  // A metric may be absent on some steps (warm-up): each is averaged over the steps that had it.
+  void add(const std::string& name, const at::Tensor& value);
+
+  struct Report {
+    double loss = 0;
+    double stepsPerSecond = 0;
+    std::map<std::string, double> metrics;
+    bool finite = true;  // the losses and the metrics `guarded` names are all finite
+  };
+  // Reads the interval and starts the next one.
+  Report take(const std::function<bool(const std::string&)>& guarded);
+
+ private:
+  std::vector<at::Tensor> losses_;
+  std::map<std::string, at::Tensor> sums_;
+  std::map<std::string, int64_t> counts_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
 
 }  // namespace ebm
