@@ -393,6 +393,25 @@ describe('cli: the ebm command', () => {
         );
       });
 
+      it('25gaussians: exact NLL on the default grid; a grid too coarse for the density is refused (failure, 1)', async () => {
+        // the exact density as a model: on the default grid (step 0.027 = 0.19 mode std) the grid NLL is the
+        // true NLL; at --grid -4,4,30 the step is 1.89 mode stds (gridNll's limit is 1.5)
+        const m = toyMixture('25gaussians');
+        const stds = m.means.map(() => m.std);
+        await energyModel({ kind: 'gmm', means: m.means, stds, weights: m.weights, device: 'cpu' }).save(
+          path.join(dir, 'gmm25.safetensors'),
+        );
+        const r = await ebm(['eval', 'gmm25.safetensors', '--data', 'toy:25gaussians:2000:1'], dir);
+        assert.equal(r.code, 0, r.stderr);
+        const out = JSON.parse(r.stdout) as Record<string, number>;
+        assert.ok(Math.abs(out.nllGap) < 1e-3, `nllGap ${out.nllGap}`);
+        await evalFails(
+          ['gmm25.safetensors', '--data', 'toy:25gaussians:100', '--grid', '-4,4,30'],
+          1,
+          /--grid resolution 30 is too coarse to resolve the density: the step 0\.267 is 1\.8\d times .*raise --grid resolution or narrow --grid lo,hi/,
+        );
+      });
+
       it('a model file that does not exist (failure, 1)', async () => {
         await evalFails(
           ['nope.safetensors', '--data', 'toy:8gaussians:100'],

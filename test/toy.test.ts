@@ -25,7 +25,8 @@ describe('2D toy data', () => {
     // exact values: mixtures from their parameters; the others from their generating formulas
     const expected: Record<string, { mean: number[]; variance: number[]; tol: number }> = {
       '8gaussians': { mean: [0, 0], variance: Array(2).fill((r8 * r8) / 2 + (0.5 / 1.414) ** 2), tol: 0.06 },
-      '25gaussians': { mean: [0, 0], variance: Array(2).fill((4 * 2) / 2.828 ** 2 + (0.01 / 2.828) ** 2), tol: 0.03 },
+      // centres (2i, 2j)/1.414, i, j uniform on {-2, …, 2} (E[i²] = 2), mode std 0.2/1.414
+      '25gaussians': { mean: [0, 0], variance: Array(2).fill((4 * 2 + 0.2 ** 2) / 1.414 ** 2), tol: 0.03 },
       // radius uniform over {0.75, 1.5, 2.25, 3}, angle uniform: E[x²] = E[r²]/2 plus noise 0.08²
       rings: { mean: [0, 0], variance: Array(2).fill((0.5625 + 2.25 + 5.0625 + 9) / 4 / 2 + 0.08 ** 2), tol: 0.05 },
       // radii 3 and 1.5 with equal probability, noise 0.24
@@ -46,33 +47,172 @@ describe('2D toy data', () => {
   });
 
   it('the exact log-densities of 8gaussians and 25gaussians integrate to 1 (grid, within 1e-3)', () => {
-    // 8gaussians: one grid over the box
+    // one grid over the box for both: its step 1/60 is under 1/8 of either mode std (0.354, 0.141)
     const res = 600;
     const { points } = ebm.metrics.gridPoints({ lo: -5, hi: 5, resolution: res });
-    const lp = toyLogDensity(toyMixture('8gaussians'), points);
     const cell = (10 / res) ** 2;
-    const total8 = lp.reduce((s, v) => s + Math.exp(v), 0) * cell;
-    assert.ok(Math.abs(total8 - 1) < 1e-3, `8gaussians integrates to ${total8}`);
-    // 25gaussians has std 0.0035: integrate on a fine grid around each mode (6 std wide); the
-    // modes are 0.7 apart, so the density elsewhere is zero to float precision
-    const m = toyMixture('25gaussians');
-    const half = 6 * m.std;
-    const r = 60;
-    let total25 = 0;
-    for (const [cx, cy] of m.means) {
-      const { points: local } = ebm.metrics.gridPoints({ lo: -half, hi: half, resolution: r });
-      for (let i = 0; i < local.data.length; i += 2) {
-        local.data[i] += cx;
-        local.data[i + 1] += cy;
-      }
-      total25 += toyLogDensity(m, local).reduce((s, v) => s + Math.exp(v), 0) * ((2 * half) / r) ** 2;
+    for (const name of ['8gaussians', '25gaussians'] as const) {
+      const total = toyLogDensity(toyMixture(name), points).reduce((s, v) => s + Math.exp(v), 0) * cell;
+      assert.ok(Math.abs(total - 1) < 1e-3, `${name} integrates to ${total}`);
     }
-    assert.ok(Math.abs(total25 - 1) < 1e-3, `25gaussians integrates to ${total25}`);
+  });
+
+  it("25gaussians is the Energy Discrepancy paper's: centres (2i, 2j)/1.414 on a 5 × 5 grid, mode std 0.2/1.414", () => {
+    // the definition, written out (the ED paper's reference code: centres 4·(i/2, j/2), i, j ∈ {-2, …, 2},
+    // noise 0.2, everything divided by 1.414)
+    const std = 0.2 / 1.414;
+    const axis = [-2, -1, 0, 1, 2].map((i) => (2 * i) / 1.414);
+    const m = toyMixture('25gaussians');
+    assert.equal(m.means.length, 25);
+    assert.ok(Math.abs(m.std - std) < 1e-12, `mode std ${m.std}, expected ${std} (the old set had 0.0035)`);
+    m.weights.forEach((w) => assert.ok(Math.abs(w - 1 / 25) < 1e-12));
+    for (const cx of axis) {
+      for (const cy of axis) {
+        const hit = m.means.filter(([x, y]) => Math.abs(x - cx) < 1e-9 && Math.abs(y - cy) < 1e-9);
+        assert.equal(hit.length, 1, `one centre at (${cx.toFixed(3)}, ${cy.toFixed(3)})`);
+      }
+    }
+    // the samples: each point to its nearest centre of the definition (modes are 1.414 = 10 std apart, so the
+    // assignment is exact to ~1e-6); per-mode share and residual std per coordinate. Measured on
+    // toy('25gaussians', 50000, 7): shares 0.038–0.041 (expected 0.04 ± 0.0009 binomial sd), residual std
+    // 0.1396 / 0.1418 against 0.1414 (± 0.00045 sd for 50000 draws; the tolerance, 2 %, is 6 sd); the old definition
+    // (std 0.0035) misses it 40-fold.
+    const n = 50000;
+    const x = toy('25gaussians', n, 7).data;
+    const counts = new Array<number>(25).fill(0);
+    const ss = [0, 0];
+    for (let k = 0; k < n; k++) {
+      const ix = Math.round((x[2 * k] * 1.414) / 2) + 2;
+      const iy = Math.round((x[2 * k + 1] * 1.414) / 2) + 2;
+      assert.ok(ix >= 0 && ix < 5 && iy >= 0 && iy < 5, `row ${k} off the grid: (${x[2 * k]}, ${x[2 * k + 1]})`);
+      counts[5 * ix + iy]++;
+      ss[0] += (x[2 * k] - axis[ix]) ** 2;
+      ss[1] += (x[2 * k + 1] - axis[iy]) ** 2;
+    }
+    counts.forEach((c, j) => assert.ok(Math.abs(c / n - 1 / 25) < 0.005, `mode ${j}: share ${c / n}`));
+    ss.forEach((v, d) => {
+      const sd = Math.sqrt(v / n);
+      assert.ok(Math.abs(sd - std) / std < 0.02, `residual std along axis ${d}: ${sd}, expected ${std}`);
+    });
   });
 
   it('rejects unknown names and bad sizes', () => {
     assert.throws(() => toy('spiral' as ebm.datasets.ToyName, 10), ebm.EbmConfigError);
     assert.throws(() => toy('moons', 0), /n must be >= 1/);
+  });
+});
+
+describe('grid NLL: refuses a grid that cannot resolve the density', () => {
+  const box = { lo: -4, hi: 4 };
+  const gmm = (m: ebm.datasets.ToyMixture) =>
+    ebm.energyModel({
+      kind: 'gmm',
+      means: m.means,
+      stds: m.means.map(() => m.std),
+      weights: m.weights,
+      device: 'cpu',
+    });
+  // 25gaussians as this library defined it before (mode std 0.01/2.828 ≈ 0.0035): the case that motivated the check
+  const old25: ebm.datasets.ToyMixture = {
+    means: toyMixture('25gaussians').means.map(([x, y]) => [(x * 1.414) / 2.828, (y * 1.414) / 2.828]),
+    std: 0.01 / 2.828,
+    weights: Array(25).fill(1 / 25),
+  };
+  /** A validator for assert.rejects / assert.throws: an EbmConfigError whose message matches. */
+  const configError = (pattern: RegExp) => (err: unknown) =>
+    err instanceof ebm.EbmConfigError && pattern.test(err.message);
+  const exactEnergy = (m: ebm.datasets.ToyMixture, resolution: number) => {
+    const { points } = ebm.metrics.gridPoints({ ...box, resolution });
+    return Float32Array.from(toyLogDensity(m, points), (v) => -v);
+  };
+
+  it('gridStepRatio is the step in mode stds for Gaussian modes, resolved or not', () => {
+    // measured on the exact 25gaussians energies: 0.189 0.943 1.875 3.68 at resolutions 300 60 30 15 against
+    // h/σ 0.189 0.943 1.885 3.77; the old set at resolution 300: 7.42 (h/σ 7.62)
+    const m = toyMixture('25gaussians');
+    for (const resolution of [300, 60, 30, 15]) {
+      const hOverSigma = (box.hi - box.lo) / resolution / m.std;
+      const u = ebm.metrics.gridStepRatio(exactEnergy(m, resolution), resolution);
+      assert.ok(Math.abs(u - hOverSigma) / hOverSigma < 0.03, `resolution ${resolution}: ${u} vs h/σ ${hOverSigma}`);
+    }
+    const u = ebm.metrics.gridStepRatio(exactEnergy(old25, 300), 300);
+    assert.ok(u > 5, `old 25gaussians at resolution 300: ${u}`);
+    assert.equal(ebm.metrics.gridStepRatio(new Float32Array(100), 10), 0, 'a flat density');
+  });
+
+  it('accepts the grids the library uses and gives the exact NLL on them', async () => {
+    // 25gaussians at the CLI's default grid (step 0.027 = 0.19 σ) and 8gaussians at the tests' grid
+    for (const name of ['25gaussians', '8gaussians'] as const) {
+      const m = toyMixture(name);
+      const test = toy(name, 2000, 5);
+      const nll = await ebm.metrics.gridNll(gmm(m), test, { ...box, resolution: 300 });
+      const lp = toyLogDensity(m, test);
+      const trueNll = -lp.reduce((a, v) => a + v, 0) / lp.length;
+      assert.ok(Math.abs(nll - trueNll) < 1e-3, `${name}: grid NLL ${nll} vs true ${trueNll}`);
+    }
+  });
+
+  it('refuses a step above 1.5 mode stds, naming grid.resolution and the resolution that would do', async () => {
+    const m = toyMixture('25gaussians');
+    const test = toy('25gaussians', 500, 5);
+    // h = 8/30 = 1.89 σ (log Z could be off by up to 0.016 nats; at 1.41 σ, resolution 40, by 2e-4 at most)
+    await assert.rejects(
+      ebm.metrics.gridNll(gmm(m), test, { ...box, resolution: 30 }),
+      configError(
+        /^grid\.resolution 30 is too coarse to resolve the density: the step 0\.267 is 1\.8\d times the density's length scale 0\.14\d \(at most 1\.5: beyond it log Z depends on where the modes fall between the grid points\); raise grid\.resolution or narrow \[grid\.lo, grid\.hi\] \(resolution ≥ 38 on this box\)$/,
+      ),
+    );
+    assert.ok(Number.isFinite(await ebm.metrics.gridNll(gmm(m), test, { ...box, resolution: 40 })));
+    // the old 25gaussians at resolution 300: step 7.6 mode stds
+    const oldTest = ebm.tensor(Float32Array.from(old25.means.flat()), [25, 2]);
+    await assert.rejects(
+      ebm.metrics.gridNll(gmm(old25), oldTest, { ...box, resolution: 300 }),
+      configError(/^grid\.resolution 300 is too coarse to resolve the density: the step 0\.0267 is 7\.\d+ times/),
+    );
+  });
+
+  it('refuses a grid that misses a peak between its points', async () => {
+    // a broad mode (std 1, resolved) plus half the mass in a spike of std 5e-4 at (0, 0), a cell corner of the
+    // grid: the nearest grid points are 0.019 = 38 spike stds away, so the grid sees only the broad mode and
+    // log Z would be off by log 2; the test row on the spike (E = −log(0.5 / (2π·(5e-4)²)) = −12.67) lies 15.2 nats
+    // below every grid energy (the broad mode's peak, −log(0.5 / 2π) = 2.53)
+    const spiky = ebm.energyModel({
+      kind: 'gmm',
+      means: [
+        [0, 0],
+        [0, 0],
+      ],
+      stds: [1, 5e-4],
+      weights: [0.5, 0.5],
+      device: 'cpu',
+    });
+    const grid = { ...box, resolution: 300 };
+    const { energy } = await ebm.metrics.gridEnergy(spiky, grid);
+    assert.ok(ebm.metrics.gridStepRatio(energy, 300) < 0.1, 'the step check alone would pass');
+    await assert.rejects(
+      ebm.metrics.gridNll(spiky, ebm.tensor([1, 1, 0, 0], [2, 2]), grid),
+      configError(
+        /^grid\.resolution 300 is too coarse to resolve the density: test row 1 \(inside the box\) has energy -12\.67, 15\.2 nats below the lowest grid energy, so the grid misses a peak; raise grid\.resolution or narrow \[grid\.lo, grid\.hi\]$/,
+      ),
+    );
+    // rows outside the box are not held against the grid
+    assert.ok(Number.isFinite(await ebm.metrics.gridNll(spiky, ebm.tensor([1, 1], [1, 2]), grid)));
+  });
+
+  it('names the field it is given (a run config key or a CLI flag)', () => {
+    const energy = exactEnergy(old25, 300);
+    const x = { x: ebm.tensor([0, 0], [1, 2]), energy: [0] };
+    const grid = { ...box, resolution: 300 };
+    assert.throws(
+      () => ebm.metrics.checkGridResolves(energy, grid, x, 'eval.grid'),
+      configError(
+        /^eval\.grid\.resolution 300 is too coarse .*raise eval\.grid\.resolution or narrow \[eval\.grid\.lo, eval\.grid\.hi\]/,
+      ),
+    );
+    assert.throws(
+      () => ebm.metrics.checkGridResolves(energy, grid, x, '--grid'),
+      configError(/^--grid resolution 300 is too coarse .*raise --grid resolution or narrow --grid lo,hi/),
+    );
   });
 });
 

@@ -92,7 +92,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   result.meanEnergy = mean(await energies(model, x, t));
   if (is2dShape(model.inputShape)) {
     result.grid = grid;
-    result.gridNll = await gridNllAt(model, x, grid, t);
+    result.gridNll = await gridNllAt(model, x, grid, t, '--grid');
     if ((data.toyName === '8gaussians' || data.toyName === '25gaussians') && t === undefined) {
       const trueNll = -mean(toyLogDensity(toyMixture(data.toyName), x));
       result.trueNll = trueNll;

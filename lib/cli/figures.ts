@@ -1,6 +1,6 @@
 /** Pictures and numbers shared by `ebm train`, `ebm eval` and `ebm plot`. */
 import { EbmIoError, EnergyModel, Tensor } from '../index';
-import { gridPoints, logSumExp } from '../metrics/grid';
+import { checkGridResolves, gridPoints, logSumExp } from '../metrics/grid';
 import { curvesPng, densityPng, imageGridPng, scatterPng } from '../plot';
 import { GridSpec } from './run-config';
 
@@ -45,10 +45,21 @@ export async function gridEnergyAt(
   return { energy, logZ: logSumExp(energy, -1) + 2 * Math.log(h) };
 }
 
-/** NLL of 2D rows under exp(-E) normalised on the grid: mean E(test) + log Z. */
-export async function gridNllAt(model: EnergyModel, test: Tensor, grid: GridSpec, t?: number): Promise<number> {
-  const { logZ } = await gridEnergyAt(model, grid, t);
-  return mean(await energies(model, test, t)) + logZ;
+/**
+ * NLL of 2D rows under exp(-E) normalised on the grid: mean E(test) + log Z. Refuses a grid too coarse for the
+ * density as metrics.gridNll does (checkGridResolves); `field` names the grid in that message.
+ */
+export async function gridNllAt(
+  model: EnergyModel,
+  test: Tensor,
+  grid: GridSpec,
+  t: number | undefined,
+  field: string,
+): Promise<number> {
+  const { energy, logZ } = await gridEnergyAt(model, grid, t);
+  const testEnergy = await energies(model, test, t);
+  checkGridResolves(energy, grid, { x: test, energy: testEnergy }, field);
+  return mean(testEnergy) + logZ;
 }
 
 /** Reads the training records from the text of a metrics.jsonl file; unreadable lines are counted. */

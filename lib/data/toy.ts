@@ -1,6 +1,7 @@
 /**
  * The standard 2D toy sets (as popularised by the FFJORD / score-matching literature), seeded.
- * 8gaussians and 25gaussians are Gaussian mixtures; toyMixture() gives their exact parameters.
+ * 8gaussians and 25gaussians are Gaussian mixtures; toyMixture() gives their exact parameters (25gaussians as the
+ * Energy Discrepancy paper defines it).
  */
 import { EbmConfigError } from '../errors';
 import { Random } from '../random';
@@ -27,7 +28,15 @@ export interface ToyMixture {
   weights: number[];
 }
 
-/** Exact parameters of the mixture toys. */
+/**
+ * Exact parameters of the mixture toys (equal weights, isotropic modes).
+ *
+ * - 8gaussians: 8 centres on a circle of radius 4/1.414 ≈ 2.83 (the axes and the diagonals), std 0.5/1.414 ≈ 0.354.
+ * - 25gaussians: the Energy Discrepancy paper's toy (Schröder et al., NeurIPS 2023): a 5 × 5 grid of centres
+ *   (2i, 2j)/1.414 for i, j ∈ {-2, -1, 0, 1, 2} (spacing ≈ 1.414, outermost at ≈ ±2.83) with mode std 0.2/1.414 ≈ 0.141,
+ *   i.e. the unit grid {-2, …, 2}² scaled by √2 with std 0.2/√2 (1.414 as in the reference code). Not WGAN-GP's
+ *   (centres (2i, 2j)/2.828, std 0.05/2.828).
+ */
 export function toyMixture(name: '8gaussians' | '25gaussians'): ToyMixture {
   if (name === '8gaussians') {
     // centres on a circle of radius 4, std 0.5, everything divided by 1.414
@@ -48,10 +57,10 @@ export function toyMixture(name: '8gaussians' | '25gaussians'): ToyMixture {
       weights: Array(8).fill(1 / 8),
     };
   }
-  // a 5 x 5 grid with spacing 2, std 0.01, everything divided by 2.828
+  // the Energy Discrepancy paper's definition: centres (2i, 2j), i, j ∈ {-2, …, 2}, std 0.2, all divided by 1.414
   const means: Array<[number, number]> = [];
-  for (let x = -2; x <= 2; x++) for (let y = -2; y <= 2; y++) means.push([(2 * x) / 2.828, (2 * y) / 2.828]);
-  return { means, std: 0.01 / 2.828, weights: Array(25).fill(1 / 25) };
+  for (let x = -2; x <= 2; x++) for (let y = -2; y <= 2; y++) means.push([(2 * x) / 1.414, (2 * y) / 1.414]);
+  return { means, std: 0.2 / 1.414, weights: Array(25).fill(1 / 25) };
 }
 
 /** n points of a toy set, shape [n, 2]. */

@@ -1,4 +1,13 @@
-export { gridNll, gridEnergy, gridPoints, logSumExp } from './grid';
+export {
+  gridNll,
+  gridEnergy,
+  gridPoints,
+  gridStepRatio,
+  checkGridResolves,
+  logSumExp,
+  MAX_GRID_STEP_RATIO,
+  MAX_PEAK_MISS_NATS,
+} from './grid';
 export type { GridOptions, GridEnergy } from './grid';
 export {
   mmd,
