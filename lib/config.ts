@@ -1,9 +1,11 @@
 /** Typed, validated configuration for losses, samplers, optimisers and training runs. */
+import { DistributedSetting, validateDistributed } from './distributed';
 import { EbmConfigError } from './errors';
 import {
   checkJobHooks,
   checkNumber,
   checkOneOf,
+  describeValue,
   Obj,
   optionalBoolean,
   optionalNumber,
@@ -198,8 +200,24 @@ export interface TrainOptions {
   ema?: { decay: number };
   /** clip the global gradient norm (0 = off; default 0, 1.0 for diffclf) */
   gradClip?: number;
-  /** write the model every `every` steps (0: only at the end) */
+  /**
+   * write the model and the whole training state (optimiser, EMA, loss state, random generator,
+   * data order) every `every` steps (0: only at the end), at the end, and when the run is aborted
+   */
   checkpoint?: { path: string; every?: number };
+  /**
+   * continue the run a checkpoint written by `checkpoint` holds, up to `steps`: the result equals
+   * one uninterrupted run bit for bit. Model, data, loss, optimizer, schedule, batchSize, seed,
+   * replacement, ema and gradClip must be those of the run that wrote it (steps, logEvery and
+   * checkpoint may change; a cosine schedule follows the new `steps`).
+   */
+  resumeFrom?: string;
+  /**
+   * data-parallel training over several processes (c10d: Gloo on CPU, NCCL on CUDA), or 'env' for
+   * the torchrun variables. batchSize is per rank; every rank ends each step with the same weights
+   * and rank 0 alone writes checkpoints. `ebm train --nproc N` and `ebm launch` start the processes.
+   */
+  distributed?: DistributedSetting;
 }
 
 const pathKeys = ['path', 'betaMin', 'betaMax', 'sigmaMin', 'sigmaMax', 'tMin', 'weighting', 'sigmaData'];
@@ -254,7 +272,8 @@ export function validateSamplerConfig(value: unknown, path = 'sampler'): Sampler
     case 'annealed':
       rejectUnknownKeys(cfg, ['kind', 'steps', 'stepSize', 'levels', ...pathKeys], path);
       optionalNumber(cfg, 'levels', path, { integer: true, min: 1, max: 100000 });
-      if (cfg.path !== undefined) validatePath(cfg, path);
+      // the native sampler reads the path fields with or without `path` (default 'vp')
+      validatePath({ ...cfg, path: cfg.path === undefined ? 'vp' : cfg.path }, path);
       break;
     case 'wgf':
       rejectUnknownKeys(
@@ -410,6 +429,8 @@ export function validateTrainOptions(value: unknown, timeConditioned: boolean, r
       'ema',
       'gradClip',
       'checkpoint',
+      'resumeFrom',
+      'distributed',
       'onProgress',
       'signal',
       'labels',
@@ -453,6 +474,12 @@ export function validateTrainOptions(value: unknown, timeConditioned: boolean, r
       );
     }
   }
+  if (cfg.resumeFrom !== undefined && (typeof cfg.resumeFrom !== 'string' || cfg.resumeFrom.length === 0)) {
+    throw new EbmConfigError(
+      `${path}.resumeFrom must be a checkpoint path (a non-empty string), got ${describeValue(cfg.resumeFrom)}`,
+    );
+  }
+  if (cfg.distributed !== undefined) validateDistributed(cfg.distributed, `${path}.distributed`);
   checkJobHooks(cfg, path);
   if (cfg.replacement !== true && batchSize > rows) {
     throw new EbmConfigError(

@@ -51,6 +51,13 @@ export class EbmAbortError extends EbmError {
   }
 }
 
+/** Data-parallel training: a failed rendezvous, or a rank that died or stopped answering. */
+export class EbmDistributedError extends EbmError {
+  constructor(message: string) {
+    super(message, 'EBM_DISTRIBUTED');
+  }
+}
+
 const byCode: Record<string, new (message: string) => EbmError> = {
   EBM_CONFIG: EbmConfigError,
   EBM_SHAPE: EbmShapeError,
@@ -58,6 +65,7 @@ const byCode: Record<string, new (message: string) => EbmError> = {
   EBM_IO: EbmIoError,
   EBM_TORCH: EbmTorchError,
   EBM_ABORTED: EbmAbortError,
+  EBM_DISTRIBUTED: EbmDistributedError,
 };
 
 /**

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { EbmConfigError, EbmIoError } from './errors';
+import { describeValue } from './validate';
 
 /**
  * Writes a file atomically: a temp file in the same folder is written, flushed and renamed over
@@ -14,7 +15,13 @@ export function writeFileAtomic(
   what = 'file',
 ): void {
   if (typeof path !== 'string' || path.length === 0) {
-    throw new EbmConfigError(`path must be a non-empty string, got ${JSON.stringify(path)}`);
+    throw new EbmConfigError(`path must be a non-empty string, got ${describeValue(path)}`);
+  }
+  const isBytes = (c: unknown) => c instanceof Uint8Array;
+  if (typeof contents !== 'string' && !isBytes(contents) && !(Array.isArray(contents) && contents.every(isBytes))) {
+    throw new EbmConfigError(
+      `contents must be a string, a Uint8Array or an array of Uint8Arrays, got ${describeValue(contents, 0)}`,
+    );
   }
   const chunks =
     typeof contents === 'string' ? [Buffer.from(contents)] : contents instanceof Uint8Array ? [contents] : contents;

@@ -39,6 +39,8 @@ export type { SampleOptions, SampleResult } from './sample';
 export { version, setNumThreads } from './runtime';
 export type { VersionInfo } from './runtime';
 export { train, evaluateLoss } from './train';
+export { resolveDistributed } from './distributed';
+export type { DistributedOptions, DistributedSetting } from './distributed';
 export type { TrainConfig, TrainProgress, TrainRun, LossEvaluation, LossMetric, LatentMetric } from './train';
 export * as datasets from './data';
 export * as metrics from './metrics';

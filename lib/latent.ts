@@ -241,10 +241,11 @@ export class LatentEbm extends EnergyModel {
    * are never read (NaN is fine there).
    */
   async inpaint(images: Tensor, mask: Tensor, options: PosteriorOptions = {}): Promise<Tensor> {
+    checkRows(images, this.imageShape, 'images');
     checkRows(mask, this.imageShape, 'mask');
-    if (mask.shape[0] !== images.shape?.[0]) {
+    if (mask.shape[0] !== images.shape[0]) {
       throw new EbmShapeError(
-        `mask must have the shape of the images, [${images.shape?.join(', ')}], got [${mask.shape.join(', ')}]`,
+        `mask must have the shape of the images, [${images.shape.join(', ')}], got [${mask.shape.join(', ')}]`,
       );
     }
     return this.posterior(images, mask, options, 'fill', 'inpaint');
@@ -488,6 +489,9 @@ export async function trainLatent(model: LatentEbm, images: Tensor, options: Lat
   );
   return {
     steps: result.steps,
+    startStep: 0,
+    rank: 0,
+    worldSize: 1,
     seconds: result.seconds,
     threads: result.threads,
     history: result.history.map(flattenProgress),

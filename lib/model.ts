@@ -32,6 +32,12 @@ export interface MlpConfig {
   timeConditioned?: boolean;
   /** width of the time embedding (even); default 32 */
   timeEmbedDim?: number;
+  /**
+   * highest angular frequency of the time embedding, in rad per unit t (default 64; frequencies
+   * are log-spaced from 1). Keep it near the number of noise levels trained: far above, energies
+   * between the levels are unconstrained. Checkpoints in format 1 (written before this option existed) load with 1000, the top they were trained with.
+   */
+  timeMaxFrequency?: number;
   /** divide each hidden weight by its largest singular value (one power iteration per call); default false */
   spectralNorm?: boolean;
   /** default 'auto': CUDA when available */
@@ -163,13 +169,14 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
           'activation',
           'timeConditioned',
           'timeEmbedDim',
+          'timeMaxFrequency',
           'spectralNorm',
           'device',
           'seed',
         ],
         path,
       );
-      requireNumber(cfg, 'inputDim', path, { integer: true, min: 1 });
+      requireNumber(cfg, 'inputDim', path, { integer: true, min: 1, max: 1 << 24 });
       if (!Array.isArray(cfg.hidden) || cfg.hidden.length === 0) {
         throw new EbmConfigError(`${path}.hidden must be a non-empty array of layer widths, e.g. [128, 128]`);
       }
@@ -183,6 +190,7 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
       if (typeof cfg.timeEmbedDim === 'number' && cfg.timeEmbedDim % 2 !== 0) {
         throw new EbmConfigError(`${path}.timeEmbedDim must be even, got ${cfg.timeEmbedDim}`);
       }
+      optionalNumber(cfg, 'timeMaxFrequency', path, { min: 1, max: 1e4 });
       optionalDevice(cfg, 'device', path);
       optionalNumber(cfg, 'seed', path, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
       return cfg as unknown as MlpConfig;
@@ -264,6 +272,17 @@ export function validateModelConfig(value: unknown, path = 'model'): ModelConfig
       }
       optionalOneOf(cfg, 'path', ['vp', 've'] as const, path);
       for (const key of ['betaMin', 'betaMax', 'sigmaMin', 'sigmaMax']) optionalNumber(cfg, key, path, { above: 0 });
+      if (cfg.path !== undefined) {
+        // the ranges of the path, as the losses' paths check them (defaults 0.1..20 and 0.01..10)
+        for (const [lo, hi, dLo, dHi] of [
+          ['betaMin', 'betaMax', 0.1, 20],
+          ['sigmaMin', 'sigmaMax', 0.01, 10],
+        ] as const) {
+          const min = (cfg[lo] as number | undefined) ?? dLo;
+          const max = (cfg[hi] as number | undefined) ?? dHi;
+          if (!(max > min)) throw new EbmConfigError(`${path}.${hi} must be > ${lo} (${min}), got ${max}`);
+        }
+      }
       optionalNumber(cfg, 'tMin', path, { above: 0, max: 0.999 });
       optionalDevice(cfg, 'device', path);
       return cfg as unknown as GmmConfig;
@@ -396,12 +415,14 @@ export class EnergyModel {
   /** One energy per row of x. */
   async energy(x: Tensor, t?: number | Float32Array): Promise<Float32Array> {
     checkTensor(x, 'x');
+    checkTime(t);
     return this.runExclusive({ x, t }, (a) => this.handle.energy(a.x, a.t), { copy: copyInputs });
   }
 
   /** The score -∇ₓE(x), by autograd; same shape as x. */
   async score(x: Tensor, t?: number | Float32Array): Promise<Tensor> {
     checkTensor(x, 'x');
+    checkTime(t);
     return this.runExclusive({ x, t }, (a) => this.handle.score(a.x, a.t), { copy: copyInputs });
   }
 
@@ -436,6 +457,16 @@ export class EnergyModel {
   }
 }
 
+/** The `t` of energy() and score(): a float32 number, a Float32Array (one per row; checked natively) or undefined. */
+function checkTime(t: unknown): void {
+  if (t === undefined || t instanceof Float32Array) return;
+  if (typeof t !== 'number' || !Number.isFinite(Math.fround(t))) {
+    throw new EbmConfigError(
+      `t must be a finite (float32) number, a Float32Array with one value per row, or undefined; got ${describeValue(t, 0)}`,
+    );
+  }
+}
+
 /** Throws EbmConfigError unless `value` is a model of this library; `what` names the argument. */
 export function requireModel(value: unknown, what = 'model'): asserts value is EnergyModel {
   if (!(value instanceof EnergyModel)) {
@@ -456,7 +487,8 @@ export function compose(parts: ReadonlyArray<{ model: EnergyModel; weight?: numb
   if (!Array.isArray(parts) || parts.length === 0)
     throw new EbmConfigError('compose needs a non-empty array of { model, weight }');
   parts.forEach((p, i) => {
-    requireModel(p?.model, `compose[${i}].model`);
+    rejectUnknownKeys(requireObject(p, `compose[${i}]`), ['model', 'weight'], `compose[${i}]`);
+    requireModel(p.model, `compose[${i}].model`);
     if (p.weight !== undefined) checkNumber(p.weight, `compose[${i}].weight`);
   });
   return callNativeSync(
@@ -485,7 +517,9 @@ export function registerModelClass(kind: string, make: (handle: NativeModelHandl
  */
 export async function loadModel(path: string, options: { device?: Device } = {}): Promise<EnergyModel> {
   if (typeof path !== 'string' || path.length === 0) throw new EbmConfigError('path must be a non-empty string');
-  optionalDevice(requireObject(options, 'options'), 'device', 'options');
+  const o = requireObject(options, 'options');
+  rejectUnknownKeys(o, ['device'], 'options');
+  optionalDevice(o, 'device', 'options');
   // the native reader would call a folder a truncated file
   let isFolder = false;
   try {

@@ -17,6 +17,7 @@ export interface NativeRuntimeInfo {
   cudaDeviceCount: number;
   defaultDevice: string;
   numThreads: number;
+  distributed: string;
 }
 
 export interface NativeModelHandle {
@@ -56,6 +57,9 @@ export interface NativeTrainProgress {
 
 export interface NativeTrainResult {
   steps: number;
+  startStep: number;
+  rank: number;
+  worldSize: number;
   seconds: number;
   threads: number;
   history: NativeTrainProgress[];

@@ -13,6 +13,8 @@ export interface VersionInfo {
   device: string;
   /** LibTorch intra-op threads */
   numThreads: number;
+  /** backends for train.distributed in this build, e.g. ['gloo'] (empty: built without c10d/Gloo) */
+  distributed: string[];
 }
 
 // Read at run time so the compiled output does not need package.json inside rootDir.
@@ -28,6 +30,7 @@ export function version(): VersionInfo {
     cudaDeviceCount: info.cudaDeviceCount,
     device: info.defaultDevice,
     numThreads: info.numThreads,
+    distributed: info.distributed === '' ? [] : info.distributed.split(' '),
   };
 }
 

@@ -7,6 +7,7 @@ import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
 import {
   checkJobHooks,
   checkNumber,
+  describeValue,
   optionalBoolean,
   optionalNumber,
   rejectUnknownKeys,
@@ -62,11 +63,11 @@ export async function sample(model: EnergyModel, options: SampleOptions): Promis
   if (options.init !== undefined) {
     checkRows(options.init, model.inputShape, 'options.init');
     checkFinite(options.init, 'options.init');
-  } else {
-    if (options.n === undefined)
-      throw new EbmConfigError('options.n (number of chains) is required without options.init');
-    checkNumber(options.n, 'options.n', { integer: true, min: 1, max: 1e8 });
+  } else if (options.n === undefined) {
+    throw new EbmConfigError('options.n (number of chains) is required without options.init');
   }
+  // n is ignored with init, but a bad one is still a mistake
+  optionalNumber(o, 'n', 'options', { integer: true, min: 1, max: 1e8 });
   optionalNumber(o, 'seed', 'options', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
   optionalNumber(o, 'thin', 'options', { integer: true, min: 1 });
   optionalNumber(o, 'progressEvery', 'options', { integer: true, min: 1 });
@@ -81,7 +82,17 @@ export async function sample(model: EnergyModel, options: SampleOptions): Promis
   if (!model.timeConditioned && options.t !== undefined) {
     throw new EbmConfigError('options.t was given but the model is not time-conditioned');
   }
-  if (typeof options.t === 'number') checkNumber(options.t, 'options.t');
+  if (sampler.kind === 'annealed' && options.t !== undefined) {
+    throw new EbmConfigError('options.t does not apply to the annealed sampler (it runs over the levels of t)');
+  }
+  if (options.t !== undefined && !(options.t instanceof Float32Array)) {
+    if (typeof options.t !== 'number') {
+      throw new EbmConfigError(
+        `options.t must be a number or a Float32Array with one value per chain, got ${describeValue(options.t, 0)}`,
+      );
+    }
+    checkNumber(options.t, 'options.t');
+  }
   if (options.signal?.aborted) throw new EbmAbortError('sampling was aborted before it started');
 
   const total = samplerSteps(sampler);

@@ -1,5 +1,5 @@
 import { EbmNumericsError, EbmShapeError } from './errors';
-import { describeValue } from './validate';
+import { checkNumber, describeValue } from './validate';
 
 /** A dense float32 tensor, row-major. */
 export interface Tensor {
@@ -9,6 +9,19 @@ export interface Tensor {
 
 /** Builds a tensor, checking that the shape matches the data length. */
 export function tensor(data: Float32Array | readonly number[], shape: readonly number[]): Tensor {
+  if (!(data instanceof Float32Array)) {
+    const bad = Array.isArray(data) ? data.findIndex((v) => typeof v !== 'number') : -1;
+    if (!Array.isArray(data) || bad >= 0) {
+      const what =
+        bad >= 0
+          ? `data[${bad}] must be a number, got ${describeValue(data[bad])}`
+          : `data must be a Float32Array or an array of numbers, got ${describeValue(data, 0)}`;
+      throw new EbmShapeError(`tensor ${what}`);
+    }
+  }
+  if (!Array.isArray(shape)) {
+    throw new EbmShapeError(`tensor shape must be an array of positive integers, got ${describeValue(shape)}`);
+  }
   const values = data instanceof Float32Array ? data : Float32Array.from(data);
   const t = { data: values, shape: [...shape] };
   checkTensor(t, 'tensor');
@@ -53,6 +66,7 @@ export function checkRows(t: Tensor, rest: readonly number[], what: string): voi
 
 /** Throws EbmNumericsError if any value is NaN or ±Inf. */
 export function checkFinite(t: Tensor, what: string): void {
+  checkTensor(t, what);
   const d = t.data;
   for (let i = 0; i < d.length; i++) {
     if (!Number.isFinite(d[i])) {
@@ -63,11 +77,13 @@ export function checkFinite(t: Tensor, what: string): void {
 
 /** Number of rows (the first dimension). */
 export function rows(t: Tensor): number {
-  return t.shape[0] ?? 0;
+  checkTensor(t, 't');
+  return t.shape[0];
 }
 
 /** Row i of a [N, D] tensor as a view. */
 export function row(t: Tensor, i: number): Float32Array {
+  checkNumber(i, 'row index i', { integer: true, min: 0, max: rows(t) - 1 });
   const d = t.data.length / rows(t);
   return t.data.subarray(i * d, (i + 1) * d);
 }

@@ -1,10 +1,11 @@
 /** Training: the whole loop runs in C++ on a worker thread; JS gets progress every logEvery steps. */
 import { configJson, LossConfig, TrainOptions, validateLossConfig, validateTrainOptions } from './config';
+import { resolveDistributed } from './distributed';
 import { awaitJob, EbmAbortError, EbmConfigError, EbmShapeError } from './errors';
 import { EnergyModel, requireModel } from './model';
 import { native, NativeTrainProgress } from './native';
 import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
-import { checkNumber, requireObject } from './validate';
+import { checkNumber, rejectUnknownKeys, requireObject } from './validate';
 
 /** Diagnostics a loss reports (each loss reports its own subset). */
 export type LossMetric =
@@ -49,7 +50,13 @@ export type TrainProgress = {
 } & Partial<Record<LossMetric | LatentMetric, number>>;
 
 export interface TrainRun {
+  /** the step the run ended at */
   steps: number;
+  /** the step a resumed run continued from (0 for a fresh run) */
+  startStep: number;
+  /** this process's rank and the number of ranks (0 and 1 without `distributed`) */
+  rank: number;
+  worldSize: number;
   seconds: number;
   /** LibTorch intra-op threads the run used (ebm.setNumThreads, else LibTorch's default) */
   threads: number;
@@ -102,9 +109,15 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
     if (labels.length !== data.shape[0]) {
       throw new EbmShapeError(`config.labels has ${labels.length} entries, data has ${data.shape[0]} rows`);
     }
+    const classes = model.config.kind === 'classifier' ? (model.config.classes ?? 10) : undefined;
+    const bad = classes === undefined ? -1 : labels.findIndex((l) => l < 0 || l >= classes);
+    if (bad >= 0) {
+      throw new EbmConfigError(`config.labels[${bad}] must be a class in [0, ${classes}), got ${labels[bad]}`);
+    }
   }
   if (signal?.aborted) throw new EbmAbortError('training was aborted before it started');
-  const nativeConfig = configJson({ ...cfg, onProgress: undefined, signal: undefined, labels: undefined });
+  const distributed = cfg.distributed === undefined ? undefined : resolveDistributed(cfg.distributed);
+  const nativeConfig = configJson({ ...cfg, distributed, onProgress: undefined, signal: undefined, labels: undefined });
   const report = onProgress ? (p: NativeTrainProgress) => onProgress(flattenProgress(p)) : undefined;
   const result = await model.runExclusive(
     { data, labels },
@@ -113,6 +126,9 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
   );
   return {
     steps: result.steps,
+    startStep: result.startStep,
+    rank: result.rank,
+    worldSize: result.worldSize,
     seconds: result.seconds,
     threads: result.threads,
     history: result.history.map(flattenProgress),
@@ -141,11 +157,9 @@ export async function evaluateLoss(
   checkRows(batch, model.inputShape, 'batch');
   validateLossConfig(loss, model.timeConditioned, 'loss');
   checkFinite(batch, 'batch');
-  const seed = checkNumber(requireObject(options, 'options').seed ?? 0, 'seed', {
-    integer: true,
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-  });
+  const o = requireObject(options, 'options');
+  rejectUnknownKeys(o, ['seed'], 'options');
+  const seed = o.seed === undefined ? 0 : checkNumber(o.seed, 'options.seed', { integer: true, min: 0 });
   const lossJson = configJson(loss);
   return model.runExclusive(batch, (b) => native().evaluateLoss(model.handle, b, lossJson, seed), { copy: snapshot });
 }

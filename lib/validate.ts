@@ -71,10 +71,26 @@ export interface NumberRange {
   integer?: boolean;
 }
 
+/** The largest float32: a number beyond it overflows where it meets a tensor in the native core. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+/** The largest integer the native core reads (its JSON reader refuses larger ones). */
+export const MAX_INT = 9e15;
+
+/**
+ * A number in `range`. Every number must fit a float32 (|x| <= FLOAT32_MAX) and every integer lie
+ * within ±MAX_INT (a wider `range` is narrowed to it): beyond them the native core would fail with
+ * a message that does not name the field.
+ */
 export function checkNumber(value: unknown, path: string, range: NumberRange = {}): number {
   const kind = range.integer ? 'an integer' : 'a finite number';
   if (typeof value !== 'number' || !Number.isFinite(value) || (range.integer && !Number.isInteger(value))) {
     throw new EbmConfigError(`${path} must be ${kind}, got ${describeValue(value)}`);
+  }
+  if (Math.abs(value) > FLOAT32_MAX) {
+    throw new EbmConfigError(`${path} must be within ±${FLOAT32_MAX} (float32), got ${describeValue(value)}`);
+  }
+  if (range.integer) {
+    range = { ...range, max: Math.min(range.max ?? MAX_INT, MAX_INT), min: Math.max(range.min ?? -MAX_INT, -MAX_INT) };
   }
   if (range.above !== undefined && !(value > range.above)) {
     throw new EbmConfigError(`${path} must be > ${range.above}, got ${value}`);
@@ -114,6 +130,22 @@ export function optionalBoolean(obj: Obj, key: string, path: string): void {
   if (obj[key] !== undefined && typeof obj[key] !== 'boolean') {
     throw new EbmConfigError(`${path}.${key} must be true or false, got ${describeValue(obj[key])}`);
   }
+}
+
+/**
+ * An array or typed array of numbers (any numbers: finiteness is the caller's rule); `what` names
+ * it. A non-number entry would otherwise turn into NaN, or throw, further on.
+ */
+export function checkSeries(value: unknown, what: string): ArrayLike<number> {
+  if (!Array.isArray(value) && !(ArrayBuffer.isView(value) && !(value instanceof DataView))) {
+    throw new EbmConfigError(`${what} must be an array or typed array of numbers, got ${describeValue(value)}`);
+  }
+  const a = value as ArrayLike<unknown>;
+  for (let i = 0; i < a.length; i++) {
+    if (typeof a[i] !== 'number')
+      throw new EbmConfigError(`${what}[${i}] must be a number, got ${describeValue(a[i])}`);
+  }
+  return a as ArrayLike<number>;
 }
 
 /** Rejects keys the schema does not know: a typo must not silently fall back to a default. */

@@ -60,9 +60,17 @@ if (!torch) {
 const libs = ['torch', 'torch_cpu', 'c10', 'torch_cuda', 'c10_cuda'].filter((l) =>
   fs.existsSync(path.join(torch.libDir, `lib${l}.so`)),
 );
+// Data-parallel training (c10d + Gloo), as CMakeLists.txt decides it.
+function distributedDefines() {
+  const dirs = [...torch.includeDirs, '/usr/include'];
+  const has = (rel) => dirs.some((d) => fs.existsSync(path.join(d, rel)));
+  return has('torch/csrc/distributed/c10d/ProcessGroupGloo.hpp') && has('gloo/config.h')
+    ? ['EBM_TORCH_DISTRIBUTED', 'USE_C10D_GLOO']
+    : [];
+}
 const what = process.argv[2];
 if (what === 'include') console.log(torch.includeDirs.join(' '));
 else if (what === 'libdir') console.log(torch.libDir);
 else if (what === 'libs') console.log([`-L${torch.libDir}`, ...libs.map((l) => `-l${l}`)].join(' '));
-else if (what === 'defines') console.log(`_GLIBCXX_USE_CXX11_ABI=${torch.abi}`);
+else if (what === 'defines') console.log([`_GLIBCXX_USE_CXX11_ABI=${torch.abi}`, ...distributedDefines()].join(' '));
 else console.log(JSON.stringify({ ...torch, libs }, null, 2));

@@ -73,8 +73,9 @@ fi
 # Extras for the test suite, benchmarks and lint; optional elsewhere. Debian's LibTorch links the
 # generic libblas.so.3, which defaults to the reference BLAS; OpenBLAS registers itself as that
 # alternative and makes the CPU GEMMs several times faster (ED step on 8 gaussians: 17 -> 127 steps/s).
+# libgloo-dev: Gloo's headers, so the addon builds with data-parallel training (train.distributed).
 if can_apt; then
-  apt_install ccache clang-format python3-torch dataset-fashion-mnist libopenblas0-pthread
+  apt_install ccache clang-format python3-torch dataset-fashion-mnist libopenblas0-pthread libgloo-dev
 fi
 
 # --- npm dependencies ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ebm from '../lib';
 import { maxAbsDiff, randn, rng, skipUnless, tmpDir } from './helpers';
-import { hasTorchPython, referencePython } from './python';
+import { hasTorchPython, referenceDir, referencePython } from './python';
 
 type Act = 'silu' | 'softplus' | 'tanh' | 'elu' | 'leaky_relu';
 
@@ -228,17 +228,12 @@ describe('checkpoints', () => {
     });
     await model.save(file);
     const script = `
-import json, struct, sys, torch
-raw = open(sys.argv[1], 'rb').read()
-n = struct.unpack('<Q', raw[:8])[0]
-header = json.loads(raw[8:8 + n])
-meta = header.pop('__metadata__')
-data = raw[8 + n:]
-p = {}
-for name, e in header.items():
-    b, end = e['data_offsets']
-    assert e['dtype'] == 'F32'
-    p[name] = torch.frombuffer(bytearray(data[b:end]), dtype=torch.float32).reshape(e['shape'])
+import json, sys, torch
+sys.path.insert(0, sys.argv[2])
+from safetensors_reader import read
+tensors, meta = read(sys.argv[1])
+assert all(d == 'F32' for d, _ in tensors.values())
+p = {name: t for name, (_, t) in tensors.items()}
 x = torch.tensor([[0.5, -1.0], [2.0, 0.25]])
 h = x
 for i in range(2):
@@ -246,10 +241,64 @@ for i in range(2):
 e = (h @ p['out.weight'].T + p['out.bias']).squeeze(1)
 print(json.dumps({'energy': e.tolist(), 'kind': json.loads(meta['ebm_torch.config'])['kind']}))
 `;
-    const out = JSON.parse(execFileSync(python, ['-c', script, file]).toString()) as { energy: number[]; kind: string };
+    const out = JSON.parse(execFileSync(python, ['-c', script, file, referenceDir]).toString()) as {
+      energy: number[];
+      kind: string;
+    };
     assert.equal(out.kind, 'mlp');
     const ours = await model.energy(ebm.tensor([0.5, -1.0, 2.0, 0.25], [2, 2]));
     assert.ok(maxAbsDiff(ours, out.energy) < 1e-5);
+  });
+});
+
+describe('time embedding frequency (timeMaxFrequency)', () => {
+  const timed: ebm.MlpConfig = {
+    kind: 'mlp',
+    inputDim: 2,
+    hidden: [16, 16],
+    timeConditioned: true,
+    timeEmbedDim: 8,
+    seed: 2,
+    device: 'cpu',
+  };
+  const x = ebm.tensor([0.5, -1, 2, 0.25, -0.3, 0.7], [3, 2]);
+
+  it('is stored in the checkpoint config (default 64) and changes the energy', async () => {
+    const dir = tmpDir();
+    const model = ebm.energyModel(timed);
+    await model.save(path.join(dir, 'm.safetensors'));
+    const loaded = await ebm.loadModel(path.join(dir, 'm.safetensors'));
+    assert.equal((loaded.config as ebm.MlpConfig).timeMaxFrequency, 64);
+    const other = ebm.energyModel({ ...timed, timeMaxFrequency: 1000 });
+    assert.ok(maxAbsDiff(await model.energy(x, 0.3), await other.energy(x, 0.3)) > 1e-4);
+  });
+
+  it('is 1000 for a format-1 checkpoint, which was trained with that embedding', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'old.safetensors');
+    const old = ebm.energyModel({ ...timed, timeMaxFrequency: 1000 });
+    await old.save(file);
+    // Rewrite the header as version 1 wrote it: format "1", no timeMaxFrequency in the config.
+    const raw = fs.readFileSync(file);
+    const n = Number(raw.readBigUInt64LE(0));
+    const header = JSON.parse(raw.subarray(8, 8 + n).toString()) as { __metadata__: Record<string, string> };
+    const config = JSON.parse(header.__metadata__['ebm_torch.config']) as Record<string, unknown>;
+    delete config.timeMaxFrequency;
+    header.__metadata__['ebm_torch.config'] = JSON.stringify(config);
+    header.__metadata__['ebm_torch.format'] = '1';
+    let text = JSON.stringify(header);
+    while (text.length % 8 !== 0) text += ' ';
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(text.length));
+    fs.writeFileSync(file, Buffer.concat([len, Buffer.from(text), raw.subarray(8 + n)]));
+    const loaded = await ebm.loadModel(file);
+    assert.equal((loaded.config as ebm.MlpConfig).timeMaxFrequency, 1000);
+    assert.deepEqual(await loaded.energy(x, 0.3), await old.energy(x, 0.3));
+  });
+
+  it('rejects values outside [1, 10000]', () => {
+    assert.throws(() => ebm.energyModel({ ...timed, timeMaxFrequency: 0.5 }), /timeMaxFrequency must be >= 1/);
+    assert.throws(() => ebm.energyModel({ ...timed, timeMaxFrequency: Infinity }), /timeMaxFrequency/);
   });
 });
 

@@ -20,6 +20,9 @@ export function referencePythonHas(module: string): boolean {
   }
 }
 
+/** test/reference: the Python reference scripts and modules. */
+export const referenceDir = path.join(__dirname, '..', '..', 'test', 'reference');
+
 /** Runs test/reference/<script> with a JSON request on stdin; returns its JSON reply. */
 export function runReference<T>(script: string, request: unknown): T {
   const file = path.join(__dirname, '..', '..', 'test', 'reference', script);

@@ -5,6 +5,7 @@
  */
 import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
+import { FLOAT32_MAX, MAX_INT } from '../validate';
 
 /** A mistake on the command line: reported as one line, exit status 2. */
 export class UsageError extends Error {
@@ -133,6 +134,15 @@ export function parseNumber(text: string, what: string, bounds: NumberBounds = {
   const v = numberPattern.test(text.trim()) ? Number(text) : NaN;
   if (!Number.isFinite(v) || (bounds.integer && !Number.isInteger(v))) {
     throw new UsageError(`${what} must be ${kind}, got '${text}'`);
+  }
+  // the library's limits (see checkNumber): a float32, an integer the native core reads
+  if (Math.abs(v) > FLOAT32_MAX) throw new UsageError(`${what} must be within ±${FLOAT32_MAX} (float32), got ${text}`);
+  if (bounds.integer) {
+    bounds = {
+      ...bounds,
+      max: Math.min(bounds.max ?? MAX_INT, MAX_INT),
+      min: Math.max(bounds.min ?? -MAX_INT, -MAX_INT),
+    };
   }
   if (bounds.above !== undefined && !(v > bounds.above)) {
     throw new UsageError(`${what} must be > ${bounds.above}, got ${text}`);

@@ -7,7 +7,15 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { EbmConfigError, EbmError, EbmIoError, Tensor } from '../index';
 import { imageFolder } from '../data/image-folder';
-import { checkNumber, Obj, optionalBoolean, optionalNumber, rejectUnknownKeys, requireObject } from '../validate';
+import {
+  checkNumber,
+  describeValue,
+  Obj,
+  optionalBoolean,
+  optionalNumber,
+  rejectUnknownKeys,
+  requireObject,
+} from '../validate';
 
 export interface ImageFolderSpec {
   /** the folder, absolute once validated (relative paths are resolved against the config file's folder) */
@@ -29,7 +37,7 @@ export function validateImageFolderSpec(o: Obj, dir: string, path: string): { im
   const f = requireObject(o.imageFolder, fp);
   rejectUnknownKeys(f, ['dir', 'size', 'grayscale', 'limit', 'recursive'], fp);
   if (typeof f.dir !== 'string' || f.dir.length === 0) {
-    throw new EbmConfigError(`${fp}.dir must be a non-empty folder path, got ${JSON.stringify(f.dir)}`);
+    throw new EbmConfigError(`${fp}.dir must be a non-empty folder path, got ${describeValue(f.dir)}`);
   }
   const spec: ImageFolderSpec = { dir: nodePath.resolve(dir, f.dir) };
   if (f.size !== undefined) {

@@ -40,6 +40,8 @@ export async function latentSampleCommand(
   }
   const steps = numberFlag(args, 'steps', { integer: true, min: 0, max: 1e6 }) ?? latentDefaults.prior.steps;
   const stepSize = numberFlag(args, 'step-size', { above: 0, max: 10 }) ?? latentDefaults.prior.stepSize;
+  // generate() draws at most 1e7 images
+  if (o.n !== undefined && o.n > 1e7) throw new UsageError(`--n must be <= 10000000 for a latent model, got ${o.n}`);
   const n = o.n ?? 64;
   const shape = model.imageShape;
   const grid = shownLayout(n, shape);

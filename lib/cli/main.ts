@@ -9,6 +9,7 @@ import { EbmError } from '../errors';
 import { version } from '../runtime';
 import { UsageError, wantsHelp } from './args';
 import { evalCommand, evalHelp } from './eval';
+import { launchCommand, launchHelp } from './launch';
 import { plotCommand, plotHelp } from './plot';
 import { sampleCommand, sampleHelp } from './sample';
 import { trainCommand, trainHelp } from './train';
@@ -22,6 +23,7 @@ Commands:
   sample <model.safetensors>  draw samples from a saved model into an NPY file (and a PNG)
   eval <model.safetensors>    print a saved model's energy and grid NLL on data, as JSON
   plot <runDir>               redraw loss.png and density.png of a run folder
+  launch --nproc N <script>   run a script as N data-parallel ranks (torchrun's variables)
 
 Options:
   -h, --help      show help ('ebm <command> --help' for a command's options)
@@ -42,6 +44,7 @@ const commands: Record<string, Command> = {
   sample: { help: sampleHelp, run: sampleCommand },
   eval: { help: evalHelp, run: evalCommand },
   plot: { help: plotHelp, run: plotCommand },
+  launch: { help: launchHelp, run: launchCommand },
 };
 
 function versionText(): string {

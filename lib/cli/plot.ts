@@ -46,8 +46,11 @@ export async function plotCommand(argv: readonly string[]): Promise<number> {
   const written: string[] = [];
 
   const { records, skipped } = parseMetricsJsonl(fs.readFileSync(metricsFile, 'utf8'));
+  if (records.length === 0) {
+    const unreadable = skipped > 0 ? ` (${skipped} unreadable line(s))` : '';
+    throw new EbmIoError(`${metricsFile} holds no training records${unreadable}`);
+  }
   if (skipped > 0) process.stderr.write(`ebm: skipped ${skipped} unreadable line(s) of ${metricsFile}\n`);
-  if (records.length === 0) throw new EbmIoError(`${metricsFile} holds no training records`);
   const latent = (config.model as { kind?: string } | undefined)?.kind === 'latent';
   const lossFigure = latent
     ? latentLossPng(records, `${name}: reconstruction error`)

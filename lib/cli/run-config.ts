@@ -65,6 +65,7 @@ import { toy, toyLogDensity, toyMixture, ToyName, toyNames } from '../data/toy';
 import {
   checkNumber,
   checkOneOf,
+  describeValue,
   Obj,
   optionalBoolean,
   optionalNumber,
@@ -191,7 +192,7 @@ export function readJsonFile(file: string, what: string): unknown {
 function requirePath(o: Obj, key: string, path: string, dir: string): string {
   const v = o[key];
   if (typeof v !== 'string' || v.length === 0) {
-    throw new EbmConfigError(`${path}.${key} must be a non-empty file path, got ${JSON.stringify(v)}`);
+    throw new EbmConfigError(`${path}.${key} must be a non-empty file path, got ${describeValue(v)}`);
   }
   return nodePath.resolve(dir, v);
 }
@@ -225,7 +226,7 @@ export function validateDataSpec(value: unknown, dir: string, path = 'data'): Da
       if (o.header !== undefined) spec.header = o.header as boolean;
       if (o.delimiter !== undefined) {
         if (typeof o.delimiter !== 'string' || o.delimiter.length !== 1) {
-          throw new EbmConfigError(`${path}.delimiter must be one character, got ${JSON.stringify(o.delimiter)}`);
+          throw new EbmConfigError(`${path}.delimiter must be one character, got ${describeValue(o.delimiter)}`);
         }
         spec.delimiter = o.delimiter;
       }
@@ -376,7 +377,7 @@ export function modelRowShape(model: ModelConfig): number[] {
     case 'doublewell':
       return [model.dim ?? 1];
     default:
-      throw new EbmConfigError(`model.kind ${JSON.stringify((model as { kind: unknown }).kind)} is not known`);
+      throw new EbmConfigError(`model.kind ${describeValue((model as { kind: unknown }).kind)} is not known`);
   }
 }
 
@@ -480,7 +481,7 @@ export function checkRunHeader(raw: unknown, file: string): { cfg: Obj; name: st
   } else {
     if (typeof cfg.name !== 'string' || !namePattern.test(cfg.name)) {
       throw new EbmConfigError(
-        `name must be 1-100 letters, digits, '.', '_' or '-' (it names the run folder), got ${JSON.stringify(cfg.name)}`,
+        `name must be 1-100 letters, digits, '.', '_' or '-' (it names the run folder), got ${describeValue(cfg.name)}`,
       );
     }
     name = cfg.name;

@@ -103,6 +103,8 @@ function checkOutputFolder(file: string, flag: string): void {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new UsageError(`${flag} ${file}: folder ${dir} does not exist`);
   }
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory())
+    throw new UsageError(`${flag} ${file} is a folder, not a file`);
 }
 
 export async function sampleCommand(argv: readonly string[]): Promise<number> {

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import {
   EbmAbortError,
+  EbmConfigError,
   EbmIoError,
   EnergyModel,
   RunLog,
@@ -28,7 +29,10 @@ import {
   samplesFigure,
   valueRange,
 } from './figures';
-import { finishInterrupted, onInterrupt } from './interrupt';
+import { rankOf } from '../distributed';
+import { finishInterrupted, INTERRUPTED_EXIT, onInterrupt } from './interrupt';
+import { launch } from './launch';
+import { resumeCheckpoint } from './resume';
 import { isLatentRunFile } from './latent-run';
 import { trainLatentCommand } from './latent-train';
 import { formatLoss, formatRate, formatSeconds, progressSink } from './progress';
@@ -36,13 +40,15 @@ import { firstRows, PreparedRun, prepareRun } from './run-config';
 
 export { displayPath };
 
-export const trainHelp = `Usage: ebm train <config.json> [--out DIR] [--steps N] [--quiet]
+export const trainHelp = `Usage: ebm train <config.json> [--out DIR | --resume DIR] [--steps N] [--nproc N] [--quiet]
 
 Trains the model a config file describes and writes a run folder (default runs/<name>):
   config.json        the config as run (data paths absolute, --steps applied) and versions
   metrics.jsonl      one JSON line per progress report (step, loss, lr, steps/s, loss metrics)
-  model.safetensors  the trained weights (loadable with ebm.loadModel or Python safetensors)
-  metrics.json       final numbers: loss, steps/s, mean energy; grid NLL (2D); sample stats;
+  model.safetensors  the trained weights (loadable with ebm.loadModel or Python safetensors) and the
+                     training state --resume continues from (optimizer.*, ema.*, loss.*, trainer.*)
+  metrics.json       final numbers: loss, steps/s, mean energy; grid NLL (2D; gridNllRefused with the
+                     reason instead when eval.grid is too coarse for the density); sample stats;
                      accuracy (classifiers)
   loss.png           the loss curve
   density.png        2D data: exp(-E) on the grid with data points on top
@@ -55,11 +61,18 @@ folder is created.
 Options:
   --out DIR     run folder (default runs/<name>, relative to the current directory)
   --steps N     override train.steps
+  --nproc N     train data-parallel in N processes on this machine (the cores split between
+                them; batchSize is per process); rank 0 writes the run folder
+  --resume DIR  continue the run in folder DIR from its last checkpoint (model.safetensors or
+                train.checkpoint.path) up to train.steps (or --steps): bit-identical to an
+                uninterrupted run; the config must match the run's except steps, logEvery and
+                checkpoint. metrics.jsonl keeps the records up to the checkpoint's step.
   --quiet       print only the final summary
   -h, --help    show this help
 
 Progress goes to stderr: an updating bar on a terminal, else a line every train.logEvery steps.
-Ctrl-C stops training, saves the weights of the last completed step and exits with status 130.
+Ctrl-C stops training, saves the weights and training state of the last completed step (so
+--resume can continue) and exits with status 130.
 
 Config file (JSON):
   {
@@ -154,18 +167,26 @@ async function evaluate(
 
   const grid = config.eval?.grid;
   if (is2dShape(rowShape) && grid) {
-    const nll = await gridNllAt(model, data.test, grid, evalTime);
     metrics.grid = grid;
-    metrics.gridNll = nll;
-    let line = `grid NLL ${nll.toFixed(4)} on ${data.testIsHeldOut ? 'held-out' : 'training'} rows`;
-    if (data.logDensity && evalTime === undefined) {
-      const truth = data.logDensity(data.test);
-      const trueNll = -mean(truth);
-      metrics.trueNll = trueNll;
-      metrics.nllGap = nll - trueNll;
-      line += ` (true ${trueNll.toFixed(4)}, gap ${(nll - trueNll).toFixed(4)})`;
+    // the run has finished: a grid too coarse for the learned density voids the number, not the run
+    const nll = await gridNllAt(model, data.test, grid, evalTime, 'eval.grid').catch((err: unknown) => {
+      if (!(err instanceof EbmConfigError)) throw err;
+      metrics.gridNllRefused = err.message;
+      summary.push(`grid NLL refused: ${err.message}`);
+      return undefined;
+    });
+    if (nll !== undefined) {
+      metrics.gridNll = nll;
+      let line = `grid NLL ${nll.toFixed(4)} on ${data.testIsHeldOut ? 'held-out' : 'training'} rows`;
+      if (data.logDensity && evalTime === undefined) {
+        const truth = data.logDensity(data.test);
+        const trueNll = -mean(truth);
+        metrics.trueNll = trueNll;
+        metrics.nllGap = nll - trueNll;
+        line += ` (true ${trueNll.toFixed(4)}, gap ${(nll - trueNll).toFixed(4)})`;
+      }
+      summary.push(line);
     }
-    summary.push(line);
     const title = `${config.name}: exp(-E)${evalTime !== undefined ? ` at t = ${evalTime}` : ''}`;
     log.writePng('density.png', await densityFigure(model, grid, title, data.train, evalTime));
     files.push('density.png');
@@ -224,31 +245,91 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(
     'ebm train',
     argv,
-    { out: { type: 'string' }, steps: { type: 'string' }, quiet: { type: 'boolean' } },
+    {
+      out: { type: 'string' },
+      steps: { type: 'string' },
+      quiet: { type: 'boolean' },
+      resume: { type: 'string' },
+      nproc: { type: 'string' },
+    },
     ['config.json'],
   );
+  const nproc = numberFlag(args, 'nproc', { integer: true, min: 1, max: 1024 });
+  if (nproc !== undefined) {
+    // The same command in N processes that train data-parallel (train.distributed 'env').
+    return launch([nodePath.join(__dirname, 'main.js'), 'train', ...withoutFlag(argv, '--nproc')], {
+      nproc,
+      what: 'ebm train',
+    });
+  }
   const steps = numberFlag(args, 'steps', { integer: true, min: 1, max: 1e9 });
   const quiet = args.values.quiet === true;
+  const resumeDir = stringFlag(args, 'resume');
   if (isLatentRunFile(args.positionals[0])) {
+    if (resumeDir !== undefined) {
+      throw new EbmConfigError(
+        '--resume continues ebm.train runs; latent-prior runs (ebm.trainLatent) cannot resume yet',
+      );
+    }
     return trainLatentCommand(args.positionals[0], { steps, out: stringFlag(args, 'out'), quiet });
   }
   const run = prepareRun(args.positionals[0], steps !== undefined ? { steps } : {});
   const { config } = run;
   const model = energyModel(config.model);
-  const outDir = nodePath.resolve(stringFlag(args, 'out') ?? nodePath.join('runs', config.name));
-  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) {
-    throw new EbmIoError(`--out ${displayPath(outDir)} exists and is not a directory`);
+  const outFlag = stringFlag(args, 'out');
+  if (resumeDir !== undefined && outFlag !== undefined && nodePath.resolve(outFlag) !== nodePath.resolve(resumeDir)) {
+    throw new EbmConfigError('--resume continues the run in its own folder: leave out --out');
   }
-  const trainOptions = { ...config.train };
-  if (trainOptions.checkpoint) {
-    trainOptions.checkpoint = {
-      ...trainOptions.checkpoint,
-      path: nodePath.resolve(outDir, trainOptions.checkpoint.path),
-    };
+  const outDir = nodePath.resolve(resumeDir ?? outFlag ?? nodePath.join('runs', config.name));
+  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) {
+    throw new EbmIoError(
+      `${resumeDir !== undefined ? '--resume' : '--out'} ${displayPath(outDir)} exists and is not a directory`,
+    );
+  }
+  // model.safetensors is the native end-of-run (and on-abort) checkpoint unless the config names
+  // its own: either way one file of the folder holds the training state --resume needs.
+  const modelFile = nodePath.join(outDir, 'model.safetensors');
+  const trainOptions = {
+    ...config.train,
+    checkpoint: config.train.checkpoint
+      ? { ...config.train.checkpoint, path: nodePath.resolve(outDir, config.train.checkpoint.path) }
+      : { path: modelFile, every: 0 },
+  };
+  const nativeWritesModel = trainOptions.checkpoint.path === modelFile;
+  // Under torchrun or --nproc (WORLD_SIZE > 1 in the environment) the run is data-parallel.
+  const distributed = config.train.distributed ?? (Number(process.env.WORLD_SIZE ?? '1') > 1 ? 'env' : undefined);
+  const rank = rankOf(distributed);
+  const resume =
+    resumeDir === undefined ? undefined : resumeCheckpoint(outDir, [modelFile, trainOptions.checkpoint.path]);
+  if (resume !== undefined && resume.step >= config.train.steps) {
+    throw new EbmConfigError(
+      `--resume ${displayPath(outDir)}: the run is already at step ${resume.step}; pass --steps N with N > ${resume.step} to train on`,
+    );
   }
 
-  for (const f of OUTPUTS) fs.rmSync(nodePath.join(outDir, f), { force: true });
-  const log = new RunLog(outDir, config);
+  if (rank > 0) {
+    // A worker rank trains its share; rank 0 writes the run folder.
+    const interrupt = onInterrupt();
+    try {
+      await train(model, run.data.train, {
+        ...trainOptions,
+        distributed,
+        ...(resume ? { resumeFrom: resume.file } : {}),
+        ...(trainOptions.loss.kind === 'ce' && run.data.labels ? { labels: run.data.labels } : {}),
+        signal: interrupt.signal,
+      });
+      return 0;
+    } catch (err) {
+      if (err instanceof EbmAbortError && interrupt.signal.aborted) return INTERRUPTED_EXIT;
+      throw err;
+    } finally {
+      interrupt.dispose();
+    }
+  }
+
+  for (const f of OUTPUTS)
+    if (resume === undefined || f !== 'model.safetensors') fs.rmSync(nodePath.join(outDir, f), { force: true });
+  const log = new RunLog(outDir, config, resume ? { continueAt: resume.step } : {});
   const shownDir = displayPath(outDir);
   const say = (line: string): void => {
     if (!quiet) process.stderr.write(`${line}\n`);
@@ -256,18 +337,23 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   const v = version();
   say(
     `training ${config.name}: ${lossName(run)} on ${describeData(run)} (${run.data.train.shape[0]} rows), ` +
-      `${config.train.steps} steps → ${shownDir}  [ebm-torch ${v.ebmTorch}, LibTorch ${v.torch}, ${model.device}]`,
+      (resume
+        ? `steps ${resume.step + 1}-${config.train.steps} (resumed from ${displayPath(resume.file)})`
+        : `${config.train.steps} steps`) +
+      ` → ${shownDir}  [ebm-torch ${v.ebmTorch}, LibTorch ${v.torch}, ${model.device}]`,
   );
 
   const interrupt = onInterrupt();
   const total = config.train.steps;
   const sink = progressSink(quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'lines', total, process.stderr);
-  const records: TrainProgress[] = [];
+  const records: TrainProgress[] = log.earlier.filter(isProgressRecord);
   let phase: 'training' | 'evaluation' = 'training';
   const written = ['config.json', 'metrics.jsonl'];
   try {
     const result: TrainRun = await train(model, run.data.train, {
       ...trainOptions,
+      ...(resume ? { resumeFrom: resume.file } : {}),
+      ...(distributed !== undefined ? { distributed } : {}),
       ...(trainOptions.loss.kind === 'ce' && run.data.labels ? { labels: run.data.labels } : {}),
       signal: interrupt.signal,
       onProgress: (p) => {
@@ -277,7 +363,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       },
     });
     sink.finish();
-    await model.save(log.file('model.safetensors'));
+    if (!nativeWritesModel) await model.save(modelFile);
     written.push('model.safetensors');
     log.writePng('loss.png', lossPng(records, `${config.name}: training loss`));
     written.push('loss.png');
@@ -286,11 +372,13 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     const ev = await evaluate(run, model, log, interrupt.signal, say);
     written.push(...ev.files);
     const last = records[records.length - 1];
+    const ranSteps = result.steps - result.startStep;
     const metrics = {
       name: config.name,
       steps: result.steps,
+      ...(resume ? { resumedFrom: result.startStep } : {}),
       seconds: result.seconds,
-      stepsPerSecond: result.steps / result.seconds,
+      stepsPerSecond: ranSteps / result.seconds,
       finalLoss: last ? last.loss : null,
       rows: run.data.train.shape[0],
       inputShape: run.rowShape,
@@ -304,8 +392,9 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
 
     const out = process.stdout;
     out.write(
-      `${config.name}: ${result.steps} steps in ${formatSeconds(result.seconds)} ` +
-        `(${formatRate(result.steps / result.seconds)} steps/s), final loss ${last ? formatLoss(last.loss) : '-'}\n`,
+      `${config.name}: ${resume ? `steps ${result.startStep + 1}-${result.steps}` : `${result.steps} steps`} in ` +
+        `${formatSeconds(result.seconds)} (${formatRate(ranSteps / result.seconds)} steps/s), final loss ` +
+        `${last ? formatLoss(last.loss) : '-'}\n`,
     );
     for (const line of ev.summary) out.write(`${line}\n`);
     out.write(`wrote ${shownDir}/{${written.join(', ')}}\n`);
@@ -315,8 +404,9 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     if (!(err instanceof EbmAbortError) || !interrupt.signal.aborted) throw err;
     return finishInterrupted({
       phase,
-      // the model holds the weights of the last completed step
-      saveModel: () => model.save(log.file('model.safetensors')),
+      // the model holds the weights of the last completed step; the native abort already wrote
+      // them with the training state when model.safetensors is the run's checkpoint
+      saveModel: () => (nativeWritesModel ? Promise.resolve() : model.save(modelFile)),
       written,
       dir: log.dir,
       lastStep: records.at(-1)?.step,
@@ -326,4 +416,22 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   } finally {
     interrupt.dispose();
   }
+}
+
+function isProgressRecord(r: Record<string, unknown>): r is Record<string, unknown> & TrainProgress {
+  return typeof r.step === 'number' && typeof r.loss === 'number';
+}
+
+/** argv without `--flag value` / `--flag=value`. */
+function withoutFlag(argv: readonly string[], flag: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === flag) {
+      i++;
+      continue;
+    }
+    if (argv[i].startsWith(`${flag}=`)) continue;
+    out.push(argv[i]);
+  }
+  return out;
 }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { EbmConfigError, EbmIoError, EbmShapeError } from '../errors';
 import { checkTensor, Tensor } from '../tensor';
-import { Obj, rejectUnknownKeys, requireObject } from '../validate';
+import { describeValue, Obj, rejectUnknownKeys, requireObject } from '../validate';
 import { checkPath, openChecked, readChecked, writeFileAtomic } from './idx';
 
 export interface CsvReadOptions {
@@ -105,7 +105,9 @@ export function readCsvTable(path: string, options: CsvReadOptions = {}): CsvTab
       selected = opts.columns ?? fields.map((_, i) => i);
       selected.forEach((c, i) => {
         if (c >= width) {
-          throw new EbmConfigError(`columns[${i}] is ${c} but ${where} has ${width} columns (0-based indices)`);
+          throw new EbmConfigError(
+            `readCsv options.columns[${i}] is ${c} but ${where} has ${width} columns (0-based indices)`,
+          );
         }
       });
       const isHeader =
@@ -174,9 +176,9 @@ function checkReadOptions(options: CsvReadOptions): Required<Omit<CsvReadOptions
 } {
   const o: Obj = requireObject(options, 'readCsv options');
   rejectUnknownKeys(o, ['header', 'delimiter', 'columns'], 'readCsv options');
-  const header = o.header ?? 'auto';
+  const header = o.header === undefined ? 'auto' : o.header;
   if (header !== true && header !== false && header !== 'auto') {
-    throw new EbmConfigError(`readCsv options.header must be true, false or 'auto', got ${JSON.stringify(header)}`);
+    throw new EbmConfigError(`readCsv options.header must be true, false or 'auto', got ${describeValue(header)}`);
   }
   const delimiter = checkDelimiter(o.delimiter, 'readCsv options.delimiter');
   let columns: number[] | undefined;
@@ -187,7 +189,7 @@ function checkReadOptions(options: CsvReadOptions): Required<Omit<CsvReadOptions
     columns = o.columns.map((c: unknown, i) => {
       if (typeof c !== 'number' || !Number.isInteger(c) || c < 0) {
         throw new EbmConfigError(
-          `readCsv options.columns[${i}] must be a non-negative integer, got ${JSON.stringify(c)}`,
+          `readCsv options.columns[${i}] must be a non-negative integer, got ${describeValue(c)}`,
         );
       }
       return c;
@@ -200,7 +202,7 @@ function checkDelimiter(value: unknown, path: string): string {
   if (value === undefined) return ',';
   if (typeof value !== 'string' || value.length === 0 || /["\r\n]/.test(value)) {
     throw new EbmConfigError(
-      `${path} must be a non-empty string without quotes or newlines, got ${JSON.stringify(value)}`,
+      `${path} must be a non-empty string without quotes or newlines, got ${describeValue(value)}`,
     );
   }
   return value;

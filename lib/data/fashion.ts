@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { EbmConfigError, EbmIoError } from '../errors';
 import { Tensor } from '../tensor';
-import { checkNumber, checkOneOf, optionalOneOf, rejectUnknownKeys, requireObject } from '../validate';
+import { checkNumber, checkOneOf, describeValue, optionalOneOf, rejectUnknownKeys, requireObject } from '../validate';
 import { readIdx } from './idx';
 
 export const fashionMnistDefaultDir = '/usr/share/datasets/fashion-mnist/';
@@ -96,13 +96,16 @@ export function fashionMnist(options: FashionMnistOptions = {}): FashionMnist {
 
 /** True when all four Fashion-MNIST files are present in `dir`. */
 export function fashionMnistAvailable(dir: string = fashionMnistDefaultDir): boolean {
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw new EbmConfigError(`fashionMnistAvailable dir must be a non-empty string, got ${describeValue(dir)}`);
+  }
   return Object.values(files).every((split) => Object.values(split).every((name) => findFile(dir, name) !== undefined));
 }
 
 function checkDir(dir: unknown): string {
   const d = dir === undefined ? fashionMnistDefaultDir : dir;
   if (typeof d !== 'string' || d.length === 0) {
-    throw new EbmConfigError(`fashionMnist options.dir must be a non-empty string, got ${JSON.stringify(d)}`);
+    throw new EbmConfigError(`fashionMnist options.dir must be a non-empty string, got ${describeValue(d)}`);
   }
   if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) {
     throw new EbmIoError(`Fashion-MNIST directory ${d} does not exist; ${installHint}`);

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { EbmConfigError, EbmIoError, EbmShapeError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
+import { describeValue, optionalBoolean, rejectUnknownKeys, requireObject } from '../validate';
 
 export { writeFileAtomic };
 
@@ -95,12 +96,12 @@ export function writeIdx(
   checkPath(path);
   const info = dtypeOf(data);
   if (!Array.isArray(shape) || shape.length < 1 || shape.length > IDX_MAX_DIMS) {
-    throw new EbmShapeError(`writeIdx: shape must have 1 to ${IDX_MAX_DIMS} dimensions, got ${JSON.stringify(shape)}`);
+    throw new EbmShapeError(`writeIdx: shape must have 1 to ${IDX_MAX_DIMS} dimensions, got ${describeValue(shape)}`);
   }
   let count = 1;
   shape.forEach((d, i) => {
     if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) {
-      throw new EbmShapeError(`writeIdx: shape[${i}] must be an integer in [0, 2^32), got ${String(d)}`);
+      throw new EbmShapeError(`writeIdx: shape[${i}] must be an integer in [0, 2^32), got ${describeValue(d)}`);
     }
     count *= d;
   });
@@ -118,6 +119,9 @@ export function writeIdx(
     swapBytes(swapped, info.size);
     payload = swapped;
   }
+  const o = requireObject(options, 'writeIdx options');
+  rejectUnknownKeys(o, ['gzip'], 'writeIdx options');
+  optionalBoolean(o, 'gzip', 'writeIdx options');
   const gzip = options.gzip ?? path.endsWith('.gz');
   writeFileAtomic(path, gzip ? [gzipSync(Buffer.concat([header, payload]))] : [header, payload], 'IDX file');
 }
@@ -192,7 +196,7 @@ export function ownsWholeBuffer(buf: Uint8Array): boolean {
 /** @internal */
 export function checkPath(path: unknown): asserts path is string {
   if (typeof path !== 'string' || path.length === 0) {
-    throw new EbmConfigError(`path must be a non-empty string, got ${JSON.stringify(path)}`);
+    throw new EbmConfigError(`path must be a non-empty string, got ${describeValue(path)}`);
   }
 }
 

@@ -7,7 +7,14 @@ import * as nodePath from 'node:path';
 import { PNG } from 'pngjs';
 import { EbmConfigError, EbmIoError, EbmShapeError } from '../errors';
 import { Tensor } from '../tensor';
-import { checkNumber, optionalBoolean, optionalNumber, rejectUnknownKeys, requireObject } from '../validate';
+import {
+  checkNumber,
+  describeValue,
+  optionalBoolean,
+  optionalNumber,
+  rejectUnknownKeys,
+  requireObject,
+} from '../validate';
 
 export interface ImageFolderOptions {
   /**
@@ -65,7 +72,7 @@ export function imageFolder(dir: string, options: ImageFolderOptions = {}): Imag
   const limit = o.limit === undefined ? Infinity : (o.limit as number);
 
   if (typeof dir !== 'string' || dir.length === 0) {
-    throw new EbmConfigError(`imageFolder dir must be a non-empty string, got ${JSON.stringify(dir)}`);
+    throw new EbmConfigError(`imageFolder dir must be a non-empty string, got ${describeValue(dir)}`);
   }
   let stat: fs.Stats;
   try {
@@ -121,7 +128,7 @@ function checkSize(value: unknown): [number, number] {
   }
   if (!Array.isArray(value) || value.length !== 2) {
     throw new EbmConfigError(
-      `${what}.size must be a positive integer or a [height, width] pair of them, got ${JSON.stringify(value)}`,
+      `${what}.size must be a positive integer or a [height, width] pair of them, got ${describeValue(value)}`,
     );
   }
   return [checkNumber(value[0], `${what}.size[0]`, range), checkNumber(value[1], `${what}.size[1]`, range)];

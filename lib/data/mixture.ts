@@ -7,7 +7,7 @@
 import type { NoisePathKind } from '../config';
 import { EbmConfigError } from '../errors';
 import { Random } from '../random';
-import { checkRows, Tensor } from '../tensor';
+import { checkFinite, checkRows, Tensor } from '../tensor';
 import { checkNumber, checkOneOf, rejectUnknownKeys, requireObject } from '../validate';
 
 /** Path parameters; defaults as in the C++ core: β ∈ [0.1, 20] (VP), σ ∈ [0.01, 10] (VE). */
@@ -33,7 +33,8 @@ export interface GaussianMixtureSpec {
   weights: readonly number[];
 }
 
-const pathKeys = ['path', 't', 'betaMin', 'betaMax', 'sigmaMin', 'sigmaMax'] as const;
+const rangeKeys = ['betaMin', 'betaMax', 'sigmaMin', 'sigmaMax'] as const;
+const pathKeys = ['path', 't', ...rangeKeys] as const;
 
 function resolvePath(
   path: unknown,
@@ -75,12 +76,14 @@ function gammaOf(kind: NoisePathKind, t: number, p: Required<PathParams>): numbe
 
 /** α_t: VP exp(−½(β_min t + ½(β_max − β_min) t²)); VE 1. */
 export function pathAlpha(path: NoisePathKind, t: number, opts: PathParams = {}): number {
+  rejectUnknownKeys(requireObject(opts, 'pathAlpha'), rangeKeys, 'pathAlpha');
   const r = resolvePath(path, t, opts, 'pathAlpha');
   return alphaOf(r.kind, r.t, r.p);
 }
 
 /** γ_t: VP √max(1 − α_t², 1e-12); VE σ_min (σ_max / σ_min)^t. */
 export function pathGamma(path: NoisePathKind, t: number, opts: PathParams = {}): number {
+  rejectUnknownKeys(requireObject(opts, 'pathGamma'), rangeKeys, 'pathGamma');
   const r = resolvePath(path, t, opts, 'pathGamma');
   return gammaOf(r.kind, r.t, r.p);
 }
@@ -213,6 +216,7 @@ export class GaussianMixture {
   /** log w_k + log N(x_i; μ_k, diag v_k) as an N × K row-major array, and its log-sum-exp per row. */
   private logJoint(x: Tensor): { joint: Float64Array; lse: Float64Array } {
     checkRows(x, [this.dim], 'x');
+    checkFinite(x, 'x');
     const n = x.shape[0];
     const k = this.numComponents;
     const d = this.dim;

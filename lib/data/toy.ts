@@ -5,8 +5,8 @@
  */
 import { EbmConfigError } from '../errors';
 import { Random } from '../random';
-import { Tensor } from '../tensor';
-import { checkNumber } from '../validate';
+import { checkFinite, checkRows, Tensor } from '../tensor';
+import { checkNumber, checkOneOf, describeValue, rejectUnknownKeys, requireObject } from '../validate';
 
 export const toyNames = [
   '8gaussians',
@@ -38,6 +38,7 @@ export interface ToyMixture {
  *   (centres (2i, 2j)/2.828, std 0.05/2.828).
  */
 export function toyMixture(name: '8gaussians' | '25gaussians'): ToyMixture {
+  checkOneOf(name, ['8gaussians', '25gaussians'] as const, 'toyMixture name');
   if (name === '8gaussians') {
     // centres on a circle of radius 4, std 0.5, everything divided by 1.414
     const s = 1 / Math.SQRT2;
@@ -66,7 +67,7 @@ export function toyMixture(name: '8gaussians' | '25gaussians'): ToyMixture {
 /** n points of a toy set, shape [n, 2]. */
 export function toy(name: ToyName, n: number, seed = 0): Tensor {
   if (!(toyNames as readonly string[]).includes(name)) {
-    throw new EbmConfigError(`toy name must be one of ${toyNames.join(', ')}; got ${JSON.stringify(name)}`);
+    throw new EbmConfigError(`toy name must be one of ${toyNames.join(', ')}; got ${describeValue(name)}`);
   }
   checkNumber(n, 'n', { integer: true, min: 1, max: 1e8 });
   checkNumber(seed, 'seed', { integer: true, min: 0 });
@@ -155,6 +156,9 @@ export function toy(name: ToyName, n: number, seed = 0): Tensor {
 
 /** Exact log-density of a toy mixture at each row of x ([N, 2]). */
 export function toyLogDensity(mixture: ToyMixture, x: Tensor): Float64Array {
+  checkToyMixture(mixture);
+  checkRows(x, [2], 'x');
+  checkFinite(x, 'x');
   const n = x.shape[0];
   const out = new Float64Array(n);
   const v = mixture.std * mixture.std;
@@ -171,4 +175,28 @@ export function toyLogDensity(mixture: ToyMixture, x: Tensor): Float64Array {
     out[i] = max + Math.log(terms.reduce((s, t) => s + Math.exp(t - max), 0));
   }
   return out;
+}
+
+/** A ToyMixture as toyMixture() gives it: 2D means, a positive std, positive weights summing to 1. */
+function checkToyMixture(value: unknown): void {
+  const m = requireObject(value, 'mixture');
+  rejectUnknownKeys(m, ['means', 'std', 'weights'], 'mixture');
+  if (!Array.isArray(m.means) || m.means.length === 0) {
+    throw new EbmConfigError(`mixture.means must be a non-empty array of [x, y] pairs, got ${describeValue(m.means)}`);
+  }
+  m.means.forEach((mean: unknown, k) => {
+    if (!Array.isArray(mean) || mean.length !== 2) {
+      throw new EbmConfigError(`mixture.means[${k}] must be an [x, y] pair, got ${describeValue(mean)}`);
+    }
+    mean.forEach((v: unknown, j) => checkNumber(v, `mixture.means[${k}][${j}]`));
+  });
+  checkNumber(m.std, 'mixture.std', { above: 0 });
+  if (!Array.isArray(m.weights) || m.weights.length !== m.means.length) {
+    throw new EbmConfigError(`mixture.weights must have one entry per mean (${m.means.length})`);
+  }
+  const total = m.weights.reduce(
+    (s: number, w: unknown, k) => s + checkNumber(w, `mixture.weights[${k}]`, { above: 0 }),
+    0,
+  );
+  if (Math.abs(total - 1) > 1e-6) throw new EbmConfigError(`mixture.weights must sum to 1, got ${total}`);
 }

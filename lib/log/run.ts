@@ -6,9 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EbmIoError } from '../errors';
+import { EbmConfigError, EbmIoError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
 import { version } from '../runtime';
+import { describeValue } from '../validate';
 import { EventWriter, isEventFile } from './tfevents';
 
 export { writeFileAtomic };
@@ -19,8 +20,19 @@ export class RunLog {
   private readonly events: EventWriter;
   private lastStep = 0;
 
-  /** Creates (or reuses) the folder and records the config with the seed, LibTorch version and device. */
-  constructor(dir: string, config: unknown) {
+  /** Records metrics.jsonl kept from before a resume (those up to `continueAt`), oldest first. */
+  readonly earlier: Array<Record<string, unknown>> = [];
+
+  /**
+   * Creates (or reuses) the folder and records the config with the seed, LibTorch version and
+   * device. A fresh run starts metrics.jsonl and the TensorBoard log anew; `continueAt` (a run
+   * resumed from that step) keeps their records up to that step and drops later ones, which the
+   * resumed run writes again.
+   */
+  constructor(dir: string, config: unknown, options: { continueAt?: number } = {}) {
+    if (typeof dir !== 'string' || dir === '') {
+      throw new EbmConfigError(`RunLog dir must be a non-empty folder path, got ${describeValue(dir)}`);
+    }
     this.dir = dir;
     try {
       fs.mkdirSync(dir, { recursive: true });
@@ -37,10 +49,36 @@ export class RunLog {
       numThreads: v.numThreads,
       startedAt: new Date(this.started).toISOString(),
     });
-    fs.rmSync(this.file('metrics.jsonl'), { force: true });
-    // a reused folder shows this run only in TensorBoard: earlier event files go with metrics.jsonl
-    for (const f of fs.readdirSync(dir)) if (isEventFile(f)) fs.rmSync(this.file(f), { force: true });
+    if (options.continueAt === undefined) {
+      fs.rmSync(this.file('metrics.jsonl'), { force: true });
+      // a reused folder shows this run only in TensorBoard: earlier event files go with metrics.jsonl
+      for (const f of fs.readdirSync(dir)) if (isEventFile(f)) fs.rmSync(this.file(f), { force: true });
+    } else {
+      this.keepUpTo(options.continueAt);
+    }
     this.events = new EventWriter(dir, this.started);
+  }
+
+  private keepUpTo(step: number): void {
+    const file = this.file('metrics.jsonl');
+    if (!fs.existsSync(file)) return;
+    const kept: string[] = [];
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        continue; // a line cut short by a kill
+      }
+      if (typeof record !== 'object' || record === null) continue;
+      const r = record as Record<string, unknown>;
+      if (typeof r.step === 'number' && r.step > step) continue;
+      kept.push(line);
+      this.earlier.push(r);
+      if (typeof r.step === 'number') this.lastStep = r.step;
+    }
+    writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
   }
 
   file(name: string): string {

@@ -6,11 +6,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fashionMnist } from '../data/fashion';
-import { EbmConfigError } from '../errors';
+import { EbmConfigError, EbmShapeError } from '../errors';
 import { EnergyModel, energyModel, loadModel, requireModel } from '../model';
 import { native } from '../native';
 import { checkFinite, checkRows, snapshot, Tensor } from '../tensor';
 import { train, TrainProgress } from '../train';
+import {
+  checkJobHooks,
+  checkNumber,
+  checkSeries,
+  describeValue,
+  optionalBoolean,
+  optionalNumber,
+  rejectUnknownKeys,
+  requireObject,
+} from '../validate';
 
 function requireClassifier(model: unknown, what = 'model'): asserts model is EnergyModel {
   requireModel(model, what);
@@ -37,6 +47,16 @@ export async function classifierLogits(model: EnergyModel, x: Tensor): Promise<T
 
 /** Fraction of rows whose arg-max logit equals the label. */
 export async function classifierAccuracy(model: EnergyModel, x: Tensor, labels: ArrayLike<number>): Promise<number> {
+  requireClassifier(model);
+  checkRows(x, model.inputShape, 'x');
+  const classCount = model.config.kind === 'classifier' ? (model.config.classes ?? 10) : 0;
+  checkSeries(labels, 'labels');
+  if (labels.length !== x.shape[0]) {
+    throw new EbmShapeError(`labels has ${labels.length} entries but x has ${x.shape[0]} rows`);
+  }
+  for (let i = 0; i < labels.length; i++) {
+    checkNumber(labels[i], `labels[${i}]`, { integer: true, min: 0, max: classCount - 1 });
+  }
   const logits = await classifierLogits(model, x);
   const classes = logits.shape[1];
   let correct = 0;
@@ -58,6 +78,12 @@ export async function frechetDistance(classifier: EnergyModel, a: Tensor, b: Ten
   checkRows(b, classifier.inputShape, 'b');
   checkFinite(a, 'a');
   checkFinite(b, 'b');
+  for (const [t, what] of [
+    [a, 'a'],
+    [b, 'b'],
+  ] as const) {
+    if (t.shape[0] < 2) throw new EbmShapeError(`${what} needs at least 2 rows (a covariance), got ${t.shape[0]}`);
+  }
   return classifier.runExclusive({ a, b }, (v) => native().frechet(classifier.handle, v.a, v.b), {
     copy: (v) => ({ a: snapshot(v.a), b: snapshot(v.b) }),
   });
@@ -88,6 +114,18 @@ export function defaultClassifierCache(): string {
 export async function fashionClassifier(
   options: FashionClassifierOptions = {},
 ): Promise<{ model: EnergyModel; testAccuracy: number; trained: boolean }> {
+  const o = requireObject(options, 'options');
+  rejectUnknownKeys(o, ['cachePath', 'retrain', 'limit', 'steps', 'seed', 'dir', 'onProgress'], 'options');
+  for (const key of ['cachePath', 'dir']) {
+    if (o[key] !== undefined && (typeof o[key] !== 'string' || o[key] === '')) {
+      throw new EbmConfigError(`options.${key} must be a non-empty path, got ${describeValue(o[key])}`);
+    }
+  }
+  optionalBoolean(o, 'retrain', 'options');
+  optionalNumber(o, 'limit', 'options', { integer: true, min: 1 });
+  optionalNumber(o, 'steps', 'options', { integer: true, min: 1, max: 1e9 });
+  optionalNumber(o, 'seed', 'options', { integer: true, min: 0 });
+  checkJobHooks(o, 'options');
   const cachePath = options.cachePath ?? defaultClassifierCache();
   const test = fashionMnist({ split: 'test', scale: '-11', limit: 2000, dir: options.dir });
   let model: EnergyModel;

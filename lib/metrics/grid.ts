@@ -1,7 +1,7 @@
 /** Exact 2D evaluation by normalising exp(-E) on a grid. */
 import { EnergyModel, requireModel } from '../model';
-import { checkRows, Tensor } from '../tensor';
-import { checkNumber, requireObject } from '../validate';
+import { checkFinite, checkRows, Tensor } from '../tensor';
+import { checkNumber, checkSeries, rejectUnknownKeys, requireObject } from '../validate';
 import { EbmConfigError } from '../errors';
 
 export interface GridOptions {
@@ -21,7 +21,7 @@ export interface GridEnergy {
 }
 
 function checkGrid(o: GridOptions): void {
-  requireObject(o, 'grid');
+  rejectUnknownKeys(requireObject(o, 'grid'), ['lo', 'hi', 'resolution'], 'grid');
   checkNumber(o.lo, 'grid.lo');
   checkNumber(o.hi, 'grid.hi');
   if (!(o.hi > o.lo)) throw new EbmConfigError(`grid.hi must be > grid.lo, got [${o.lo}, ${o.hi}]`);
@@ -45,6 +45,8 @@ export function gridPoints(o: GridOptions): { points: Tensor; axis: Float64Array
 }
 
 export function logSumExp(values: ArrayLike<number>, scale = 1): number {
+  checkSeries(values, 'logSumExp values');
+  checkNumber(scale, 'logSumExp scale');
   let max = -Infinity;
   for (let i = 0; i < values.length; i++) max = Math.max(max, scale * values[i]);
   if (!Number.isFinite(max)) return max;
@@ -179,6 +181,7 @@ export function checkGridResolves(
 export async function gridNll(model: EnergyModel, test: Tensor, options: GridOptions): Promise<number> {
   require2d(model, 'gridNll');
   checkRows(test, [2], 'test');
+  checkFinite(test, 'test');
   const { energy: grid, logZ } = await gridEnergy(model, options);
   const e = await model.energy(test);
   checkGridResolves(grid, options, { x: test, energy: e });

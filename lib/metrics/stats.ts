@@ -1,7 +1,14 @@
 /** Sample-based metrics: MMD, mode weights and spreads, R² up to a constant, importance-sampling ESS. */
 import { EbmConfigError, EbmNumericsError, EbmShapeError } from '../errors';
 import { checkFinite, checkTensor, Tensor } from '../tensor';
-import { checkNumber, describeValue, requireObject } from '../validate';
+import {
+  checkNumber,
+  checkSeries,
+  describeValue,
+  optionalBoolean,
+  rejectUnknownKeys,
+  requireObject,
+} from '../validate';
 
 /** Row width of a well-formed tensor of finite values. */
 function width(t: Tensor, what: string): number {
@@ -32,7 +39,7 @@ function sqDist(a: Float32Array, i: number, b: Float32Array, j: number, d: numbe
 /** Median pairwise distance of the pooled rows (the usual RBF bandwidth heuristic), on ≤ 1000 rows. */
 export function medianDistance(a: Tensor, b?: Tensor): number {
   const d = width(a, 'a');
-  if (b && width(b, 'b') !== d)
+  if (b !== undefined && width(b, 'b') !== d)
     throw new EbmShapeError(`a and b must have the same row width (${d} vs ${width(b, 'b')})`);
   const rows: Array<[Float32Array, number]> = [];
   const take = (t: Tensor) => {
@@ -40,7 +47,7 @@ export function medianDistance(a: Tensor, b?: Tensor): number {
     for (let i = 0; i < t.shape[0]; i += step) rows.push([t.data, i]);
   };
   take(a);
-  if (b) take(b);
+  if (b !== undefined) take(b);
   const dists: number[] = [];
   for (let i = 0; i < rows.length; i++) {
     for (let j = i + 1; j < rows.length; j++)
@@ -61,9 +68,13 @@ export interface MmdOptions {
 export function mmd(a: Tensor, b: Tensor, options: MmdOptions = {}): number {
   const d = width(a, 'a');
   if (width(b, 'b') !== d) throw new EbmShapeError(`a and b must have the same row width (${d} vs ${width(b, 'b')})`);
-  requireObject(options, 'options');
-  const bw = options.bandwidth ?? medianDistance(a, b);
-  checkNumber(bw, 'bandwidth', { above: 0 });
+  const o = requireObject(options, 'options');
+  rejectUnknownKeys(o, ['bandwidth', 'unbiased'], 'options');
+  optionalBoolean(o, 'unbiased', 'options');
+  const bw =
+    options.bandwidth === undefined
+      ? medianDistance(a, b)
+      : checkNumber(o.bandwidth, 'options.bandwidth', { above: 0 });
   const unbiased = options.unbiased ?? true;
   const g = 1 / (2 * bw * bw);
   const mean = (x: Tensor, y: Tensor, same: boolean) => {
@@ -85,8 +96,15 @@ export function mmd(a: Tensor, b: Tensor, options: MmdOptions = {}): number {
 /** Index of the nearest centre for each row. */
 export function assignModes(x: Tensor, centres: ReadonlyArray<ReadonlyArray<number>>): Uint32Array {
   const d = width(x, 'x');
-  centres.forEach((c, k) => {
-    if (c.length !== d) throw new EbmShapeError(`centre ${k} has ${c.length} coordinates, x has ${d}`);
+  if (!Array.isArray(centres) || centres.length === 0) {
+    throw new EbmConfigError(`centres must be a non-empty array of points, got ${describeValue(centres)}`);
+  }
+  centres.forEach((c: unknown, k) => {
+    if (!Array.isArray(c) || c.length !== d) {
+      throw new EbmShapeError(
+        `centres[${k}] must be an array of ${d} coordinates (the width of x), got ${describeValue(c)}`,
+      );
+    }
     c.forEach((v, j) => checkNumber(v, `centres[${k}][${j}]`));
   });
   const flat = Float32Array.from(centres.flat());
@@ -108,8 +126,9 @@ export function assignModes(x: Tensor, centres: ReadonlyArray<ReadonlyArray<numb
 
 /** Fraction of rows nearest to each centre: the mode-weight estimate for a mixture. */
 export function modeWeights(x: Tensor, centres: ReadonlyArray<ReadonlyArray<number>>): number[] {
+  const modes = assignModes(x, centres);
   const counts = new Array<number>(centres.length).fill(0);
-  for (const k of assignModes(x, centres)) counts[k]++;
+  for (const k of modes) counts[k]++;
   return counts.map((c) => c / x.shape[0]);
 }
 
@@ -129,6 +148,8 @@ export function withinModeStd(x: Tensor, centres: ReadonlyArray<ReadonlyArray<nu
  * 1 − Σ((a − ā) − (b − b̄))² / Σ(b − b̄)², with a = model log-density (−E), b = the truth.
  */
 export function r2UpToConstant(model: ArrayLike<number>, truth: ArrayLike<number>): number {
+  checkSeries(model, 'r2UpToConstant: model');
+  checkSeries(truth, 'r2UpToConstant: truth');
   if (model.length !== truth.length || model.length < 2)
     throw new EbmShapeError('r2 needs two equal-length series (>= 2)');
   checkFiniteSeries(model, 'r2UpToConstant: model');
@@ -153,8 +174,8 @@ export function r2UpToConstant(model: ArrayLike<number>, truth: ArrayLike<number
 
 /** Normalised effective sample size (Σw)² / (n Σw²) of importance weights given as log-weights. */
 export function ess(logWeights: ArrayLike<number>): number {
-  const n = logWeights.length;
-  if (n === 0) throw new EbmShapeError('ess needs at least one weight');
+  const n = checkSeries(logWeights, 'ess: logWeights').length;
+  if (n === 0) throw new EbmShapeError('ess: logWeights needs at least one weight');
   checkFiniteSeries(logWeights, 'ess: logWeights', true);
   let max = -Infinity;
   for (let i = 0; i < n; i++) max = Math.max(max, logWeights[i]);

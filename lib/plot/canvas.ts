@@ -5,6 +5,7 @@
  */
 import { PNG } from 'pngjs';
 import { EbmConfigError } from '../errors';
+import { checkNumber, describeValue } from '../validate';
 
 /** An sRGB colour, each channel 0..255. */
 export type Rgb = readonly [number, number, number];
@@ -145,8 +146,25 @@ function glyph(ch: string): Glyph {
   return FONT.get(ch) ?? (FONT.get('?') as Glyph);
 }
 
+/** The text and the integer magnification of textWidth and fitText. */
+function checkText(text: unknown, scale: unknown): void {
+  if (typeof text !== 'string') throw new EbmConfigError(`text must be a string, got ${describeValue(text)}`);
+  checkNumber(scale, 'scale', { integer: true, min: 1, max: 64 });
+}
+
+/** Throws EbmConfigError unless `v` is [r, g, b] with integers 0..255; `what` names it. */
+export function checkRgb(v: unknown, what: string): Rgb {
+  const ok =
+    Array.isArray(v) &&
+    v.length === 3 &&
+    v.every((c: unknown) => typeof c === 'number' && Number.isInteger(c) && c >= 0 && c <= 255);
+  if (!ok) throw new EbmConfigError(`${what} must be [r, g, b] with integers 0..255, got ${describeValue(v)}`);
+  return v as unknown as Rgb;
+}
+
 /** Width in pixels of `text` at an integer scale (one blank font pixel between glyphs). */
 export function textWidth(text: string, scale = 1): number {
+  checkText(text, scale);
   let w = 0;
   for (const ch of text) w += glyph(ch).width + 1;
   return Math.max(0, w - 1) * scale;
@@ -154,6 +172,7 @@ export function textWidth(text: string, scale = 1): number {
 
 /** Cuts `text` (adding '..') so that it is at most `maxWidth` pixels wide. */
 export function fitText(text: string, maxWidth: number, scale = 1): string {
+  checkNumber(maxWidth, 'maxWidth', { min: 0 });
   if (textWidth(text, scale) <= maxWidth) return text;
   const chars = [...text];
   while (chars.length > 0 && textWidth(chars.join('') + '..', scale) > maxWidth) chars.pop();
@@ -179,9 +198,10 @@ export class Canvas {
       ['height', height],
     ] as const) {
       if (!Number.isInteger(v) || v < 1 || v > MAX_CANVAS_SIDE) {
-        throw new EbmConfigError(`canvas ${name} must be an integer in 1..${MAX_CANVAS_SIDE}, got ${v}`);
+        throw new EbmConfigError(`canvas ${name} must be an integer in 1..${MAX_CANVAS_SIDE}, got ${describeValue(v)}`);
       }
     }
+    checkRgb(background, 'canvas background');
     this.width = width;
     this.height = height;
     this.data = Buffer.alloc(width * height * 4);

@@ -1,5 +1,7 @@
 /** Colour maps by linear interpolation between control points, and a categorical palette. */
-import type { Rgb } from './canvas';
+import { EbmConfigError } from '../errors';
+import { checkNumber, describeValue, rejectUnknownKeys, requireObject } from '../validate';
+import { checkRgb, Rgb } from './canvas';
 
 export interface ColorStop {
   /** position in [0, 1]; stops are sorted by it */
@@ -36,6 +38,27 @@ export const divergingStops: readonly ColorStop[] = [
 
 /** Linear interpolation between sorted stops. */
 export function interpolateStops(stops: readonly ColorStop[], t: number): Rgb {
+  if (!Array.isArray(stops) || stops.length === 0) {
+    throw new EbmConfigError(`stops must be a non-empty array of { at, color }, got ${describeValue(stops)}`);
+  }
+  stops.forEach((stop: unknown, i) => {
+    const s = requireObject(stop, `stops[${i}]`);
+    rejectUnknownKeys(s, ['at', 'color'], `stops[${i}]`);
+    const at = checkNumber(s.at, `stops[${i}].at`, { min: 0, max: 1 });
+    if (i > 0 && !(at > stops[i - 1].at)) throw new EbmConfigError(`stops[${i}].at must be > stops[${i - 1}].at`);
+    checkRgb(s.color, `stops[${i}].color`);
+  });
+  return lerpStops(stops, checkT(t));
+}
+
+/** A colour map's t: any number (NaN gives the low end), nothing else. */
+function checkT(t: unknown): number {
+  if (typeof t !== 'number') throw new EbmConfigError(`t must be a number, got ${describeValue(t)}`);
+  return t;
+}
+
+/** interpolateStops without the checks, for the built-in maps. */
+function lerpStops(stops: readonly ColorStop[], t: number): Rgb {
   const u = Number.isNaN(t) ? 0 : Math.min(1, Math.max(0, t));
   if (u <= stops[0].at) return stops[0].color;
   for (let i = 1; i < stops.length; i++) {
@@ -53,11 +76,14 @@ export function interpolateStops(stops: readonly ColorStop[], t: number): Rgb {
   return stops[stops.length - 1].color;
 }
 
-export const sequential: Colormap = (t) => interpolateStops(sequentialStops, t);
-export const diverging: Colormap = (t) => interpolateStops(divergingStops, t);
+export const sequential: Colormap = (t) => lerpStops(sequentialStops, checkT(t));
+export const diverging: Colormap = (t) => lerpStops(divergingStops, checkT(t));
 
 /** `n` colours sampled evenly from a map, packed RGB (3n bytes), for fast per-pixel lookup. */
 export function colormapTable(map: Colormap, n = 256): Uint8Array {
+  if (typeof map !== 'function')
+    throw new EbmConfigError(`map must be a colour map function, got ${describeValue(map)}`);
+  checkNumber(n, 'n', { integer: true, min: 1, max: 65536 });
   const lut = new Uint8Array(3 * n);
   for (let i = 0; i < n; i++) lut.set(map(n === 1 ? 0 : i / (n - 1)), 3 * i);
   return lut;
@@ -78,5 +104,6 @@ const PALETTE: readonly Rgb[] = [
 
 /** The i-th colour of a ten-colour categorical palette (cycles). */
 export function categorical(i: number): Rgb {
+  checkNumber(i, 'i', { integer: true });
   return PALETTE[((i % PALETTE.length) + PALETTE.length) % PALETTE.length];
 }

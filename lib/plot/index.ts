@@ -3,7 +3,7 @@ import { Canvas, FONT_CAP_HEIGHT, FONT_LINE_HEIGHT, Rgb, WHITE, fitText, textWid
 import { categorical, colormapTable, sequential } from './colormap';
 import { EbmConfigError, EbmNumericsError, EbmShapeError } from '../errors';
 import { checkFinite, checkRows, checkTensor, rows, Tensor } from '../tensor';
-import { checkNumber, checkOneOf, Obj, rejectUnknownKeys, requireObject } from '../validate';
+import { checkNumber, checkOneOf, describeValue, Obj, rejectUnknownKeys, requireObject } from '../validate';
 import { writeFileAtomic } from '../fsutil';
 
 export { Canvas, textWidth, fitText } from './canvas';
@@ -101,7 +101,7 @@ function intOption(o: Obj, key: string, fallback: number, min: number, max: numb
 function textOption(o: Obj, key: string, path = 'options'): string | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new EbmConfigError(`${path}.${key} must be a string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') throw new EbmConfigError(`${path}.${key} must be a string, got ${describeValue(v)}`);
   if (v.length > MAX_TEXT) throw new EbmConfigError(`${path}.${key} must be at most ${MAX_TEXT} characters`);
   return v;
 }
@@ -112,7 +112,7 @@ function colorOption(v: unknown, path: string): Rgb | undefined {
     Array.isArray(v) &&
     v.length === 3 &&
     v.every((c) => typeof c === 'number' && Number.isInteger(c) && c >= 0 && c <= 255);
-  if (!ok) throw new EbmConfigError(`${path} must be [r, g, b] with integers 0..255, got ${JSON.stringify(v)}`);
+  if (!ok) throw new EbmConfigError(`${path} must be [r, g, b] with integers 0..255, got ${describeValue(v)}`);
   return [v[0], v[1], v[2]];
 }
 
@@ -317,6 +317,7 @@ function boxTicks(lo: number, hi: number): Tick[] {
  */
 export function densityPng(grid: DensityGrid, options?: DensityOptions): Buffer {
   const g = requireObject(grid, 'grid');
+  rejectUnknownKeys(g, ['values', 'resolution', 'lo', 'hi'], 'grid');
   const lo = checkNumber(g.lo, 'grid.lo');
   const hi = checkNumber(g.hi, 'grid.hi');
   if (!(hi > lo)) throw new EbmConfigError(`grid.hi must be > grid.lo, got [${lo}, ${hi}]`);
@@ -345,7 +346,8 @@ export function densityPng(grid: DensityGrid, options?: DensityOptions): Buffer 
   let emin = Infinity;
   let emax = -Infinity;
   for (let i = 0; i < n; i++) {
-    const v = Number(values[i]);
+    const v = values[i];
+    if (typeof v !== 'number') throw new EbmConfigError(`grid.values[${i}] must be a number, got ${describeValue(v)}`);
     if (Number.isNaN(v) || v === -Infinity) {
       const x = lo + ((i % res) + 0.5) * cellSize;
       const y = lo + (Math.floor(i / res) + 0.5) * cellSize;
@@ -598,7 +600,7 @@ export function curvesPng(series: CurveSeries[], options?: CurvesOptions): Buffe
   const xLabel = textOption(o, 'xLabel');
   const yLabel = textOption(o, 'yLabel');
   if (o.logY !== undefined && typeof o.logY !== 'boolean') {
-    throw new EbmConfigError(`options.logY must be true or false, got ${JSON.stringify(o.logY)}`);
+    throw new EbmConfigError(`options.logY must be true or false, got ${describeValue(o.logY)}`);
   }
   const logY = o.logY === true;
 
@@ -608,7 +610,7 @@ export function curvesPng(series: CurveSeries[], options?: CurvesOptions): Buffe
     const so = requireObject(item, path);
     rejectUnknownKeys(so, ['name', 'x', 'y'], path);
     if (typeof so.name !== 'string') {
-      throw new EbmConfigError(`${path}.name must be a string, got ${JSON.stringify(so.name)}`);
+      throw new EbmConfigError(`${path}.name must be a string, got ${describeValue(so.name)}`);
     }
     const { x, y } = so;
     if (!isArrayLike(x)) throw new EbmShapeError(`${path}.x must be an array or typed array of numbers`);
@@ -619,8 +621,15 @@ export function curvesPng(series: CurveSeries[], options?: CurvesOptions): Buffe
     const px: number[] = [];
     const py: number[] = [];
     for (let k = 0; k < x.length; k++) {
-      const xv = Number(x[k]);
-      const yv = Number(y[k]);
+      const xv = x[k];
+      const yv = y[k];
+      for (const [v, axis] of [
+        [xv, 'x'],
+        [yv, 'y'],
+      ] as const) {
+        if (typeof v !== 'number')
+          throw new EbmConfigError(`${path}.${axis}[${k}] must be a number, got ${describeValue(v)}`);
+      }
       if (!Number.isFinite(xv) || !Number.isFinite(yv) || (logY && yv <= 0)) continue;
       px.push(xv);
       py.push(logY ? Math.log10(yv) : yv);
@@ -793,7 +802,7 @@ export function imageGridPng(images: Tensor, options?: ImageGridOptions): Buffer
       !v.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 1)
     ) {
       throw new EbmConfigError(
-        `options.imageShape must be [height, width] with positive integers, got ${JSON.stringify(v)}`,
+        `options.imageShape must be [height, width] with positive integers, got ${describeValue(v)}`,
       );
     }
     imageShape = [v[0], v[1]];
@@ -842,7 +851,7 @@ export function imageGridPng(images: Tensor, options?: ImageGridOptions): Buffer
       !r.every((v) => typeof v === 'number' && Number.isFinite(v)) ||
       !(r[1] > r[0])
     ) {
-      throw new EbmConfigError(`options.range must be [low, high] with finite low < high, got ${JSON.stringify(r)}`);
+      throw new EbmConfigError(`options.range must be [low, high] with finite low < high, got ${describeValue(r)}`);
     }
     [lo, hi] = [r[0], r[1]];
   } else {

@@ -22,6 +22,7 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
     o.Set("cudaDeviceCount", r.cudaDeviceCount);
     o.Set("defaultDevice", r.defaultDevice);
     o.Set("numThreads", r.numThreads);
+    o.Set("distributed", r.distributedBackends);
     return o;
   });
 }

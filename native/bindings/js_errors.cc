@@ -16,6 +16,7 @@ CaughtError classify(std::exception_ptr error) {
       case ErrorKind::Numerics: return {"EBM_NUMERICS", e.what()};
       case ErrorKind::Io: return {"EBM_IO", e.what()};
       case ErrorKind::Aborted: return {"EBM_ABORTED", e.what()};
+      case ErrorKind::Distributed: return {"EBM_DISTRIBUTED", e.what()};
     }
     return {"EBM_INTERNAL", e.what()};
   } catch (const c10::Error& e) {

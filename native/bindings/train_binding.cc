@@ -28,6 +28,9 @@ Napi::Object progressToJs(Napi::Env env, const TrainProgress& p) {
 Napi::Object trainResultToJs(Napi::Env env, const TrainResult& result) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("steps", static_cast<double>(result.steps));
+  o.Set("startStep", static_cast<double>(result.startStep));
+  o.Set("rank", result.rank);
+  o.Set("worldSize", result.worldSize);
   o.Set("seconds", result.seconds);
   o.Set("threads", result.threads);
   Napi::Array history = Napi::Array::New(env, result.history.size());

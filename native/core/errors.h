@@ -7,7 +7,7 @@
 
 namespace ebm {
 
-enum class ErrorKind { Config, Shape, Numerics, Io, Aborted };
+enum class ErrorKind { Config, Shape, Numerics, Io, Aborted, Distributed };
 
 class Error : public std::runtime_error {
  public:
@@ -37,6 +37,10 @@ struct IoError : Error {
 // A job stopped because its caller asked it to.
 struct AbortedError : Error {
   explicit AbortedError(const std::string& m) : Error(ErrorKind::Aborted, m) {}
+};
+// Data-parallel training: a rendezvous that failed, a rank that died or stopped answering.
+struct DistributedError : Error {
+  explicit DistributedError(const std::string& m) : Error(ErrorKind::Distributed, m) {}
 };
 
 }  // namespace ebm

@@ -28,7 +28,8 @@ def make_energy(cfg, P):
         emb = None
         if cfg.get("timeConditioned"):
             half = cfg.get("timeEmbedDim", 32) // 2
-            freqs = torch.exp(torch.linspace(0.0, math.log(1000.0), half))
+            top = cfg.get("timeMaxFrequency", 64.0)
+            freqs = torch.exp(torch.linspace(0.0, math.log(top), half))
             ang = t.reshape(-1, 1) * freqs.reshape(1, -1)
             emb = torch.cat([torch.sin(ang), torch.cos(ang)], 1)
             h = torch.cat([h, emb], 1)

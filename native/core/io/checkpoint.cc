@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include "dist/communicator.h"
 #include "errors.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -13,6 +14,8 @@ namespace ebm {
 namespace {
 const char* kConfigKey = "ebm_torch.config";
 const char* kFormatKey = "ebm_torch.format";
+// 2: time-conditioned MLP configs name their timeMaxFrequency; format 1 files used 1000.
+const char* kFormatVersion = "2";
 // Model-specific metadata (EnergyModel::checkpointMetadata) travels under this prefix.
 const char* kExtraPrefix = "ebm_torch.extra.";
 }  // namespace
@@ -22,11 +25,15 @@ void saveModel(const EnergyModel& model, const std::string& path) {
   writeCheckpoint(model, path);
 }
 
-void writeCheckpoint(const EnergyModel& model, const std::string& path) {
+void writeCheckpoint(const EnergyModel& model, const std::string& path, const std::vector<NamedTensor>& extra,
+                     const std::map<std::string, std::string>& extraMetadata) {
   std::map<std::string, std::string> metadata = {
-      {"format", "pt"}, {kFormatKey, "1"}, {kConfigKey, model.config().dump()}};
+      {"format", "pt"}, {kFormatKey, kFormatVersion}, {kConfigKey, model.config().dump()}};
   for (const auto& [key, value] : model.checkpointMetadata()) metadata[std::string(kExtraPrefix) + key] = value;
-  safetensors::save(path, model.state(), metadata);
+  for (const auto& [key, value] : extraMetadata) metadata["ebm_torch." + key] = value;
+  std::vector<NamedTensor> tensors = model.state();
+  tensors.insert(tensors.end(), extra.begin(), extra.end());
+  safetensors::save(path, tensors, metadata);
 }
 
 std::shared_ptr<EnergyModel> loadModel(const std::string& path, const std::string& device) {
@@ -36,6 +43,10 @@ std::shared_ptr<EnergyModel> loadModel(const std::string& path, const std::strin
     throw IoError("checkpoint '" + path + "' has no '" + kConfigKey + "' metadata: it was not written by ebm-torch");
   json::Value config = json::parse(it->second, "model config in checkpoint '" + path + "'");
   if (!device.empty()) config.set("device", json::Value::string(device));
+  auto format = file.metadata.find(kFormatKey);
+  if (format != file.metadata.end() && format->second == "1" && config.isObject() && config.has("kind") &&
+      config["kind"].isString() && config["kind"].asString() == "mlp" && !config.has("timeMaxFrequency"))
+    config.set("timeMaxFrequency", json::Value::number(1000));  // the embedding those weights were trained with
   const std::string prefix = kExtraPrefix;
   for (const auto& [key, value] : file.metadata)
     if (key.compare(0, prefix.size(), prefix) == 0) config.set(key.substr(prefix.size()), json::Value::string(value));
@@ -53,6 +64,8 @@ std::shared_ptr<EnergyModel> loadModel(const std::string& path, const std::strin
     if (!found->tensor.sizes().equals(expected.tensor.sizes()))
       throw IoError("checkpoint '" + path + "': tensor '" + expected.name + "' has shape " +
                     shapeString(found->tensor.sizes()) + ", the model needs " + shapeString(expected.tensor.sizes()));
+    if (!found->tensor.is_floating_point())
+      throw IoError("checkpoint '" + path + "': tensor '" + expected.name + "' holds integers, not weights");
     requireFinite(found->tensor, "checkpoint '" + path + "', tensor '" + expected.name + "'");
     model->setTensor(expected.name, found->tensor);
   }
@@ -66,6 +79,7 @@ RuntimeInfo runtimeInfo() {
   info.cudaDeviceCount = info.cudaAvailable ? cudaDeviceCount() : 0;
   info.defaultDevice = deviceName(resolveDevice("auto"));
   info.numThreads = torch::get_num_threads();
+  info.distributedBackends = distributedBackends();
   return info;
 }
 

@@ -91,12 +91,15 @@ void save(const std::string& path, const std::vector<NamedTensor>& tensors,
   std::vector<at::Tensor> cpu;
   uint64_t offset = 0;
   for (const auto& nt : tensors) {
-    at::Tensor t = nt.tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    // Integer state (step counts, data order, RNG bytes) keeps its type; everything else is F32.
+    const c10::ScalarType type = nt.tensor.scalar_type();
+    const bool integer = type == torch::kLong || type == torch::kByte;
+    at::Tensor t = nt.tensor.detach().to(torch::kCPU, integer ? type : torch::kFloat32).contiguous();
     std::vector<json::Value> shape;
     for (int64_t s : t.sizes()) shape.push_back(json::Value::number(static_cast<double>(s)));
-    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * sizeof(float);
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
     json::Value entry = json::Value::object();
-    entry.set("dtype", json::Value::string("F32"));
+    entry.set("dtype", json::Value::string(type == torch::kLong ? "I64" : type == torch::kByte ? "U8" : "F32"));
     entry.set("shape", json::Value::array(shape));
     entry.set("data_offsets", json::Value::array({json::Value::number(static_cast<double>(offset)),
                                                   json::Value::number(static_cast<double>(offset + bytes))}));
@@ -119,7 +122,7 @@ void save(const std::string& path, const std::vector<NamedTensor>& tensors,
     writeAll(f, text.data(), text.size(), path);
     // Tensor bytes are written as the machine holds them; safetensors is little-endian, as are
     // the platforms LibTorch supports.
-    for (const auto& t : cpu) writeAll(f, t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float), path);
+    for (const auto& t : cpu) writeAll(f, t.data_ptr(), static_cast<size_t>(t.nbytes()), path);
     // The bytes reach the disk before the rename makes them the checkpoint, and the rename
     // reaches it after: a crash leaves the old file or the new one, never a torn one.
     if (std::fflush(f) != 0) throw IoError("could not write '" + path + "': " + std::strerror(errno));
@@ -198,8 +201,12 @@ File load(const std::string& path) {
       st = torch::kFloat16, elem = 2;
     else if (dtype == "BF16")
       st = torch::kBFloat16, elem = 2;
+    else if (dtype == "I64")
+      st = torch::kLong, elem = 8;
+    else if (dtype == "U8")
+      st = torch::kByte, elem = 1;
     else
-      throw IoError(what + ": dtype " + dtype + " is not supported (F32, F64, F16, BF16)");
+      throw IoError(what + ": dtype " + dtype + " is not supported (F32, F64, F16, BF16, I64, U8)");
     std::vector<int64_t> shape;
     uint64_t count = 1;
     for (const auto& s : entry["shape"].asArray()) {
@@ -221,7 +228,7 @@ File load(const std::string& path) {
     in.seekg(static_cast<std::streamoff>(8 + headerSize + static_cast<uint64_t>(b)));
     in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(count * elem));
     if (!in) throw IoError(what + ": could not read its bytes (truncated?)");
-    out.tensors.push_back({name, t.to(torch::kFloat32)});
+    out.tensors.push_back({name, st == torch::kLong || st == torch::kByte ? t : t.to(torch::kFloat32)});
   }
   // As the reference implementation requires: the tensors tile the data section exactly, with
   // no overlap, gap or trailing bytes.

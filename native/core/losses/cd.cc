@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "losses/loss_registry.h"
 #include "samplers/sampler.h"
+#include "tensor_util.h"
 
 namespace ebm {
 namespace {
@@ -65,6 +66,20 @@ class ContrastiveDivergence : public Loss {
   }
 
   void setCancelFlag(const std::atomic<bool>* cancel) override { cancel_ = cancel; }
+
+  std::vector<NamedTensor> state() const override {
+    if (!buffer_.defined()) return {};  // no step has filled it yet
+    return {{"cd.buffer", buffer_}};
+  }
+
+  void restoreState(const std::map<std::string, at::Tensor>& saved, const c10::Device& device) override {
+    auto it = saved.find("cd.buffer");
+    if (it == saved.end() || bufferSize_ == 0) return;
+    if (it->second.dim() < 1 || it->second.size(0) != bufferSize_ || !it->second.is_floating_point())
+      throw IoError("the checkpoint's replay buffer has shape " + shapeString(it->second.sizes()) +
+                    ", loss.buffer.size is " + std::to_string(bufferSize_));
+    buffer_ = it->second.to(device, torch::kFloat32).clone();
+  }
 
  private:
   static at::Tensor noiseLike(const at::Tensor& x, int64_t rows, at::Generator& gen) {

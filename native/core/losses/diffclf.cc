@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "errors.h"
+#include "losses/batch_noise.h"
 #include "losses/loss_registry.h"
 #include "losses/score_matching.h"
 
@@ -62,7 +63,7 @@ class DiffusiveClassification : public Loss {
     const int64_t n = x.size(0);
     // K distinct levels per point: the first K of a random permutation of the L levels.
     at::Tensor idx =
-        torch::rand({n, levels_}, gen, x.options()).argsort(/*dim=*/1, /*descending=*/false).narrow(1, 0, k_);
+        batchRand({n, levels_}, gen, x.options()).argsort(/*dim=*/1, /*descending=*/false).narrow(1, 0, k_);
     LossOutput out;
     at::Tensor dsm = pathDsmPerRow(model, x, grid_.index_select(0, idx.select(1, 0)), dsm_, gen).mean();
     out.metrics["dsm"] = dsm.detach();
@@ -87,7 +88,7 @@ class DiffusiveClassification : public Loss {
     std::vector<int64_t> bshape{n, k_};
     bshape.insert(bshape.end(), event.size(), 1);
     at::Tensor xj = dsm_.path.alpha(t).reshape(bshape) * x.unsqueeze(1) +
-                    dsm_.path.gamma(t).reshape(bshape) * torch::randn(copyShape, gen, x.options());  // [n, K(j), ...]
+                    dsm_.path.gamma(t).reshape(bshape) * batchRandn(copyShape, gen, x.options());  // [n, K(j), ...]
     // E(x_j, t_i) for every pair: rows ordered (n, j, i).
     std::vector<int64_t> pairShape{n, k_, k_};
     pairShape.insert(pairShape.end(), event.begin(), event.end());

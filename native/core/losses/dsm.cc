@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "errors.h"
+#include "losses/batch_noise.h"
 #include "losses/loss_registry.h"
 #include "losses/score_matching.h"
 
@@ -25,7 +26,7 @@ at::Tensor pathDsmPerRow(EnergyModel& model, const at::Tensor& x0, const at::Ten
   std::vector<int64_t> bshape(static_cast<size_t>(x0.dim()), 1);
   bshape[0] = x0.size(0);
   at::Tensor alpha = o.path.alpha(t), gamma = o.path.gamma(t);
-  at::Tensor eps = torch::randn(x0.sizes(), gen, x0.options());
+  at::Tensor eps = batchRandn(x0.sizes(), gen, x0.options());
   at::Tensor xt = alpha.reshape(bshape) * x0 + gamma.reshape(bshape) * eps;
   at::Tensor s = scoreOf(model, xt, t, /*createGraph=*/true);
   at::Tensor err = (eps + gamma.reshape(bshape) * s).pow(2).reshape({x0.size(0), -1}).mean(1);
@@ -43,7 +44,7 @@ class SingleLevelDsm : public Loss {
   explicit SingleLevelDsm(double sigma) : sigma_(sigma) {}
 
   LossOutput compute(EnergyModel& model, const at::Tensor& x, at::Generator& gen) override {
-    at::Tensor eps = torch::randn(x.sizes(), gen, x.options());
+    at::Tensor eps = batchRandn(x.sizes(), gen, x.options());
     at::Tensor s = scoreOf(model, x + sigma_ * eps, at::Tensor(), /*createGraph=*/true);
     at::Tensor perRow = (sigma_ * s + eps).pow(2).reshape({x.size(0), -1}).sum(1);
     LossOutput out{0.5 * perRow.mean(), {}};
@@ -65,9 +66,9 @@ class PathDsm : public Loss {
     if (levels_ > 0) {
       at::Tensor grid = options_.path.grid(levels_, x.device());
       t = grid.index_select(
-          0, torch::randint(levels_, {n}, gen, torch::TensorOptions().device(x.device()).dtype(torch::kLong)));
+          0, batchRandint(levels_, {n}, gen, torch::TensorOptions().device(x.device()).dtype(torch::kLong)));
     } else {
-      t = options_.path.tMin + (1 - options_.path.tMin) * torch::rand({n}, gen, x.options());
+      t = options_.path.tMin + (1 - options_.path.tMin) * batchRand({n}, gen, x.options());
     }
     return {pathDsmPerRow(model, x, t, options_, gen).mean(), {}};
   }

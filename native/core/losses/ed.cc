@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "errors.h"
+#include "losses/batch_noise.h"
 #include "losses/loss_registry.h"
 
 namespace ebm {
@@ -37,11 +38,11 @@ class EnergyDiscrepancy : public Loss {
     at::Tensor negatives;
     if (perturbation_ == "gaussian") {
       const double std = std::sqrt(t_);
-      at::Tensor y = x + std * torch::randn(x.sizes(), gen, opts);
-      negatives = y.unsqueeze(1) + std * torch::randn(negShape, gen, opts);
+      at::Tensor y = x + std * batchRandn(x.sizes(), gen, opts);
+      negatives = y.unsqueeze(1) + std * batchRandn(negShape, gen, opts);
     } else {
-      at::Tensor y = torch::abs(x - (torch::rand(x.sizes(), gen, opts) < epsilon_).to(opts.dtype()));
-      at::Tensor flips = (torch::rand(negShape, gen, opts) < epsilon_).to(opts.dtype());
+      at::Tensor y = torch::abs(x - (batchRand(x.sizes(), gen, opts) < epsilon_).to(opts.dtype()));
+      at::Tensor flips = (batchRand(negShape, gen, opts) < epsilon_).to(opts.dtype());
       negatives = torch::abs(y.unsqueeze(1) - flips);
     }
     std::vector<int64_t> flatNeg{n * m_};

@@ -38,6 +38,10 @@ class Loss {
   virtual double defaultGradClip() const { return 0.0; }
   // The run's cancel flag, for losses that run long inner loops (CD's sampler chains).
   virtual void setCancelFlag(const std::atomic<bool>* cancel) {}
+  // Non-trainable state a resumed run needs (CD's replay buffer), named without a prefix, and
+  // putting it back from a checkpoint (throws IoError for a tensor of the wrong shape).
+  virtual std::vector<NamedTensor> state() const { return {}; }
+  virtual void restoreState(const std::map<std::string, at::Tensor>& saved, const c10::Device& device) {}
 };
 
 // Builds a loss from its validated config. Throws ConfigError naming bad fields.

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "errors.h"
+#include "losses/batch_noise.h"
 #include "losses/loss_registry.h"
 
 namespace ebm {
@@ -20,7 +21,7 @@ class SlicedScoreMatching : public Loss {
     at::Tensor norm = 0.5 * s.pow(2).reshape({n, -1}).sum(1);
     at::Tensor trace = torch::zeros({n}, x.options());
     for (int64_t p = 0; p < projections_; ++p) {
-      at::Tensor v = torch::randn(x.sizes(), gen, x.options());
+      at::Tensor v = batchRandn(x.sizes(), gen, x.options());
       at::Tensor jvp = torch::autograd::grad({(s * v).sum()}, {xg}, {}, true, true)[0];
       trace = trace + (v * jvp).reshape({n, -1}).sum(1);
     }

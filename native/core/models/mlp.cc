@@ -13,6 +13,8 @@
 namespace ebm {
 namespace {
 
+constexpr double kDefaultTimeMaxFrequency = 64.0;
+
 class Mlp : public EnergyModel {
  public:
   Mlp(const json::Value& cfg, c10::Device device, int64_t inputDim)
@@ -62,9 +64,15 @@ class Mlp : public EnergyModel {
       }
     }
     if (timeConditioned_) {
-      // Log-spaced angular frequencies from 1 to 1000 cover t in [0, 1] at every scale.
+      // Log-spaced angular frequencies from 1 to timeMaxFrequency (rad per unit t). The top one
+      // bounds how fast the energy may change with t: at 64, neighbouring levels of a 64-level
+      // grid (spacing ~1/63) are about 1 rad apart, so energies between training levels stay
+      // tied to those on them (at 1000, 16 rad apart, they were not; METHODS.md).
+      const double top = json::getNumber(cfg, "timeMaxFrequency", "model", kDefaultTimeMaxFrequency);
+      if (!(top >= 1 && top <= 1e4))
+        throw ConfigError("model.timeMaxFrequency must be in [1, 10000], got " + std::to_string(top));
       const int64_t half = timeEmbedDim_ / 2;
-      frequencies_ = torch::exp(torch::linspace(0.0, std::log(1000.0), half)).to(device);
+      frequencies_ = torch::exp(torch::linspace(0.0, std::log(top), half)).to(device);
     }
   }
 
@@ -122,7 +130,12 @@ std::shared_ptr<EnergyModel> makeMlp(const json::Value& cfg, c10::Device device)
   const int64_t inputDim = json::getInt(cfg, "inputDim", "model");
   if (inputDim < 1 || inputDim > (1 << 24))
     throw ConfigError("model.inputDim must be an integer >= 1, got " + std::to_string(inputDim));
-  return std::make_shared<Mlp>(cfg, device, inputDim);
+  if (!json::getBool(cfg, "timeConditioned", "model", false) || cfg.has("timeMaxFrequency"))
+    return std::make_shared<Mlp>(cfg, device, inputDim);
+  // The config a checkpoint stores names the frequency, so a later default cannot change it.
+  json::Value resolved = cfg;
+  resolved.set("timeMaxFrequency", json::Value::number(kDefaultTimeMaxFrequency));
+  return std::make_shared<Mlp>(resolved, device, inputDim);
 }
 
 }  // namespace ebm

@@ -2,14 +2,20 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <optional>
 
+#include "dist/communicator.h"
 #include "errors.h"
 #include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "losses/batch_noise.h"
 #include "losses/loss.h"
 #include "tensor_util.h"
+#include "train/optimizer.h"
 #include "train/weights.h"
 
 namespace ebm {
@@ -19,56 +25,110 @@ using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const json::Value& cfg, std::vector<at::Tensor> params) {
-  const std::string where = "optimizer";
-  const std::string kind = json::getString(cfg, "kind", where, "adam");
-  const double lr = json::getNumber(cfg, "lr", where, 1e-3);
-  if (!(lr > 0)) throw ConfigError("optimizer.lr must be > 0, got " + std::to_string(lr));
-  const double wd = json::getNumber(cfg, "weightDecay", where, kind == "adamw" ? 0.01 : 0.0);
-  if (!(wd >= 0)) throw ConfigError("optimizer.weightDecay must be >= 0");
-  if (kind == "adam" || kind == "adamw") {
-    double b1 = 0.9, b2 = 0.999;
-    if (cfg.has("betas")) {
-      const auto& b = cfg["betas"];
-      if (!b.isArray() || b.asArray().size() != 2 || !b.asArray()[0].isNumber() || !b.asArray()[1].isNumber())
-        throw ConfigError("optimizer.betas must be [beta1, beta2]");
-      b1 = b.asArray()[0].asNumber();
-      b2 = b.asArray()[1].asNumber();
-      if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw ConfigError("optimizer.betas must lie in [0, 1)");
-    }
-    const double eps = json::getNumber(cfg, "eps", where, 1e-8);
-    if (kind == "adam")
-      return std::make_unique<torch::optim::Adam>(
-          params, torch::optim::AdamOptions(lr).betas({b1, b2}).eps(eps).weight_decay(wd));
-    return std::make_unique<torch::optim::AdamW>(
-        params, torch::optim::AdamWOptions(lr).betas({b1, b2}).eps(eps).weight_decay(wd));
-  }
-  if (kind == "sgd") {
-    const double momentum = json::getNumber(cfg, "momentum", where, 0.0);
-    if (!(momentum >= 0 && momentum < 1)) throw ConfigError("optimizer.momentum must be in [0, 1)");
-    return std::make_unique<torch::optim::SGD>(params,
-                                               torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(wd));
-  }
-  throw ConfigError("optimizer.kind must be one of adam, adamw, sgd; got '" + kind + "'");
+// Metadata keys (stored as 'ebm_torch.<key>') of a checkpoint that can resume a run.
+const char* kStepKey = "train.step";
+const char* kCursorKey = "train.cursor";
+const char* kSettingsKey = "train.settings";
+
+// Where a run stands at the start of a step, besides what the model, optimiser and loss hold.
+struct Position {
+  int64_t step = 0;
+  at::Tensor rng;    // the generator's state (uint8, CPU)
+  at::Tensor order;  // this epoch's shuffled row order (undefined with replacement)
+  int64_t cursor = 0;
+};
+
+DistributedConfig distributedConfig(const json::Value& cfg) {
+  const std::string where = "train.distributed";
+  DistributedConfig d;
+  d.backend = json::getString(cfg, "backend", where, "gloo");
+  d.rank = static_cast<int>(json::getInt(cfg, "rank", where));
+  d.worldSize = static_cast<int>(json::getInt(cfg, "worldSize", where));
+  d.masterAddr = json::getString(cfg, "masterAddr", where, "127.0.0.1");
+  d.masterPort = static_cast<int>(json::getInt(cfg, "masterPort", where, 29500));
+  d.timeoutSeconds = json::getNumber(cfg, "timeoutSeconds", where, 60);
+  if (d.worldSize < 1 || d.rank < 0 || d.rank >= d.worldSize)
+    throw ConfigError(where + ": rank " + std::to_string(d.rank) +
+                      " must lie in [0, worldSize = " + std::to_string(d.worldSize) + ")");
+  if (d.masterPort < 1 || d.masterPort > 65535) throw ConfigError(where + ".masterPort must be in [1, 65535]");
+  if (!(d.timeoutSeconds > 0)) throw ConfigError(where + ".timeoutSeconds must be > 0");
+  return d;
 }
 
-// Learning rate at a step: linear warm-up, then constant or cosine decay to minLr.
-struct Schedule {
-  std::string kind = "constant";
-  double base = 1e-3, minLr = 0;
-  int64_t warmup = 0, total = 1;
-
-  double at(int64_t step) const {
-    double lr = base;
-    if (kind == "cosine") {
-      const double progress =
-          std::min(1.0, static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total)));
-      lr = minLr + (base - minLr) * 0.5 * (1 + std::cos(M_PI * progress));
-    }
-    if (warmup > 0 && step < warmup) lr *= static_cast<double>(step + 1) / static_cast<double>(warmup);
-    return lr;
+// Averages the gradients over the ranks in a few bucketed all-reduces, with one more element that
+// carries the ranks' abort requests. Returns true when any rank asked to stop (the step is then
+// not applied anywhere).
+bool reduceGradients(Communicator& comm, const std::vector<at::Tensor>& params, bool stop) {
+  torch::NoGradGuard noGrad;
+  std::vector<at::Tensor> tensors;
+  std::vector<bool> had;
+  for (const auto& p : params) {
+    had.push_back(p.grad().defined());
+    if (!had.back()) const_cast<at::Tensor&>(p).mutable_grad() = torch::zeros_like(p);
+    tensors.push_back(p.grad());
   }
-};
+  at::Tensor flag = torch::full({1}, stop ? 1.0f : 0.0f, params.front().options().requires_grad(false));
+  tensors.push_back(flag);
+  allReduceBucketed(comm, tensors);
+  if (flag.item<float>() > 0) return true;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (had[i])
+      params[i].grad().div_(comm.worldSize());
+    else  // no rank had a gradient for it (the same on every rank): keep it absent
+      const_cast<at::Tensor&>(params[i]).mutable_grad() = at::Tensor();
+  }
+  return false;
+}
+
+// The report's means over all ranks (every rank reports at the same steps): the loss, the
+// metrics and whether every rank's numbers were finite.
+void reduceReport(Communicator& comm, IntervalMeans::Report& report) {
+  std::vector<double> packed{report.loss, report.finite ? 1.0 : 0.0};
+  for (const auto& [name, value] : report.metrics) packed.push_back(value);
+  std::vector<at::Tensor> t{torch::tensor(packed, torch::kFloat64)};
+  comm.allReduceSum(t);
+  const double* v = t[0].data_ptr<double>();
+  const double w = comm.worldSize();
+  report.loss = v[0] / w;
+  report.finite = v[1] == w && std::isfinite(report.loss);
+  size_t i = 2;
+  for (auto& [name, value] : report.metrics) {
+    value = v[i++] / w;
+    if (name == "gradNorm" && !std::isfinite(value)) report.finite = false;
+  }
+}
+
+json::Value withoutKeys(const json::Value& obj, const std::vector<std::string>& drop) {
+  std::map<std::string, json::Value> kept;
+  for (const auto& [k, v] : obj.asObject())
+    if (std::find(drop.begin(), drop.end(), k) == drop.end()) kept[k] = v;
+  return json::Value::object(kept);
+}
+
+// A resumed run must match the one that wrote the checkpoint in everything that shapes the
+// numbers; the first field that differs is named.
+void requireSameSettings(const json::Value& saved, const json::Value& now, const std::string& where) {
+  for (const auto& [key, value] : now.asObject()) {
+    const std::string before = saved.has(key) ? saved[key].dump() : "nothing";
+    if (before == value.dump()) continue;
+    throw ConfigError(
+        where + " was written by a run with " + key + " " + before + ", this run has " + value.dump() +
+        ". A resumed run keeps the model, data, loss, optimizer, schedule, batchSize, seed, replacement, " +
+        "ema and gradClip; steps, logEvery and checkpoint may change");
+  }
+}
+
+int64_t metadataInt(const safetensors::File& file, const std::string& key, const std::string& where) {
+  auto it = file.metadata.find("ebm_torch." + key);
+  if (it == file.metadata.end()) throw IoError(where + " lacks its '" + key + "' metadata");
+  try {
+    size_t used = 0;
+    const long long v = std::stoll(it->second, &used);
+    if (used == it->second.size() && v >= 0) return v;
+  } catch (const std::exception&) {
+  }
+  throw IoError(where + ": metadata '" + key + "' is not a step count: '" + it->second + "'");
+}
 
 }  // namespace
 
@@ -110,9 +170,16 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
                        shapeString(labelsIn.sizes()));
     labels = labelsIn.to(model.device(), torch::kLong);
   }
-  if (!replacement && batchSize > n)
-    throw ConfigError("train.batchSize (" + std::to_string(batchSize) + ") is larger than the dataset (" +
-                      std::to_string(n) + " rows); use a smaller batch or replacement: true");
+  // Data-parallel: batchSize rows per rank, as in PyTorch DDP; every rank draws the global batch's
+  // rows and noise and keeps its slice (losses/batch_noise.h).
+  DistributedConfig dist;
+  if (cfg.has("distributed")) dist = distributedConfig(cfg["distributed"]);
+  const int64_t globalBatch = batchSize * dist.worldSize;
+  if (!replacement && globalBatch > n)
+    throw ConfigError("train.batchSize (" + std::to_string(batchSize) +
+                      (dist.worldSize > 1 ? " per rank, " + std::to_string(globalBatch) + " over all ranks" : "") +
+                      ") is larger than the dataset (" + std::to_string(n) +
+                      " rows); use a smaller batch or replacement: true");
 
   std::unique_ptr<Loss> loss = makeLoss(cfg["loss"], model);
   loss->setCancelFlag(&cancel);
@@ -126,77 +193,195 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   for (const auto& p : model.parameters()) modelParams.push_back(p.tensor);
   for (const auto& p : loss->parameters()) lossParams.push_back(p.tensor);
   const json::Value& optCfg = cfg["optimizer"];
-  std::unique_ptr<torch::optim::Optimizer> optimizer = makeOptimizer(optCfg, modelParams);
+  OptimizerBuild built = makeOptimizer(optCfg, modelParams);
+  torch::optim::Optimizer& optimizer = *built.optimizer;
   if (!lossParams.empty()) {
     // Loss-owned tensors (DiffCLF offsets) get their own group, optionally with their own lr.
-    std::unique_ptr<torch::optim::OptimizerOptions> options = optimizer->defaults().clone();
+    std::unique_ptr<torch::optim::OptimizerOptions> options = optimizer.defaults().clone();
     if (loss->parameterLr() > 0) options->set_lr(loss->parameterLr());
-    optimizer->add_param_group(torch::optim::OptimizerParamGroup(lossParams, std::move(options)));
+    optimizer.add_param_group(torch::optim::OptimizerParamGroup(lossParams, std::move(options)));
   }
   std::vector<at::Tensor> params = modelParams;
   params.insert(params.end(), lossParams.begin(), lossParams.end());
+  // Every optimised tensor by the name its state carries in a checkpoint.
+  std::vector<NamedTensor> namedParams = model.parameters();
+  for (const auto& p : loss->parameters()) namedParams.push_back({"loss." + p.name, p.tensor});
   std::vector<double> groupLr;
-  for (auto& group : optimizer->param_groups()) groupLr.push_back(group.options().get_lr());
+  for (auto& group : optimizer.param_groups()) groupLr.push_back(group.options().get_lr());
 
-  Schedule schedule;
-  schedule.base = json::getNumber(optCfg, "lr", "optimizer", 1e-3);
-  schedule.total = steps;
-  if (cfg.has("schedule")) {
-    const json::Value& s = cfg["schedule"];
-    schedule.kind = json::getString(s, "kind", "schedule", "constant");
-    if (schedule.kind != "constant" && schedule.kind != "cosine")
-      throw ConfigError("schedule.kind must be 'constant' or 'cosine', got '" + schedule.kind + "'");
-    schedule.minLr = json::getNumber(s, "minLr", "schedule", 0.0);
-    schedule.warmup = json::getInt(s, "warmupSteps", "schedule", 0);
-    if (schedule.warmup < 0) throw ConfigError("schedule.warmupSteps must be >= 0");
-  }
+  const Schedule schedule = makeSchedule(cfg, json::getNumber(optCfg, "lr", "optimizer", 1e-3), steps);
+
+  // What a resumed run must share with the one that wrote its checkpoint.
+  const json::Value settings = json::Value::object({
+      {"model", withoutKeys(model.config(), {"device", "seed"})},
+      {"rows", json::Value::number(static_cast<double>(n))},
+      {"labels", json::Value::boolean(labels.defined())},
+      {"loss", cfg["loss"]},
+      {"optimizer", built.settings},
+      {"schedule", schedule.settings()},
+      {"batchSize", json::Value::number(static_cast<double>(batchSize))},
+      {"seed", json::Value::number(static_cast<double>(seed))},
+      {"replacement", json::Value::boolean(replacement)},
+      {"ema", json::Value::number(emaDecay)},
+      {"gradClip", json::Value::number(gradClip)},
+      {"worldSize", json::Value::number(dist.worldSize)},
+  });
 
   at::Generator gen = makeGenerator(model.device(), seed);
+  std::unique_ptr<Communicator> comm;
+  if (dist.worldSize > 1) {
+    comm = connect(dist);
+    // Every rank starts from rank 0's weights (and loss-owned tensors).
+    torch::NoGradGuard noGrad;
+    std::vector<at::Tensor> start;
+    for (const auto& t : model.state()) start.push_back(t.tensor.detach());
+    for (const auto& p : loss->parameters()) start.push_back(p.tensor.detach());
+    comm->broadcast(start, 0);
+  }
+  // Rank 0 alone writes checkpoints.
+  const bool writer = !comm || comm->rank() == 0;
   const auto longOpts = torch::TensorOptions().device(model.device()).dtype(torch::kLong);
   at::Tensor order;
   int64_t cursor = n;  // forces a shuffle before the first batch
-
   std::vector<at::Tensor> ema = emaDecay > 0 ? cloneAll(model.parameters()) : std::vector<at::Tensor>{};
+  int64_t startStep = 0;
+
+  if (cfg.has("resumeFrom")) {
+    const std::string path = json::getString(cfg, "resumeFrom", "train");
+    const std::string where = "train.resumeFrom '" + path + "'";
+    safetensors::File file = safetensors::load(path);
+    auto found = file.metadata.find(std::string("ebm_torch.") + kSettingsKey);
+    if (found == file.metadata.end())
+      throw ConfigError(where + " holds weights only, not a training state: resume from a checkpoint that train() " +
+                        "wrote (train.checkpoint.path: every `every` steps, at the end and on abort)");
+    requireSameSettings(json::parse(found->second, "training settings in " + where), settings, where);
+    startStep = metadataInt(file, kStepKey, where);
+    if (startStep >= steps)
+      throw ConfigError(where + " is at step " + std::to_string(startStep) + ": train.steps (" + std::to_string(steps) +
+                        ") must be larger to continue from it");
+    std::map<std::string, at::Tensor> saved;
+    for (auto& t : file.tensors) saved[t.name] = t.tensor;
+    auto take = [&](const std::string& name, at::IntArrayRef shape) -> at::Tensor {
+      auto it = saved.find(name);
+      if (it == saved.end()) throw IoError(where + " is missing tensor '" + name + "'");
+      if (!it->second.sizes().equals(shape) || !it->second.is_floating_point())
+        throw IoError(where + ": tensor '" + name + "' has shape " + shapeString(it->second.sizes()) +
+                      ", the run needs " + shapeString(shape));
+      return it->second;
+    };
+    // The weights training goes on from: the raw ones when the file's main weights are the EMA.
+    for (const auto& t : model.state()) {
+      const std::string raw = "trainer.weights." + t.name;
+      model.setTensor(t.name, take(saved.count(raw) ? raw : t.name, t.tensor.sizes()));
+    }
+    {
+      torch::NoGradGuard noGrad;
+      for (const auto& p : loss->parameters()) p.tensor.copy_(take("loss." + p.name, p.tensor.sizes()));
+      const auto& ps = model.parameters();
+      for (size_t i = 0; i < ema.size(); ++i) ema[i].copy_(take("ema." + ps[i].name, ps[i].tensor.sizes()));
+    }
+    std::map<std::string, at::Tensor> lossState;
+    for (const auto& [name, t] : saved)
+      if (name.compare(0, 5, "loss.") == 0) lossState[name.substr(5)] = t;
+    loss->restoreState(lossState, model.device());
+    restoreOptimizerState(optimizer, namedParams, saved, where);
+    auto rng = saved.find("trainer.rng");
+    if (rng == saved.end() || rng->second.scalar_type() != torch::kByte)
+      throw IoError(where + " is missing its random-number generator state 'trainer.rng'");
+    gen.set_state(rng->second);
+    if (!replacement) {
+      cursor = metadataInt(file, kCursorKey, where);
+      auto ord = saved.find("trainer.order");
+      if (ord != saved.end()) {
+        if (ord->second.scalar_type() != torch::kLong || ord->second.dim() != 1 || ord->second.size(0) != n ||
+            cursor > n)
+          throw IoError(where + ": its data order 'trainer.order' does not fit " + std::to_string(n) + " rows");
+        order = ord->second.to(model.device());
+      } else if (cursor != n) {
+        throw IoError(where + " is missing its data order 'trainer.order'");
+      }
+    }
+  }
+
+  // Writes the model with everything a run needs to continue from `at`. `raw`: the training
+  // weights when the model now holds the EMA ones (the end of a run).
+  auto saveTrainingState = [&](const Position& pos, const std::vector<at::Tensor>& raw) {
+    std::vector<NamedTensor> extra = optimizerState(optimizer, namedParams);
+    const auto& ps = model.parameters();
+    for (size_t i = 0; i < ema.size(); ++i) extra.push_back({"ema." + ps[i].name, ema[i]});
+    for (size_t i = 0; i < raw.size(); ++i) extra.push_back({"trainer.weights." + ps[i].name, raw[i]});
+    for (const auto& p : loss->parameters()) extra.push_back({"loss." + p.name, p.tensor});
+    for (const auto& t : loss->state()) extra.push_back({"loss." + t.name, t.tensor});
+    extra.push_back({"trainer.rng", pos.rng});
+    if (pos.order.defined()) extra.push_back({"trainer.order", pos.order});
+    writeCheckpoint(model, checkpointPath, extra,
+                    {{kStepKey, std::to_string(pos.step)},
+                     {kCursorKey, std::to_string(pos.cursor)},
+                     {kSettingsKey, settings.dump()}});
+  };
+  auto here = [&](int64_t step) { return Position{step, gen.get_state(), order, cursor}; };
+  // An abort leaves the model at its last completed step; with a checkpoint path that state is
+  // saved, so the run can be resumed from it.
+  auto abortAt = [&](const Position& pos, const std::string& message) {
+    if (checkpointPath.empty()) throw AbortedError(message);
+    if (!writer) throw AbortedError(message + "; rank 0 saves the training state to '" + checkpointPath + "'");
+    saveTrainingState(pos, {});
+    throw AbortedError(message + "; the training state was saved to '" + checkpointPath + "'");
+  };
+
   std::vector<at::Tensor> lastGood = cloneAll(model.state());
-  int64_t lastGoodStep = 0;
+  int64_t lastGoodStep = startStep;
 
   TrainResult result;
   result.threads = at::get_num_threads();
+  result.startStep = startStep;
   IntervalMeans interval;
 
-  for (int64_t step = 0; step < steps; ++step) {
-    if (cancel.load(std::memory_order_relaxed))
-      throw AbortedError("training was aborted after " + std::to_string(step) + " steps");
+  for (int64_t step = startStep; step < steps; ++step) {
+    // With several ranks an abort is agreed on in the step's gradient reduction instead.
+    if (!comm && cancel.load(std::memory_order_relaxed))
+      abortAt(here(step), "training was aborted after " + std::to_string(step) + " steps");
+    // Taken only when an abort during the step could need it.
+    const Position atStart = checkpointPath.empty() ? Position{} : here(step);
     const double lr = schedule.at(step);
     // Every group follows the schedule relative to its own base rate.
-    for (size_t g = 0; g < optimizer->param_groups().size(); ++g)
-      optimizer->param_groups()[g].options().set_lr(groupLr[g] * lr / schedule.base);
+    for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
+      optimizer.param_groups()[g].options().set_lr(groupLr[g] * lr / schedule.base);
 
     at::Tensor idx;
     if (replacement) {
-      idx = torch::randint(n, {batchSize}, gen, longOpts);
+      idx = torch::randint(n, {globalBatch}, gen, longOpts);
     } else {
-      if (cursor + batchSize > n) {
+      if (cursor + globalBatch > n) {
         order = torch::randperm(n, gen, longOpts);
         cursor = 0;
       }
-      idx = order.narrow(0, cursor, batchSize);
-      cursor += batchSize;
+      idx = order.narrow(0, cursor, globalBatch);
+      cursor += globalBatch;
     }
+    if (comm) idx = idx.narrow(0, comm->rank() * batchSize, batchSize);
     at::Tensor batch = data.index_select(0, idx);
     if (labels.defined()) loss->setLabels(labels.index_select(0, idx));
 
     loss->beginStep(step);
-    optimizer->zero_grad();
+    optimizer.zero_grad();
     LossOutput out;
+    bool stopped = false;  // this rank was aborted inside the step
     try {
+      std::optional<RowShard> shard;
+      if (comm) shard.emplace(comm->rank() * batchSize, batchSize, globalBatch);
       out = loss->compute(model, batch, gen);
     } catch (const AbortedError&) {
       // CD's sampler stops mid-chain; report it as the run's abort (no update of this step applied).
-      throw AbortedError("training was aborted after " + std::to_string(step) + " steps (during step " +
-                         std::to_string(step + 1) + "'s negative sampling)");
+      const std::string message = "training was aborted after " + std::to_string(step) + " steps (during step " +
+                                  std::to_string(step + 1) + "'s negative sampling)";
+      if (!comm) abortAt(atStart, message);
+      stopped = true;
     }
-    out.loss.backward();
+    if (!stopped) out.loss.backward();
+    if (comm && reduceGradients(*comm, params, stopped || cancel.load(std::memory_order_relaxed)))
+      abortAt(atStart, "training was aborted after " + std::to_string(step) + " steps (asked on one of the " +
+                           std::to_string(comm->worldSize()) + " ranks)");
 
     at::Tensor gradNorm = globalGradNorm(params, data.options());
     if (gradClip > 0) {
@@ -206,7 +391,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
       for (const auto& p : params)
         if (p.grad().defined()) p.grad().mul_(scale);
     }
-    optimizer->step();
+    optimizer.step();
     loss->afterStep();
     if (emaDecay > 0) {
       torch::NoGradGuard noGrad;
@@ -223,6 +408,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
 
     // One host read per report; a loss that turns non-finite shows in the loss or the gradient norm.
     IntervalMeans::Report report = interval.take([](const std::string& name) { return name == "gradNorm"; });
+    if (comm) reduceReport(*comm, report);
     if (!report.finite) {
       restoreAll(model.state(), lastGood);
       throw NumericsError("the loss or its gradient became non-finite between steps " + std::to_string(lastGoodStep) +
@@ -241,13 +427,20 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
 
     lastGood = cloneAll(model.state());
     lastGoodStep = step + 1;
-    if (checkpointEvery > 0 && (step + 1) % checkpointEvery == 0 && !last) writeCheckpoint(model, checkpointPath);
+    if (writer && checkpointEvery > 0 && (step + 1) % checkpointEvery == 0 && !last)
+      saveTrainingState(here(step + 1), {});
   }
 
-  if (emaDecay > 0) restoreAll(model.parameters(), ema);
-  if (!checkpointPath.empty()) writeCheckpoint(model, checkpointPath);
+  std::vector<at::Tensor> raw;
+  if (emaDecay > 0) {
+    raw = cloneAll(model.parameters());
+    restoreAll(model.parameters(), ema);
+  }
+  if (writer && !checkpointPath.empty()) saveTrainingState(here(steps), raw);
   for (const auto& p : loss->parameters()) result.lossParameters.push_back({p.name, p.tensor.detach().to(torch::kCPU)});
   result.steps = steps;
+  result.rank = comm ? comm->rank() : 0;
+  result.worldSize = comm ? comm->worldSize() : 1;
   result.seconds = secondsSince(start);
   return result;
 }

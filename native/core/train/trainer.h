@@ -27,6 +27,8 @@ struct TrainProgress {
 
 struct TrainResult {
   int64_t steps = 0;
+  int64_t startStep = 0;        // the step a resumed run continued from (0: a fresh run)
+  int rank = 0, worldSize = 1;  // data-parallel training (train.distributed)
   double seconds = 0;
   int threads = 0;  // LibTorch intra-op threads on the training thread
   std::vector<TrainProgress> history;
@@ -35,6 +37,12 @@ struct TrainResult {
 };
 
 // `config` is the validated train config (loss, optimizer, schedule, batchSize, steps, seed, ...).
+// With checkpoint.path, the checkpoints (every checkpoint.every steps, at the end, on abort) hold
+// the whole training state besides the model: optimiser state, EMA weights, loss state (DiffCLF
+// offsets, CD's replay buffer), the generator's state and the data order. `resumeFrom: path`
+// continues such a run to `steps`, bit-identical to one uninterrupted run; settings that would
+// change the numbers (model, data size, loss, optimizer, schedule, batchSize, seed, ...) must
+// match the checkpoint's, else ConfigError names the first that differs.
 // onProgress runs on the training thread every logEvery steps. Throws AbortedError when cancel is
 // set (the model keeps the weights of the last completed step), NumericsError when the loss or a
 // gradient becomes non-finite (the model keeps the weights of the last finite report).

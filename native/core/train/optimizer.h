@@ -1,0 +1,45 @@
+// The trainer's optimisers and learning-rate schedule, and the optimiser state a resumed run
+// needs (Adam moments and step counts, SGD momentum) as named tensors for a checkpoint.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+#include "models/energy_model.h"
+
+namespace torch::optim {
+class Optimizer;
+}  // namespace torch::optim
+
+namespace ebm {
+
+struct OptimizerBuild {
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  json::Value settings;  // every option as used (defaults filled in), to compare on resume
+};
+OptimizerBuild makeOptimizer(const json::Value& cfg, const std::vector<at::Tensor>& params);
+
+// Learning rate at a step: linear warm-up, then constant or cosine decay to minLr over `total`.
+struct Schedule {
+  std::string kind = "constant";
+  double base = 1e-3, minLr = 0;
+  int64_t warmup = 0, total = 1;
+
+  double at(int64_t step) const;
+  json::Value settings() const;  // without `total`: a resumed run may change train.steps
+};
+Schedule makeSchedule(const json::Value& trainCfg, double baseLr, int64_t steps);
+
+// 'optimizer.<param>.<field>' tensors for every parameter the optimiser holds state for.
+std::vector<NamedTensor> optimizerState(torch::optim::Optimizer& optimizer, const std::vector<NamedTensor>& params);
+// Puts back what optimizerState saved (from `saved`, keyed by tensor name) for the same
+// parameters. Throws IoError naming `where` when a tensor is missing or has the wrong shape.
+void restoreOptimizerState(torch::optim::Optimizer& optimizer, const std::vector<NamedTensor>& params,
+                           const std::map<std::string, at::Tensor>& saved, const std::string& where);
+
+}  // namespace ebm
