@@ -7,14 +7,7 @@ import * as nodePath from 'node:path';
 import { PNG } from 'pngjs';
 import { EbmConfigError, EbmIoError, EbmShapeError } from '../errors';
 import { Tensor } from '../tensor';
-import {
-  checkNumber,
-  describeValue,
-  optionalBoolean,
-  optionalNumber,
-  rejectUnknownKeys,
-  requireObject,
-} from '../validate';
+import { checkNumber, describeValue, optionalBoolean, rejectUnknownKeys, requireObject } from '../validate';
 
 export interface ImageFolderOptions {
   /**
@@ -65,7 +58,7 @@ export function imageFolder(dir: string, options: ImageFolderOptions = {}): Imag
   rejectUnknownKeys(o, ['size', 'grayscale', 'limit', 'recursive'], what);
   const size = o.size === undefined ? undefined : checkSize(o.size);
   optionalBoolean(o, 'grayscale', what);
-  optionalNumber(o, 'limit', what, { integer: true, min: 1 });
+  if (o.limit !== undefined) checkNumber(o.limit, `${what}.limit`, { integer: true, min: 1 });
   optionalBoolean(o, 'recursive', what);
   const grayscale = o.grayscale === true;
   const recursive = o.recursive === true;
