@@ -1,0 +1,382 @@
+/**
+ * The benchmark suite: every workload of bench/workloads.ts in ebm-torch and in an idiomatic
+ * PyTorch-Python reference (bench/reference.py) on the same LibTorch, from the same weights and
+ * data, interleaved (ours, python 1 thread, python 2 threads, ours, ...), each run in a process
+ * of its own so that its peak RSS is its own.
+ *
+ *   npm run bench                       full run: prints the table, writes bench/results.json and
+ *                                       the README's Performance section (bench/readme.ts)
+ *   npm run bench -- --quick            smoke run: few steps, one repetition, writes nothing
+ *   npm run bench -- --only mala,wgf    some workloads (a full run merges them into results.json)
+ *   other flags: --reps N, --threads N (ebm-torch's threads; default the library's),
+ *                --python PATH (default /usr/bin/python3),
+ *                --out FILE (write the results there, quick runs too, and leave the README alone)
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ebm from '../lib';
+import { BenchResults, formatJson, formatRate, resultsPath, Side, updateReadme, WorkloadResult } from './readme';
+import { energyTraining, Job, Measurement, repetitions, Workload, workloads } from './workloads';
+
+interface Options {
+  quick: boolean;
+  only?: string[];
+  reps?: number;
+  threads?: number;
+  python: string;
+  out?: string;
+}
+
+const repoRoot = path.join(__dirname, '..', '..');
+const pythonThreads = [1, 2];
+
+function usage(message: string): never {
+  console.error(
+    `${message}\nusage: npm run bench -- [--quick] [--only a,b] [--reps N] [--threads N] [--python PATH] [--out FILE]`,
+  );
+  console.error(`workloads: ${workloads.map((w) => w.name).join(', ')}`);
+  process.exit(2);
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { quick: false, python: '/usr/bin/python3' };
+  const positive = (flag: string, v: string | undefined) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) usage(`${flag} needs a positive integer, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') o.quick = true;
+    else if (a === '--only') {
+      o.only = [...(o.only ?? []), ...(argv[++i] ?? '').split(',').filter((s) => s.length > 0)];
+      const unknown = o.only.filter((n) => !workloads.some((w) => w.name === n));
+      if (o.only.length === 0 || unknown.length > 0) usage(`--only: unknown workload '${unknown.join(', ')}'`);
+    } else if (a === '--reps') o.reps = positive(a, argv[++i]);
+    else if (a === '--threads') o.threads = positive(a, argv[++i]);
+    else if (a === '--python') o.python = argv[++i] ?? usage('--python needs a path');
+    else if (a === '--out') o.out = argv[++i] ?? usage('--out needs a path');
+    else usage(`unknown argument '${a}'`);
+  }
+  return o;
+}
+
+function cpuModel(): string {
+  try {
+    const line = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
+    if (line) return line.split(':')[1].trim();
+  } catch {
+    // not Linux: os.cpus() below
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+function pythonVersions(python: string): { python: string; torch: string } {
+  const r = spawnSync(python, ['-c', 'import sys, torch; print(sys.version.split()[0], torch.__version__)'], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    throw new Error(`${python} with torch is needed for the reference column: ${r.stderr || r.error?.message}`);
+  }
+  const [py, torch] = r.stdout.trim().split(' ');
+  return { python: py, torch };
+}
+
+function writeF32(file: string, t: ebm.Tensor): { path: string; shape: number[] } {
+  fs.writeFileSync(file, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return { path: file, shape: [...t.shape] };
+}
+
+/** 5000 Fashion-MNIST images when Debian's dataset is installed, else seeded uniform noise. */
+function images(scale: '01' | '-11'): { tensor: ebm.Tensor; source: string } {
+  if (ebm.datasets.fashionMnistAvailable()) {
+    return { tensor: ebm.datasets.fashionMnist({ limit: 5000, scale }).images, source: 'Fashion-MNIST (5000 images)' };
+  }
+  let s = 12345;
+  const data = new Float32Array(5000 * 784).map(() => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    const u = s / 2147483648;
+    return scale === '01' ? u : 2 * u - 1;
+  });
+  return { tensor: { data, shape: [5000, 1, 28, 28] }, source: 'random images (Fashion-MNIST is not installed)' };
+}
+
+interface Fixtures {
+  models: Map<string, string>;
+  data: Map<string, { path: string; shape: number[] }>;
+  imageSource?: string;
+}
+
+/** Writes the data and the starting weights both sides read; trains the samplers' energy. */
+async function prepareFixtures(dir: string, selected: Workload[], quick: boolean): Promise<Fixtures> {
+  const f: Fixtures = { models: new Map(), data: new Map() };
+  const toy = ebm.datasets.toy('8gaussians', 20000, 0);
+  for (const w of selected) {
+    if (w.data === 'toy' && !f.data.has('toy')) f.data.set('toy', writeF32(path.join(dir, 'toy.f32'), toy));
+    if ((w.data === 'images01' || w.data === 'images11') && !f.data.has(w.data)) {
+      const im = images(w.data === 'images01' ? '01' : '-11');
+      f.imageSource = im.source;
+      f.data.set(w.data, writeF32(path.join(dir, `${w.data}.f32`), im.tensor));
+    }
+    const file = path.join(dir, `${w.model === 'energy' ? 'energy' : w.name}.safetensors`);
+    if (w.model === 'energy') {
+      if (!fs.existsSync(file)) {
+        const steps = quick ? energyTraining.steps.quick : energyTraining.steps.full;
+        process.stdout.write(`training the samplers' energy (ED on 8 gaussians, ${steps} steps) ... `);
+        const model = ebm.energyModel(energyTraining.model as ebm.MlpConfig);
+        const run = await ebm.train(model, toy, {
+          loss: energyTraining.loss as ebm.LossConfig,
+          optimizer: { kind: 'adam', lr: energyTraining.lr },
+          batchSize: energyTraining.batchSize,
+          steps,
+          logEvery: steps,
+        });
+        console.log(`loss ${run.history[run.history.length - 1].loss.toFixed(3)}`);
+        await model.save(file);
+      }
+    } else {
+      const cfg = w.model as { kind: string };
+      const model =
+        cfg.kind === 'latent'
+          ? ebm.latentEbm(cfg as unknown as ebm.LatentEbmConfig)
+          : ebm.energyModel(cfg as ebm.ModelConfig);
+      await model.save(file);
+    }
+    f.models.set(w.name, file);
+  }
+  return f;
+}
+
+/** Runs one side once in its own process; a failure (an addon being rebuilt, say) gets one retry 10 s later. */
+function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Measurement {
+  let last = '';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (attempt > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10000);
+    const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 1 << 24, timeout: 15 * 60 * 1000 });
+    const line = r.stdout?.trim().split('\n').pop();
+    if (r.status === 0 && line) return JSON.parse(line) as Measurement;
+    last = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').slice(-5).join('\n');
+  }
+  throw new Error(`${path.basename(cmd)} ${path.basename(args[0])} failed: ${last}`);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function summarise(runs: Measurement[]): Side {
+  const rates = runs.map((r) => r.rate);
+  const avg = (k: keyof Measurement) => {
+    const v = runs.map((r) => r[k]).filter((x): x is number => typeof x === 'number');
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : undefined;
+  };
+  return {
+    median: median(rates),
+    min: Math.min(...rates),
+    max: Math.max(...rates),
+    rates,
+    threads: runs[0].threads,
+    maxRssMB: median(runs.map((r) => r.maxRssMB)),
+    lossFirst: avg('lossFirst'),
+    lossLast: avg('lossLast'),
+    energy: avg('energy'),
+    acceptRate: avg('acceptRate'),
+    bandwidth: avg('bandwidth'),
+  };
+}
+
+/** Whether the two sides compute the same thing, judged on their loss (or energy) figures. */
+function agreement(w: Workload, ours: Side, py: Side): { ok: boolean; note: string } {
+  const close = (a?: number, b?: number, rel = 0.1, abs = 0.02) =>
+    a !== undefined && b !== undefined && Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) + abs;
+  const f = (v?: number) => (v === undefined ? '?' : v.toFixed(3));
+  if (w.kind !== 'sample') {
+    const ok = close(ours.lossFirst, py.lossFirst) && close(ours.lossLast, py.lossLast, 0.15, 0.05);
+    return { ok, note: `loss ${f(ours.lossFirst)} → ${f(ours.lossLast)} vs ${f(py.lossFirst)} → ${f(py.lossLast)}` };
+  }
+  let ok = close(ours.energy, py.energy, 0.05, 0.05);
+  let note = `mean energy ${f(ours.energy)} vs ${f(py.energy)}`;
+  if (ours.acceptRate !== undefined || py.acceptRate !== undefined) {
+    ok = ok && close(ours.acceptRate, py.acceptRate, 0, 0.02);
+    note += `, accept ${f(ours.acceptRate)} vs ${f(py.acceptRate)}`;
+  }
+  if (ours.bandwidth !== undefined || py.bandwidth !== undefined) {
+    ok = ok && close(ours.bandwidth, py.bandwidth, 0.1, 0);
+    note += `, bandwidth ${f(ours.bandwidth)} vs ${f(py.bandwidth)}`;
+  }
+  return { ok, note };
+}
+
+function range(s: Side): string {
+  return `${formatRate(s.median)} [${formatRate(s.min)}–${formatRate(s.max)}]`;
+}
+
+function printTable(rows: WorkloadResult[]): void {
+  const table = [
+    ['workload', 'unit', 'ebm-torch', 'python 1 thread', 'python 2 threads', 'ratio', 'target', 'RSS MB ours/py'],
+    ...rows.map((r) => {
+      const best = r.python[String(r.pythonBestThreads)];
+      return [
+        r.name,
+        r.unit,
+        range(r.ours),
+        r.python['1'] ? range(r.python['1']) : '-',
+        r.python['2'] ? range(r.python['2']) : '-',
+        `${r.ratio.toFixed(2)}×`,
+        `${r.target}× ${r.ratio >= r.target ? 'met' : 'MISSED'}`,
+        `${r.ours.maxRssMB.toFixed(0)}/${best.maxRssMB.toFixed(0)}`,
+      ];
+    }),
+  ];
+  const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
+  for (const row of table) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  '));
+  console.log('');
+  for (const r of rows) console.log(`${r.name}: ${r.agreement.ok ? 'agree' : 'DIFFER'}: ${r.agreement.note}`);
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const selected = workloads.filter((w) => !o.only || o.only.includes(w.name));
+  const v = ebm.version();
+  const py = pythonVersions(o.python);
+  // The environment ebm-torch gives itself (lib/native.ts), given to Python too: same BLAS and OpenMP settings.
+  const env = {
+    ...process.env,
+    OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1',
+    OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE',
+  };
+  const machine = {
+    cpu: cpuModel(),
+    cores: os.availableParallelism(),
+    memoryGB: Math.round(os.totalmem() / 2 ** 30),
+    loadAverageStart: os.loadavg()[0],
+    loadAverageEnd: 0,
+  };
+  const threads = {
+    ours: o.threads ?? v.numThreads,
+    oursSource: o.threads === undefined ? 'library default' : '--threads',
+    python: pythonThreads,
+    OPENBLAS_NUM_THREADS: env.OPENBLAS_NUM_THREADS,
+    OMP_WAIT_POLICY: env.OMP_WAIT_POLICY,
+  };
+  console.log(
+    `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, load average ${machine.loadAverageStart.toFixed(2)}`,
+  );
+  console.log(
+    `LibTorch ${v.torch} (ebm-torch ${v.ebmTorch}); Python ${py.python}, torch ${py.torch}; node ${process.version}`,
+  );
+  console.log(
+    `threads: ebm-torch ${threads.ours} (${threads.oursSource}); Python ${pythonThreads.join(' and ')} (the better one counts); ` +
+      `OPENBLAS_NUM_THREADS=${threads.OPENBLAS_NUM_THREADS} OMP_WAIT_POLICY=${threads.OMP_WAIT_POLICY} for both`,
+  );
+  console.log(o.quick ? 'quick smoke run: few steps, one repetition, nothing written\n' : '');
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebm-bench-'));
+  const rows: WorkloadResult[] = [];
+  const started = Date.now();
+  let imageSource: string | undefined;
+  try {
+    const fixtures = await prepareFixtures(dir, selected, o.quick);
+    imageSource = fixtures.imageSource;
+    for (const w of selected) {
+      const size = o.quick ? w.quick : w.full;
+      const reps = o.reps ?? (o.quick ? repetitions.quick : repetitions.full);
+      const job = (threads?: number): Job => ({
+        workload: w.name,
+        kind: w.kind,
+        unit: w.unit,
+        settings: w.settings,
+        warmup: size.warmup,
+        steps: size.steps,
+        model: fixtures.models.get(w.name) as string,
+        ...(w.data === 'none' ? {} : { data: fixtures.data.get(w.data) }),
+        ...(threads === undefined ? {} : { threads }),
+      });
+      console.log(`${w.name}: ${w.title} (${size.steps} timed steps after ${size.warmup}, ${reps} repetitions)`);
+      const ours: Measurement[] = [];
+      const python = new Map<number, Measurement[]>(pythonThreads.map((t) => [t, []]));
+      for (let rep = 0; rep < reps; rep++) {
+        const a = measure(process.execPath, [path.join(__dirname, 'ours.js'), JSON.stringify(job(o.threads))], env);
+        ours.push(a);
+        const line = [`  ${rep + 1}/${reps}: ebm-torch ${formatRate(a.rate)}`];
+        for (const t of pythonThreads) {
+          const b = measure(o.python, [path.join(repoRoot, 'bench', 'reference.py'), JSON.stringify(job(t))], env);
+          python.get(t)?.push(b);
+          line.push(`python ${t}t ${formatRate(b.rate)}`);
+        }
+        console.log(`${line.join(' | ')} ${w.unit}`);
+      }
+      const sides = Object.fromEntries(pythonThreads.map((t) => [String(t), summarise(python.get(t) ?? [])]));
+      const best = pythonThreads.reduce((a, b) => (sides[String(b)].median > sides[String(a)].median ? b : a));
+      const oursSide = summarise(ours);
+      const ratio = oursSide.median / sides[String(best)].median;
+      rows.push({
+        name: w.name,
+        title: w.title,
+        unit: w.unit,
+        target: w.target,
+        warmup: size.warmup,
+        steps: size.steps,
+        reps,
+        measuredAt: new Date().toISOString(),
+        ours: oursSide,
+        python: sides,
+        pythonBestThreads: best,
+        ratio,
+        meetsTarget: ratio >= w.target,
+        rssNoHigher: oursSide.maxRssMB <= sides[String(best)].maxRssMB,
+        agreement: agreement(w, oursSide, sides[String(best)]),
+      });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  machine.loadAverageEnd = os.loadavg()[0];
+  console.log(
+    `\n${((Date.now() - started) / 1000).toFixed(0)} s; load average ${machine.loadAverageEnd.toFixed(2)} at the end\n`,
+  );
+  printTable(rows);
+  if (o.quick && o.out === undefined) return;
+
+  // A full run with --only merges its workloads into the results file; --out writes elsewhere.
+  const previous =
+    o.only && o.out === undefined && fs.existsSync(resultsPath)
+      ? (JSON.parse(fs.readFileSync(resultsPath, 'utf8')) as BenchResults)
+      : undefined;
+  const merged = previous
+    ? workloads
+        .map((w) => rows.find((r) => r.name === w.name) ?? previous.workloads.find((r) => r.name === w.name))
+        .filter((r): r is WorkloadResult => r !== undefined)
+    : rows;
+  const results: BenchResults = {
+    generated: new Date().toISOString(),
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    machine,
+    versions: {
+      ebmTorch: v.ebmTorch,
+      libtorch: v.torch,
+      pythonTorch: py.torch,
+      python: py.python,
+      node: process.version,
+    },
+    threads,
+    images: imageSource ?? previous?.images,
+    workloads: merged,
+  };
+  const file = o.out ?? resultsPath;
+  fs.writeFileSync(file, formatJson(results));
+  console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+  if (o.out === undefined) updateReadme(results);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,203 @@
+/**
+ * The workloads of `npm run bench`: what each one runs, with which hyper-parameters (read by both
+ * sides, bench/ours.ts and bench/reference.py), how many steps, and issue 11's target ratio.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LatentEbmConfig, validateLatentConfig, validateLatentTrainOptions } from '../lib/latent';
+
+/** Where a workload's data comes from (the bench writes it to a fixture file both sides read). */
+export type DataKind = 'toy' | 'images01' | 'images11' | 'none';
+
+export interface Size {
+  /** steps before the clock starts (training: also the loss-report interval, so it divides steps) */
+  warmup: number;
+  /** timed steps */
+  steps: number;
+}
+
+/** Runs of each side per workload: a full run, a quick one (--reps overrides). */
+export const repetitions = { full: 3, quick: 1 };
+
+export interface Workload {
+  name: string;
+  /** one line for the table */
+  title: string;
+  unit: 'steps/s' | 'chain-steps/s';
+  kind: 'train' | 'latent' | 'sample';
+  /** issue 11's target: ebm-torch / PyTorch-Python at least this */
+  target: number;
+  data: DataKind;
+  /** the model both sides start from ('energy': the trained 2D energy the samplers share) */
+  model: Record<string, unknown> | 'energy';
+  full: Size;
+  quick: Size;
+  /** hyper-parameters, read by both sides */
+  settings: Record<string, unknown>;
+}
+
+const mlp2d = { kind: 'mlp', inputDim: 2, hidden: [128, 128], activation: 'silu', device: 'cpu', seed: 0 };
+const timeMlp2d = { ...mlp2d, timeConditioned: true, timeEmbedDim: 32, timeMaxFrequency: 64 };
+const vp = { path: 'vp', betaMin: 0.1, betaMax: 20, tMin: 1e-3 };
+
+/** The ED run that trains the energy the sampling workloads share (8 gaussians). */
+export const energyTraining = {
+  model: mlp2d,
+  loss: { kind: 'ed', t: 1, m: 16, w: 1 },
+  batchSize: 128,
+  lr: 1e-3,
+  steps: { full: 1500, quick: 100 },
+};
+
+/** A training workload: ebm.train with one loss and Adam (lr from the settings). */
+function training(w: Omit<Workload, 'unit' | 'kind'>): Workload {
+  return { ...w, unit: 'steps/s', kind: 'train' };
+}
+
+/** A sampling workload: ebm.sample from N(0, I) on the trained 2D energy. */
+function sampling(w: Omit<Workload, 'kind' | 'data' | 'model'>): Workload {
+  return { ...w, kind: 'sample', data: 'none', model: 'energy' };
+}
+
+/** Langevin or MALA on 10 000 chains in 2D. */
+function chainSampler(kind: 'langevin' | 'mala', name: string, stepSize: number): Workload {
+  return sampling({
+    name: kind,
+    title: `${name}, 10 000 chains × 2D, MLP 2-128-128-1 energy`,
+    unit: 'chain-steps/s',
+    target: 2,
+    full: { warmup: 10, steps: 300 },
+    quick: { warmup: 2, steps: 5 },
+    settings: { chains: 10000, sampler: { kind, stepSize } },
+  });
+}
+
+// The latent workload is the example run's step, with the library's defaults filled in.
+const latentExample = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', '..', 'examples', 'fashion-mnist-latent-ed.json'), 'utf8'),
+) as { model: LatentEbmConfig; train: { batchSize: number } };
+const latentModel = validateLatentConfig({ ...latentExample.model, device: 'cpu' });
+const latentTrain = validateLatentTrainOptions(
+  { ...latentExample.train, steps: 1, logEvery: 1 },
+  { config: latentModel },
+  latentExample.train.batchSize,
+);
+
+export const workloads: Workload[] = [
+  training({
+    name: 'ed-2d',
+    title: 'ED, 8 gaussians: MLP 2-128-128-1 SiLU, batch 128, M 16, Adam',
+    target: 2,
+    data: 'toy',
+    model: mlp2d,
+    full: { warmup: 100, steps: 800 },
+    quick: { warmup: 10, steps: 30 },
+    settings: { loss: { kind: 'ed', t: 1, m: 16, w: 1 }, batchSize: 128, lr: 1e-3 },
+  }),
+  training({
+    name: 'dsm',
+    title: 'DSM (VP path), time-conditioned MLP 2-128-128-1, batch 512',
+    target: 1.5,
+    data: 'toy',
+    model: timeMlp2d,
+    full: { warmup: 50, steps: 500 },
+    quick: { warmup: 5, steps: 10 },
+    settings: { loss: { kind: 'dsm', ...vp }, batchSize: 512, lr: 1e-3 },
+  }),
+  training({
+    name: 'diffclf',
+    title: 'DiffCLF K = 4 (64 levels, VP) + DSM, time-conditioned MLP, batch 512',
+    target: 1.5,
+    data: 'toy',
+    model: timeMlp2d,
+    full: { warmup: 20, steps: 80 },
+    quick: { warmup: 3, steps: 6 },
+    settings: {
+      loss: { kind: 'diffclf', ...vp, levels: 64, k: 4, clfWeight: 1, dsmWeight: 1 },
+      batchSize: 512,
+      lr: 1e-3,
+      gradClip: 1,
+    },
+  }),
+  chainSampler('langevin', 'Langevin', 0.01),
+  // a step at which MALA rejects some proposals
+  chainSampler('mala', 'MALA', 0.05),
+  sampling({
+    name: 'wgf',
+    title: "Gradient flow ('wgf', Heun, auto bandwidth), n = 2000, MLP energy",
+    unit: 'steps/s',
+    target: 1,
+    full: { warmup: 5, steps: 40 },
+    quick: { warmup: 1, steps: 2 },
+    settings: {
+      chains: 2000,
+      sampler: { kind: 'wgf', stepSize: 0.01, bandwidth: 'auto', bandwidthScale: 2.5, integrator: 'heun' },
+    },
+  }),
+  training({
+    name: 'convnet-ed',
+    title: 'ED, ConvNet [32, 64] on 28×28 images, M 8, batch 64',
+    target: 1.2,
+    data: 'images01',
+    model: { kind: 'convnet', inputShape: [1, 28, 28], channels: [32, 64], activation: 'silu', device: 'cpu', seed: 0 },
+    full: { warmup: 2, steps: 8 },
+    quick: { warmup: 1, steps: 1 },
+    settings: { loss: { kind: 'ed', t: 0.01, m: 8, w: 1 }, batchSize: 64, lr: 1e-4 },
+  }),
+  {
+    name: 'latent',
+    title: 'Latent prior step (examples/fashion-mnist-latent-ed.json: 20 posterior steps, ED prior), batch 64',
+    unit: 'steps/s',
+    kind: 'latent',
+    target: 1,
+    data: 'images11',
+    model: latentModel as unknown as Record<string, unknown>,
+    full: { warmup: 5, steps: 25 },
+    quick: { warmup: 1, steps: 2 },
+    settings: {
+      batchSize: latentTrain.batchSize,
+      prior: latentTrain.prior,
+      posterior: latentTrain.posterior,
+      generatorLr: latentTrain.generatorLr,
+      betas: latentTrain.betas,
+    },
+  },
+];
+
+/** What a side's runner is given: one JSON argument. */
+export interface Job {
+  workload: string;
+  kind: Workload['kind'];
+  unit: Workload['unit'];
+  settings: Record<string, unknown>;
+  warmup: number;
+  steps: number;
+  /** the model checkpoint to start from (written by EnergyModel.save) */
+  model: string;
+  /** raw little-endian float32 rows */
+  data?: { path: string; shape: number[] };
+  /** intra-op threads (ebm-torch: absent = the library's default) */
+  threads?: number;
+}
+
+/** The figures that show whether both sides compute the same thing. */
+export interface Diagnostics {
+  /** training: mean loss over the first and the last `warmup` steps */
+  lossFirst?: number;
+  lossLast?: number;
+  /** sampling: mean final energy over the chains; MALA's acceptance rate; wgf's last bandwidth */
+  energy?: number;
+  acceptRate?: number;
+  bandwidth?: number;
+}
+
+/** What a runner prints (one JSON line). */
+export interface Measurement extends Diagnostics {
+  side: 'ours' | 'python';
+  seconds: number;
+  /** in the workload's unit */
+  rate: number;
+  threads: number;
+  torch: string;
+  maxRssMB: number;
+}
