@@ -4,6 +4,7 @@
  * Training, generation and posterior inference (reconstruction, inpainting, denoising) run in C++
  * on a worker thread. The defaults of every option live in this file, once.
  */
+import { DistributedSetting, resolveDistributed, validateDistributed } from './distributed';
 import { CdLossConfig, configJson, EdLossConfig, validateLossConfig } from './config';
 import { awaitJob, callNativeSync, EbmAbortError, EbmConfigError, EbmShapeError } from './errors';
 import { Activation, activations, Device, EnergyModel, loadModel, registerModelClass, requireModel } from './model';
@@ -338,6 +339,8 @@ export interface LatentTrainOptions {
   ema?: { decay: number };
   /** written every `every` steps (a multiple of logEvery) and at the end */
   checkpoint?: { path: string; every?: number };
+  /** data-parallel over several processes, as in ebm.train (batchSize is per rank) */
+  distributed?: DistributedSetting;
   onProgress?: (progress: TrainProgress) => void;
   /** aborting rejects with EbmAbortError within a chain step; the model keeps its last completed step */
   signal?: AbortSignal;
@@ -356,6 +359,7 @@ export interface ResolvedLatentTrainOptions {
   logEvery: number;
   ema?: { decay: number };
   checkpoint?: { path: string; every: number };
+  distributed?: DistributedSetting;
 }
 
 /** Checks trainLatent options against a model and fills in the defaults. */
@@ -379,6 +383,7 @@ export function validateLatentTrainOptions(
       'logEvery',
       'ema',
       'checkpoint',
+      'distributed',
       'onProgress',
       'signal',
     ],
@@ -446,6 +451,7 @@ export function validateLatentTrainOptions(
     }
     checkpoint = { path: c.path, every };
   }
+  if (o.distributed !== undefined) validateDistributed(o.distributed, `${path}.distributed`);
   checkJobHooks(o, path);
   return {
     batchSize,
@@ -463,6 +469,7 @@ export function validateLatentTrainOptions(
     logEvery,
     ...(ema ? { ema } : {}),
     ...(checkpoint ? { checkpoint } : {}),
+    ...(o.distributed !== undefined ? { distributed: o.distributed as DistributedSetting } : {}),
   };
 }
 
@@ -480,7 +487,10 @@ export async function trainLatent(model: LatentEbm, images: Tensor, options: Lat
   const resolved = validateLatentTrainOptions(options, model, images.shape[0]);
   const { onProgress, signal } = options;
   if (signal?.aborted) throw new EbmAbortError('training was aborted before it started');
-  const json = configJson(resolved);
+  const json = configJson({
+    ...resolved,
+    distributed: resolved.distributed === undefined ? undefined : resolveDistributed(resolved.distributed),
+  });
   const report = onProgress ? (p: Parameters<typeof flattenProgress>[0]) => onProgress(flattenProgress(p)) : undefined;
   const result = await model.runExclusive(
     images,
@@ -490,8 +500,8 @@ export async function trainLatent(model: LatentEbm, images: Tensor, options: Lat
   return {
     steps: result.steps,
     startStep: 0,
-    rank: 0,
-    worldSize: 1,
+    rank: result.rank,
+    worldSize: result.worldSize,
     seconds: result.seconds,
     threads: result.threads,
     history: result.history.map(flattenProgress),

@@ -10,6 +10,8 @@ import * as ebm from '../lib';
 interface Request {
   model: ebm.MlpConfig;
   options: Omit<ebm.TrainConfig, 'signal' | 'onProgress' | 'labels'>;
+  /** a latent image prior run instead (ebm.trainLatent on seeded random images) */
+  latent?: { model: ebm.LatentEbmConfig; options: ebm.LatentTrainOptions };
   rows: number;
   out: string;
   abortAtStep?: number;
@@ -18,19 +20,33 @@ interface Request {
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2]) as Request;
   const rank = Number(process.env.RANK);
-  const model = ebm.energyModel(request.model);
-  const data = ebm.datasets.toy('8gaussians', request.rows, 5);
   const controller = new AbortController();
+  const onProgress = (p: ebm.TrainProgress): void => {
+    if (request.abortAtStep !== undefined && p.step >= request.abortAtStep) controller.abort();
+    process.stderr.write(`rank ${rank} step ${p.step}\n`);
+  };
   try {
-    const run = await ebm.train(model, data, {
-      ...request.options,
-      distributed: 'env',
-      signal: controller.signal,
-      onProgress: (p) => {
-        if (request.abortAtStep !== undefined && p.step >= request.abortAtStep) controller.abort();
-        process.stderr.write(`rank ${rank} step ${p.step}\n`);
-      },
-    });
+    let model: ebm.EnergyModel;
+    let run: ebm.TrainRun;
+    if (request.latent) {
+      const latent = ebm.latentEbm(request.latent.model);
+      model = latent;
+      run = await ebm.trainLatent(latent, latentImages(request.rows, latent.imageShape), {
+        ...request.latent.options,
+        distributed: 'env',
+        signal: controller.signal,
+        onProgress,
+      });
+    } else {
+      model = ebm.energyModel(request.model);
+      const data = ebm.datasets.toy('8gaussians', request.rows, 5);
+      run = await ebm.train(model, data, {
+        ...request.options,
+        distributed: 'env',
+        signal: controller.signal,
+        onProgress,
+      });
+    }
     const params = await model.parameters();
     fs.writeFileSync(
       `${request.out}.${rank}.json`,
@@ -48,4 +64,20 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+/** Seeded images in [-1, 1] (smooth blobs, so a generator has something to fit). */
+export function latentImages(n: number, shape: readonly number[]): ebm.Tensor {
+  const [c, h, w] = shape;
+  const data = new Float32Array(n * c * h * w);
+  for (let i = 0; i < n; i++) {
+    const cx = (i * 7) % w;
+    const cy = (i * 13) % h;
+    for (let k = 0; k < c * h * w; k++) {
+      const x = k % w;
+      const y = Math.floor(k / w) % h;
+      data[i * c * h * w + k] = Math.tanh(2 * Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / 8) - 1);
+    }
+  }
+  return ebm.tensor(data, [n, c, h, w]);
+}
+
+if (require.main === module) void main();

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as ebm from '../lib';
 import { freePort } from '../lib/cli/launch';
 import { assertOneLineError, runCli } from './cli-helpers';
+import { latentImages } from './distributed-child';
 
 const child = path.join(__dirname, 'distributed-child.js');
 const plain: ebm.MlpConfig = { kind: 'mlp', inputDim: 2, hidden: [32, 32], activation: 'silu', device: 'cpu', seed: 1 };
@@ -139,6 +140,52 @@ describe('data-parallel training (c10d, Gloo, 2 processes on loopback)', functio
       fs.rmSync(dir, { recursive: true, force: true });
     });
   }
+
+  it('latent image prior: 2 ranks × batch 8 give 1 process × batch 16 (generator only); with an ED prior and persistent chains the ranks stay identical', async function () {
+    const dir = tmpDir();
+    const latentModel: ebm.LatentEbmConfig = {
+      imageShape: [1, 16, 16],
+      latentDim: 4,
+      generator: { channels: 8 },
+      prior: { hidden: [16] },
+      seed: 3,
+    };
+    const rows = 64;
+    const gaussian: Omit<ebm.LatentTrainOptions, 'batchSize'> = {
+      steps: 6,
+      logEvery: 3,
+      seed: 2,
+      prior: 'gaussian',
+      posterior: { steps: 5 },
+      generatorLr: 1e-3,
+    };
+    const single = ebm.latentEbm(latentModel);
+    await ebm.trainLatent(single, latentImages(rows, [1, 16, 16]), { ...gaussian, batchSize: 16 });
+    const runPair = async (options: ebm.LatentTrainOptions, name: string): Promise<RankResult[]> => {
+      const port = await freePort();
+      const out = path.join(dir, name);
+      const request = { model: plain, options: {}, rows, out, latent: { model: latentModel, options } };
+      const finished = await Promise.all([startRank(0, 2, port, request).done, startRank(1, 2, port, request).done]);
+      finished.forEach((f, i) => assert.equal(f.code, 0, `rank ${i}: ${f.stdout} ${f.stderr}`));
+      return [0, 1].map((r) => JSON.parse(fs.readFileSync(`${out}.${r}.json`, 'utf8')) as RankResult);
+    };
+    const [g0, g1] = await runPair({ ...gaussian, batchSize: 8 }, 'gaussian');
+    assert.equal(maxDiff(g0.parameters, g1.parameters), 0);
+    const diff = maxDiff(g0.parameters, await params(single));
+    console.log(`      latent, generator only: max |2 ranks - 1 process| = ${diff.toExponential(2)}`);
+    assert.ok(diff < 1e-5, `differs by ${diff}`);
+    const [p0, p1] = await runPair(
+      {
+        ...gaussian,
+        batchSize: 8,
+        prior: { loss: { kind: 'ed', t: 0.25, m: 4, w: 1 } },
+        posterior: { steps: 5, persistent: true },
+      },
+      'prior',
+    );
+    assert.equal(maxDiff(p0.parameters, p1.parameters), 0, 'ranks identical with a trained prior');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it('an abort on one rank stops both at the same step', async function () {
     const dir = tmpDir();

@@ -2,6 +2,8 @@
  * `ebm train <config.json>` for a latent image prior (model.kind 'latent'): trains with
  * trainLatent, then draws samples, reconstructions and inpaintings into the run folder.
  */
+import { rankOf } from '../distributed';
+import { runDistribution, runWorkerRank } from './launch';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import {
@@ -174,6 +176,11 @@ export async function trainLatentCommand(
     trainOptions.checkpoint = { ...trainOptions.checkpoint, path };
   }
 
+  const distributed = runDistribution(config.train.distributed);
+  if (rankOf(distributed) > 0) {
+    return runWorkerRank((signal) => trainLatent(model, run.images, { ...trainOptions, distributed, signal }));
+  }
+
   for (const f of OUTPUTS) fs.rmSync(nodePath.join(outDir, f), { force: true });
   const log = new RunLog(outDir, config);
   const shownDir = displayPath(outDir);
@@ -197,6 +204,7 @@ export async function trainLatentCommand(
   try {
     const result: TrainRun = await trainLatent(model, run.images, {
       ...trainOptions,
+      ...(distributed !== undefined ? { distributed } : {}),
       signal: interrupt.signal,
       onProgress: (p) => {
         records.push(p);

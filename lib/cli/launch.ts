@@ -8,8 +8,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as os from 'node:os';
-import { EbmDistributedError } from '../errors';
-import { INTERRUPTED_EXIT } from './interrupt';
+import { DistributedSetting } from '../distributed';
+import { EbmAbortError, EbmDistributedError } from '../errors';
+import { INTERRUPTED_EXIT, onInterrupt } from './interrupt';
 import { numberFlag, parseCommand, UsageError } from './args';
 
 export const launchHelp = `Usage: ebm launch --nproc N [--port P] <script.js> [script arguments]
@@ -149,4 +150,26 @@ export async function launchCommand(argv: readonly string[]): Promise<number> {
   if (nproc === undefined) throw new UsageError('ebm launch needs --nproc N');
   const port = numberFlag(args, 'port', { integer: true, min: 1, max: 65535 });
   return launch(argv.slice(scriptAt), { nproc, port, what: `ebm launch ${argv[scriptAt]}` });
+}
+
+/**
+ * A run's data-parallel setting: the config's, else 'env' under torchrun or --nproc
+ * (WORLD_SIZE > 1 in the environment), else none.
+ */
+export function runDistribution(configured: DistributedSetting | undefined): DistributedSetting | undefined {
+  return configured ?? (Number(process.env.WORLD_SIZE ?? '1') > 1 ? 'env' : undefined);
+}
+
+/** A rank other than 0 trains its share and writes nothing (rank 0 writes the run folder). */
+export async function runWorkerRank(job: (signal: AbortSignal) => Promise<unknown>): Promise<number> {
+  const interrupt = onInterrupt();
+  try {
+    await job(interrupt.signal);
+    return 0;
+  } catch (err) {
+    if (err instanceof EbmAbortError && interrupt.signal.aborted) return INTERRUPTED_EXIT;
+    throw err;
+  } finally {
+    interrupt.dispose();
+  }
 }

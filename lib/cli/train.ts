@@ -30,8 +30,8 @@ import {
   valueRange,
 } from './figures';
 import { rankOf } from '../distributed';
-import { finishInterrupted, INTERRUPTED_EXIT, onInterrupt } from './interrupt';
-import { launch } from './launch';
+import { finishInterrupted, onInterrupt } from './interrupt';
+import { launch, runDistribution, runWorkerRank } from './launch';
 import { resumeCheckpoint } from './resume';
 import { isLatentRunFile } from './latent-run';
 import { trainLatentCommand } from './latent-train';
@@ -296,8 +296,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       : { path: modelFile, every: 0 },
   };
   const nativeWritesModel = trainOptions.checkpoint.path === modelFile;
-  // Under torchrun or --nproc (WORLD_SIZE > 1 in the environment) the run is data-parallel.
-  const distributed = config.train.distributed ?? (Number(process.env.WORLD_SIZE ?? '1') > 1 ? 'env' : undefined);
+  const distributed = runDistribution(config.train.distributed);
   const rank = rankOf(distributed);
   const resume =
     resumeDir === undefined ? undefined : resumeCheckpoint(outDir, [modelFile, trainOptions.checkpoint.path]);
@@ -308,23 +307,15 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   }
 
   if (rank > 0) {
-    // A worker rank trains its share; rank 0 writes the run folder.
-    const interrupt = onInterrupt();
-    try {
-      await train(model, run.data.train, {
+    return runWorkerRank((signal) =>
+      train(model, run.data.train, {
         ...trainOptions,
         distributed,
         ...(resume ? { resumeFrom: resume.file } : {}),
         ...(trainOptions.loss.kind === 'ce' && run.data.labels ? { labels: run.data.labels } : {}),
-        signal: interrupt.signal,
-      });
-      return 0;
-    } catch (err) {
-      if (err instanceof EbmAbortError && interrupt.signal.aborted) return INTERRUPTED_EXIT;
-      throw err;
-    } finally {
-      interrupt.dispose();
-    }
+        signal,
+      }),
+    );
   }
 
   for (const f of OUTPUTS)

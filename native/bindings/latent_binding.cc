@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "async_job.h"
+#include "dist/data_parallel.h"
 #include "errors.h"
 #include "functions.h"
 #include "io/json.h"
@@ -61,6 +62,7 @@ LatentTrainSettings settingsFrom(const json::Value& cfg) {
     s.checkpointPath = json::getString(cfg["checkpoint"], "path", "options.checkpoint");
     s.checkpointEvery = json::getInt(cfg["checkpoint"], "every", "options.checkpoint");
   }
+  if (cfg.has("distributed")) s.distributed = distributedConfig(cfg["distributed"]);
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "errors.h"
+#include "losses/batch_noise.h"
 #include "tensor_util.h"
 
 namespace ebm {
@@ -38,7 +39,7 @@ at::Tensor posteriorLangevin(LatentModel& model, const at::Tensor& x, const at::
     at::Tensor u = (residual.pow(2).flatten(1).sum(1) * precision + model.energy(z, at::Tensor())).sum();
     at::Tensor grad = torch::autograd::grad({u}, {z})[0];
     if (gradNorm && k + 1 == chain.steps) *gradNorm = grad.norm(2, 1).mean().detach();
-    z = z.detach() - drift * grad + chain.stepSize * torch::randn(z.sizes(), gen, z.options());
+    z = z.detach() - drift * grad + chain.stepSize * batchRandn(z.sizes(), gen, z.options());
   }
   return z.detach();
 }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "dist/communicator.h"
 #include "io/json.h"
 #include "latent/latent_model.h"
 #include "latent/latent_ops.h"
@@ -28,11 +29,12 @@ struct LatentTrainSettings {
   bool trainPrior = false;   // false: the prior stays as it is (N(0, I) for a new model)
   json::Value priorLoss;     // loss on the posterior latents, as in ebm.train ('ed', 'cd')
   double generatorLr = 0, priorLr = 0;
-  double beta1 = 0, beta2 = 0;  // Adam, both networks
-  double priorGradClip = 0;     // 0: off
-  double emaDecay = 0;          // 0: off
-  std::string checkpointPath;   // '' : none
-  int64_t checkpointEvery = 0;  // 0: only at the end
+  double beta1 = 0, beta2 = 0;    // Adam, both networks
+  double priorGradClip = 0;       // 0: off
+  double emaDecay = 0;            // 0: off
+  std::string checkpointPath;     // '' : none
+  int64_t checkpointEvery = 0;    // 0: only at the end
+  DistributedConfig distributed;  // worldSize 1: one process
 };
 
 // Metrics per report (means over the steps since the previous one): reconMse (per pixel),

@@ -8,7 +8,7 @@
 #include <memory>
 #include <optional>
 
-#include "dist/communicator.h"
+#include "dist/data_parallel.h"
 #include "errors.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -37,66 +37,6 @@ struct Position {
   at::Tensor order;  // this epoch's shuffled row order (undefined with replacement)
   int64_t cursor = 0;
 };
-
-DistributedConfig distributedConfig(const json::Value& cfg) {
-  const std::string where = "train.distributed";
-  DistributedConfig d;
-  d.backend = json::getString(cfg, "backend", where, "gloo");
-  d.rank = static_cast<int>(json::getInt(cfg, "rank", where));
-  d.worldSize = static_cast<int>(json::getInt(cfg, "worldSize", where));
-  d.masterAddr = json::getString(cfg, "masterAddr", where, "127.0.0.1");
-  d.masterPort = static_cast<int>(json::getInt(cfg, "masterPort", where, 29500));
-  d.timeoutSeconds = json::getNumber(cfg, "timeoutSeconds", where, 60);
-  if (d.worldSize < 1 || d.rank < 0 || d.rank >= d.worldSize)
-    throw ConfigError(where + ": rank " + std::to_string(d.rank) +
-                      " must lie in [0, worldSize = " + std::to_string(d.worldSize) + ")");
-  if (d.masterPort < 1 || d.masterPort > 65535) throw ConfigError(where + ".masterPort must be in [1, 65535]");
-  if (!(d.timeoutSeconds > 0)) throw ConfigError(where + ".timeoutSeconds must be > 0");
-  return d;
-}
-
-// Averages the gradients over the ranks in a few bucketed all-reduces, with one more element that
-// carries the ranks' abort requests. Returns true when any rank asked to stop (the step is then
-// not applied anywhere).
-bool reduceGradients(Communicator& comm, const std::vector<at::Tensor>& params, bool stop) {
-  torch::NoGradGuard noGrad;
-  std::vector<at::Tensor> tensors;
-  std::vector<bool> had;
-  for (const auto& p : params) {
-    had.push_back(p.grad().defined());
-    if (!had.back()) const_cast<at::Tensor&>(p).mutable_grad() = torch::zeros_like(p);
-    tensors.push_back(p.grad());
-  }
-  at::Tensor flag = torch::full({1}, stop ? 1.0f : 0.0f, params.front().options().requires_grad(false));
-  tensors.push_back(flag);
-  allReduceBucketed(comm, tensors);
-  if (flag.item<float>() > 0) return true;
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (had[i])
-      params[i].grad().div_(comm.worldSize());
-    else  // no rank had a gradient for it (the same on every rank): keep it absent
-      const_cast<at::Tensor&>(params[i]).mutable_grad() = at::Tensor();
-  }
-  return false;
-}
-
-// The report's means over all ranks (every rank reports at the same steps): the loss, the
-// metrics and whether every rank's numbers were finite.
-void reduceReport(Communicator& comm, IntervalMeans::Report& report) {
-  std::vector<double> packed{report.loss, report.finite ? 1.0 : 0.0};
-  for (const auto& [name, value] : report.metrics) packed.push_back(value);
-  std::vector<at::Tensor> t{torch::tensor(packed, torch::kFloat64)};
-  comm.allReduceSum(t);
-  const double* v = t[0].data_ptr<double>();
-  const double w = comm.worldSize();
-  report.loss = v[0] / w;
-  report.finite = v[1] == w && std::isfinite(report.loss);
-  size_t i = 2;
-  for (auto& [name, value] : report.metrics) {
-    value = v[i++] / w;
-    if (name == "gradNorm" && !std::isfinite(value)) report.finite = false;
-  }
-}
 
 json::Value withoutKeys(const json::Value& obj, const std::vector<std::string>& drop) {
   std::map<std::string, json::Value> kept;
@@ -232,11 +172,10 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   if (dist.worldSize > 1) {
     comm = connect(dist);
     // Every rank starts from rank 0's weights (and loss-owned tensors).
-    torch::NoGradGuard noGrad;
     std::vector<at::Tensor> start;
-    for (const auto& t : model.state()) start.push_back(t.tensor.detach());
-    for (const auto& p : loss->parameters()) start.push_back(p.tensor.detach());
-    comm->broadcast(start, 0);
+    for (const auto& t : model.state()) start.push_back(t.tensor);
+    for (const auto& p : loss->parameters()) start.push_back(p.tensor);
+    broadcastFromRankZero(*comm, start);
   }
   // Rank 0 alone writes checkpoints.
   const bool writer = !comm || comm->rank() == 0;
@@ -393,6 +332,12 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     }
     optimizer.step();
     loss->afterStep();
+    // Buffers (batch-norm statistics): the ranks' means, so every rank holds the same state.
+    if (comm && !model.buffers().empty()) {
+      std::vector<at::Tensor> buffers;
+      for (const auto& b : model.buffers()) buffers.push_back(b.tensor);
+      averageTensors(*comm, buffers);
+    }
     if (emaDecay > 0) {
       torch::NoGradGuard noGrad;
       const auto& ps = model.parameters();
@@ -408,7 +353,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
 
     // One host read per report; a loss that turns non-finite shows in the loss or the gradient norm.
     IntervalMeans::Report report = interval.take([](const std::string& name) { return name == "gradNorm"; });
-    if (comm) reduceReport(*comm, report);
+    if (comm) reduceReport(*comm, report, [](const std::string& name) { return name == "gradNorm"; });
     if (!report.finite) {
       restoreAll(model.state(), lastGood);
       throw NumericsError("the loss or its gradient became non-finite between steps " + std::to_string(lastGoodStep) +
