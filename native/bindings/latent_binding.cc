@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "async_job.h"
-#include "dist/data_parallel.h"
+#include "distributed/data_parallel.h"
 #include "errors.h"
 #include "functions.h"
 #include "io/json.h"

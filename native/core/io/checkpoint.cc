@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 #include "errors.h"
 #include "io/json.h"
 #include "io/safetensors.h"

@@ -7,7 +7,7 @@
 #include <map>
 #include <optional>
 
-#include "dist/data_parallel.h"
+#include "distributed/data_parallel.h"
 #include "errors.h"
 #include "io/checkpoint.h"
 #include "losses/batch_noise.h"

@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 #include "io/json.h"
 #include "latent/latent_model.h"
 #include "latent/latent_ops.h"

@@ -8,7 +8,7 @@
 #include <memory>
 #include <optional>
 
-#include "dist/data_parallel.h"
+#include "distributed/data_parallel.h"
 #include "errors.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"

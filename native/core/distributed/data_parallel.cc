@@ -1,0 +1,82 @@
+#include "distributed/data_parallel.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "errors.h"
+
+namespace ebm {
+
+DistributedConfig distributedConfig(const json::Value& cfg) {
+  const std::string where = "train.distributed";
+  DistributedConfig d;
+  d.backend = json::getString(cfg, "backend", where, "gloo");
+  d.rank = static_cast<int>(json::getInt(cfg, "rank", where));
+  d.worldSize = static_cast<int>(json::getInt(cfg, "worldSize", where));
+  d.masterAddr = json::getString(cfg, "masterAddr", where, "127.0.0.1");
+  d.masterPort = static_cast<int>(json::getInt(cfg, "masterPort", where, 29500));
+  d.timeoutSeconds = json::getNumber(cfg, "timeoutSeconds", where, 60);
+  if (d.worldSize < 1 || d.rank < 0 || d.rank >= d.worldSize)
+    throw ConfigError(where + ": rank " + std::to_string(d.rank) +
+                      " must lie in [0, worldSize = " + std::to_string(d.worldSize) + ")");
+  if (d.masterPort < 1 || d.masterPort > 65535) throw ConfigError(where + ".masterPort must be in [1, 65535]");
+  if (!(d.timeoutSeconds > 0)) throw ConfigError(where + ".timeoutSeconds must be > 0");
+  return d;
+}
+
+bool reduceGradients(Communicator& comm, const std::vector<at::Tensor>& params, bool stop) {
+  torch::NoGradGuard noGrad;
+  std::vector<at::Tensor> tensors;
+  std::vector<bool> had;
+  for (const auto& p : params) {
+    had.push_back(p.grad().defined());
+    if (!had.back()) const_cast<at::Tensor&>(p).mutable_grad() = torch::zeros_like(p);
+    tensors.push_back(p.grad());
+  }
+  at::Tensor flag = torch::full({1}, stop ? 1.0f : 0.0f, params.front().options().requires_grad(false));
+  tensors.push_back(flag);
+  allReduceBucketed(comm, tensors);
+  if (flag.item<float>() > 0) return true;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (had[i])
+      params[i].grad().div_(comm.worldSize());
+    else  // no rank had a gradient for it (the same on every rank): keep it absent
+      const_cast<at::Tensor&>(params[i]).mutable_grad() = at::Tensor();
+  }
+  return false;
+}
+
+void reduceReport(Communicator& comm, IntervalMeans::Report& report, bool (*guarded)(const std::string&)) {
+  std::vector<double> packed{report.loss, report.finite ? 1.0 : 0.0};
+  for (const auto& [name, value] : report.metrics) packed.push_back(value);
+  std::vector<at::Tensor> t{torch::tensor(packed, torch::kFloat64)};
+  comm.allReduceSum(t);
+  const double* v = t[0].data_ptr<double>();
+  const double w = comm.worldSize();
+  report.loss = v[0] / w;
+  report.finite = v[1] == w && std::isfinite(report.loss);
+  size_t i = 2;
+  for (auto& [name, value] : report.metrics) {
+    value = v[i++] / w;
+    if (guarded(name) && !std::isfinite(value)) report.finite = false;
+  }
+}
+
+void broadcastFromRankZero(Communicator& comm, const std::vector<at::Tensor>& tensors) {
+  torch::NoGradGuard noGrad;
+  std::vector<at::Tensor> views;
+  for (const auto& t : tensors) views.push_back(t.detach());
+  comm.broadcast(views, 0);
+}
+
+void averageTensors(Communicator& comm, const std::vector<at::Tensor>& tensors) {
+  if (tensors.empty()) return;
+  torch::NoGradGuard noGrad;
+  std::vector<at::Tensor> views;
+  for (const auto& t : tensors) views.push_back(t.detach());
+  allReduceBucketed(comm, views);
+  for (auto& v : views) v.div_(comm.worldSize());
+}
+
+}  // namespace ebm
