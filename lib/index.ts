@@ -36,7 +36,7 @@ export type {
 } from './latent';
 export { sample } from './sample';
 export type { SampleOptions, SampleResult } from './sample';
-export { version, setNumThreads } from './runtime';
+export { version, setNumThreads, kinds } from './runtime';
 export type { VersionInfo } from './runtime';
 export { train, evaluateLoss } from './train';
 export { resolveDistributed } from './distributed';

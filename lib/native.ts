@@ -43,6 +43,7 @@ export interface NativeSampleResult extends NativeTensor {
   energyTrace?: Float32Array;
   acceptRate?: Float32Array;
   stepSize?: Float32Array;
+  levelTimes?: Float32Array;
   trajectory?: NativeTensor;
 }
 
@@ -75,6 +76,7 @@ export interface NativeJob<T> {
 export interface NativeAddon {
   version(): NativeRuntimeInfo;
   setNumThreads(n: number): void;
+  kinds(): { losses: string[]; samplers: string[]; models: string[] };
   createModel(configJson: string): NativeModelHandle;
   loadModel(path: string, device?: string): Promise<NativeModelHandle>;
   train(

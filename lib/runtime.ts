@@ -34,6 +34,11 @@ export function version(): VersionInfo {
   };
 }
 
+/** The kinds the native registries know: every loss, sampler and model kind this build can run. */
+export function kinds(): { losses: string[]; samplers: string[]; models: string[] } {
+  return callNativeSync(() => native().kinds());
+}
+
 /** Sets LibTorch's intra-op thread count (process-wide). */
 export function setNumThreads(n: number): void {
   checkNumber(n, 'numThreads', { integer: true, min: 1, max: 1024 });

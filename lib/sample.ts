@@ -43,6 +43,11 @@ export interface SampleResult extends Tensor {
   acceptRate?: Float32Array;
   /** per-chain final step size (MALA/HMC), the step (Langevin, annealed), the bandwidth (wgf) */
   stepSize?: Float32Array;
+  /**
+   * annealed sampler: the time of each level, from the noisiest; on a model trained on a grid of
+   * noise levels (DSM with levels, DiffCLF) these are levels of that grid
+   */
+  levelTimes?: Float32Array;
   trajectory?: Tensor;
 }
 

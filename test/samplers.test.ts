@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as ebm from '../lib';
-import { maxAbsDiff, rejectsWith } from './helpers';
+import { maxAbsDiff, rejectsWith, tmpDir } from './helpers';
 
 const { meanAndCovariance, modeWeights, mmd, withinModeStd } = ebm.metrics;
 
@@ -205,6 +205,58 @@ describe('samplers on analytic targets', () => {
         ]) - 0.3,
       ) < 0.05,
     );
+  });
+});
+
+describe('the annealed schedule on the training grid', function () {
+  this.timeout(120000);
+  const timed: ebm.MlpConfig = {
+    kind: 'mlp',
+    inputDim: 2,
+    hidden: [8],
+    timeConditioned: true,
+    timeEmbedDim: 4,
+    device: 'cpu',
+  };
+  const data = ebm.datasets.toy('8gaussians', 64, 0);
+  const annealed = { kind: 'annealed' as const, steps: 1, stepSize: 1e-4 };
+  // linspace(tMin, 1, L) in float32, as the losses compute their grid
+  const grid = (levels: number, tMin = 1e-3): number[] =>
+    Array.from({ length: levels }, (_, i) => Math.fround(tMin + ((1 - tMin) * i) / (levels - 1)));
+  const onGrid = (times: Float32Array, levels: number): boolean =>
+    Array.from(times).every((t) => grid(levels).some((g) => Math.abs(g - t) < 1e-6));
+
+  it('a model DiffCLF trained on 128 levels is sampled on 10 of them, also after a checkpoint round trip', async () => {
+    const model = ebm.energyModel(timed);
+    await ebm.train(model, data, {
+      loss: { kind: 'diffclf', path: 'vp', levels: 128, k: 4, clfWeight: 1 },
+      batchSize: 16,
+      steps: 2,
+    });
+    const r = await ebm.sample(model, { n: 8, seed: 1, sampler: annealed });
+    assert.equal(r.levelTimes?.length, 10);
+    assert.ok(onGrid(r.levelTimes!, 128), `times ${Array.from(r.levelTimes!)}`);
+    assert.equal(r.levelTimes![0], 1);
+    assert.ok(Math.abs(r.levelTimes![9] - 1e-3) < 1e-9);
+    // evenly spaced linspace(1, 0.001, 10) would leave the grid: (128 - 1) is not a multiple of 9
+    const even = Array.from({ length: 10 }, (_, k) => Math.fround(1 - ((1 - 1e-3) * k) / 9));
+    assert.ok(!even.every((t) => grid(128).some((g) => Math.abs(g - t) < 1e-6)));
+    const dir = tmpDir();
+    await model.save(`${dir}/m.safetensors`);
+    const loaded = await ebm.loadModel(`${dir}/m.safetensors`);
+    const again = await ebm.sample(loaded, { n: 8, seed: 1, sampler: annealed });
+    assert.deepEqual(again.levelTimes, r.levelTimes);
+  });
+
+  it('DSM with 16 levels: 10 sampler levels on the grid; continuous-time DSM: evenly spaced', async () => {
+    const gridded = ebm.energyModel(timed);
+    await ebm.train(gridded, data, { loss: { kind: 'dsm', path: 'vp', levels: 16 }, batchSize: 16, steps: 1 });
+    const a = await ebm.sample(gridded, { n: 4, sampler: annealed });
+    assert.ok(onGrid(a.levelTimes!, 16));
+    const continuous = ebm.energyModel(timed);
+    await ebm.train(continuous, data, { loss: { kind: 'dsm', path: 'vp' }, batchSize: 16, steps: 1 });
+    const b = await ebm.sample(continuous, { n: 4, sampler: { ...annealed, levels: 4 } });
+    assert.deepEqual(Array.from(b.levelTimes!), [1, 0.667, 0.334, 0.001].map(Math.fround));
   });
 });
 

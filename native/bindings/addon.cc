@@ -7,6 +7,7 @@
 #include "io/checkpoint.h"
 #include "io/json.h"
 #include "js_errors.h"
+#include "kinds.h"
 #include "model_wrap.h"
 #include "threads.h"
 
@@ -23,6 +24,23 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
     o.Set("defaultDevice", r.defaultDevice);
     o.Set("numThreads", r.numThreads);
     o.Set("distributed", r.distributedBackends);
+    return o;
+  });
+}
+
+Napi::Array stringsToJs(Napi::Env env, const std::vector<std::string>& items) {
+  Napi::Array a = Napi::Array::New(env, items.size());
+  for (size_t i = 0; i < items.size(); ++i) a.Set(static_cast<uint32_t>(i), items[i]);
+  return a;
+}
+
+// The kinds of each registry table, for the test that the TS unions list the same.
+Napi::Value Kinds(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("losses", stringsToJs(info.Env(), lossKinds()));
+    o.Set("samplers", stringsToJs(info.Env(), samplerKinds()));
+    o.Set("models", stringsToJs(info.Env(), modelKinds()));
     return o;
   });
 }
@@ -63,6 +81,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ModelWrap::Init(env, exports);
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("kinds", Napi::Function::New(env, Kinds));
   exports.Set("createModel", Napi::Function::New(env, CreateModel));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("train", Napi::Function::New(env, Train));

@@ -46,6 +46,7 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
           o.Set("energy", floatsToJs(env, result->energy));
           if (result->acceptRate.defined()) o.Set("acceptRate", floatsToJs(env, result->acceptRate));
           if (result->stepSize.defined()) o.Set("stepSize", floatsToJs(env, result->stepSize.reshape({-1})));
+          if (result->levelTimes.defined()) o.Set("levelTimes", floatsToJs(env, result->levelTimes));
           if (result->energyTrace.defined()) o.Set("energyTrace", floatsToJs(env, result->energyTrace));
           if (!result->trajectory.empty()) o.Set("trajectory", tensorToJs(env, torch::stack(result->trajectory)));
           return o;

@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <sstream>
+
 #include "distributed/communicator.h"
 #include "errors.h"
 #include "io/json.h"
@@ -14,6 +16,8 @@ namespace ebm {
 namespace {
 const char* kConfigKey = "ebm_torch.config";
 const char* kFormatKey = "ebm_torch.format";
+// The training grid of a time-conditioned model: "<levels> <tMin>".
+const char* kGridKey = "ebm_torch.training_grid";
 // 2: time-conditioned MLP configs name their timeMaxFrequency; format 1 files used 1000.
 const char* kFormatVersion = "2";
 // Model-specific metadata (EnergyModel::checkpointMetadata) travels under this prefix.
@@ -31,6 +35,12 @@ void writeCheckpoint(const EnergyModel& model, const std::string& path, const st
       {"format", "pt"}, {kFormatKey, kFormatVersion}, {kConfigKey, model.config().dump()}};
   for (const auto& [key, value] : model.checkpointMetadata()) metadata[std::string(kExtraPrefix) + key] = value;
   for (const auto& [key, value] : extraMetadata) metadata["ebm_torch." + key] = value;
+  if (model.trainingGrid().levels > 0) {
+    std::ostringstream grid;
+    grid.precision(17);
+    grid << model.trainingGrid().levels << " " << model.trainingGrid().tMin;
+    metadata[kGridKey] = grid.str();
+  }
   std::vector<NamedTensor> tensors = model.state();
   tensors.insert(tensors.end(), extra.begin(), extra.end());
   safetensors::save(path, tensors, metadata);
@@ -55,6 +65,15 @@ std::shared_ptr<EnergyModel> loadModel(const std::string& path, const std::strin
     model = makeModel(config);
   } catch (const ConfigError& e) {
     throw IoError("checkpoint '" + path + "' holds an invalid model config: " + e.what());
+  }
+  auto grid = file.metadata.find(kGridKey);
+  if (grid != file.metadata.end()) {
+    std::istringstream in(grid->second);
+    EnergyModel::TrainingGrid g;
+    if (!(in >> g.levels >> g.tMin) || g.levels < 2 || !(g.tMin > 0 && g.tMin < 1))
+      throw IoError("checkpoint '" + path + "': metadata '" + kGridKey + "' is not '<levels> <tMin>': '" +
+                    grid->second + "'");
+    model->setTrainingGrid(g);
   }
   for (const auto& expected : model->state()) {
     const NamedTensor* found = nullptr;

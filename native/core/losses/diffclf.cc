@@ -49,6 +49,8 @@ class DiffusiveClassification : public Loss {
     grid_ = dsm_.path.grid(levels_, model.device());
   }
 
+  EnergyModel::TrainingGrid trainingGrid() const override { return {levels_, dsm_.path.tMin}; }
+
   std::vector<NamedTensor> parameters() const override { return {{"diffclf.offsets", offsets_}}; }
   double defaultGradClip() const override { return 1.0; }
   double parameterLr() const override { return offsetLr_; }

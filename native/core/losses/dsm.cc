@@ -73,6 +73,10 @@ class PathDsm : public Loss {
     return {pathDsmPerRow(model, x, t, options_, gen).mean(), {}};
   }
 
+  EnergyModel::TrainingGrid trainingGrid() const override {
+    return levels_ > 0 ? EnergyModel::TrainingGrid{levels_, options_.path.tMin} : EnergyModel::TrainingGrid{};
+  }
+
  private:
   PathDsmOptions options_;
   int64_t levels_;

@@ -41,6 +41,8 @@ class Loss {
   // Non-trainable state a resumed run needs (CD's replay buffer), named without a prefix, and
   // putting it back from a checkpoint (throws IoError for a tensor of the wrong shape).
   virtual std::vector<NamedTensor> state() const { return {}; }
+  // Losses that train on a grid of noise levels (DSM with levels, DiffCLF) name it.
+  virtual EnergyModel::TrainingGrid trainingGrid() const { return {}; }
   virtual void restoreState(const std::map<std::string, at::Tensor>& saved, const c10::Device& device) {}
 };
 

@@ -32,6 +32,16 @@ class EnergyModel {
 
   virtual bool timeConditioned() const { return false; }
 
+  // The noise levels a loss trained this time-conditioned model on: linspace(tMin, 1, levels)
+  // (NoisePath::grid). levels 0: none known (continuous-time training, or trained elsewhere).
+  // Saved in checkpoints; the annealed sampler puts its schedule on these levels.
+  struct TrainingGrid {
+    int64_t levels = 0;
+    double tMin = 0;
+  };
+  const TrainingGrid& trainingGrid() const { return trainingGrid_; }
+  void setTrainingGrid(const TrainingGrid& grid) { trainingGrid_ = grid; }
+
   const std::vector<int64_t>& eventShape() const { return eventShape_; }
   c10::Device device() const { return device_; }
   const json::Value& config() const { return config_; }
@@ -78,6 +88,7 @@ class EnergyModel {
   c10::Device device_;
   std::vector<NamedTensor> parameters_;
   std::vector<NamedTensor> buffers_;
+  TrainingGrid trainingGrid_;
   std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
   bool training_ = false;
   int64_t parameterCount_ = 0;

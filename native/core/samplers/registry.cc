@@ -1,20 +1,28 @@
 #include <torch/torch.h>
 
 #include "errors.h"
+#include "kinds.h"
 #include "samplers/sampler_registry.h"
 #include "tensor_util.h"
 
 namespace ebm {
 
+namespace {
+// The sampler kinds: adding one is its .cc and one line here (and its TS schema member).
+const KindTable<std::unique_ptr<Sampler> (*)(const json::Value&, const std::string&)> kSamplers = {
+    {"langevin", makeLangevin},         {"mala", makeMala},        {"hmc", makeHmc},
+    {"annealed", makeAnnealedLangevin}, {"wgf", makeGradientFlow},
+};
+}  // namespace
+
+std::vector<std::string> samplerKinds() { return kindNames(kSamplers); }
+
 std::unique_ptr<Sampler> makeSampler(const json::Value& config, const std::string& where) {
   if (!config.isObject()) throw ConfigError(where + " must be an object");
   const std::string kind = json::getString(config, "kind", where);
-  if (kind == "langevin") return makeLangevin(config, where);
-  if (kind == "mala") return makeMala(config, where);
-  if (kind == "hmc") return makeHmc(config, where);
-  if (kind == "annealed") return makeAnnealedLangevin(config, where);
-  if (kind == "wgf") return makeGradientFlow(config, where);
-  throw ConfigError(where + ".kind must be one of langevin, mala, hmc, annealed, wgf; got '" + kind + "'");
+  for (const auto& entry : kSamplers)
+    if (kind == entry.kind) return entry.make(config, where);
+  throw ConfigError(where + ".kind must be one of " + joinKinds(kSamplers) + "; got '" + kind + "'");
 }
 
 at::Tensor Sampler::defaultInit(EnergyModel& model, int64_t n, at::Generator& gen) const {

@@ -34,6 +34,8 @@ struct SampleResult {
   // Mean energy over the chains per recorded step (at most kMaxTrace entries), on the device
   // until sampleModel moves it.
   at::Tensor energyTrace;
+  // The annealed sampler: the time of each level it ran, from the noisiest (float64, CPU).
+  at::Tensor levelTimes;
 };
 
 class Sampler {

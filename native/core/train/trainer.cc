@@ -123,6 +123,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
 
   std::unique_ptr<Loss> loss = makeLoss(cfg["loss"], model);
   loss->setCancelFlag(&cancel);
+  if (loss->trainingGrid().levels > 0) model.setTrainingGrid(loss->trainingGrid());
   const double gradClip = cfg.has("gradClip") ? json::getNumber(cfg, "gradClip", "train") : loss->defaultGradClip();
   if (!(gradClip >= 0)) throw ConfigError("train.gradClip must be >= 0 (0 turns clipping off)");
 
