@@ -92,3 +92,10 @@ export function row(t: Tensor, i: number): Float32Array {
 export function snapshot(x: Tensor): Tensor {
   return { data: x.data.slice(), shape: [...x.shape] };
 }
+
+/** The first `n` rows of a tensor, as a view. */
+export function firstRows(t: Tensor, n: number): Tensor {
+  const k = Math.min(n, t.shape[0]);
+  const per = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  return { data: t.data.subarray(0, k * per), shape: [k, ...t.shape.slice(1)] };
+}

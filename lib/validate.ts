@@ -1,5 +1,5 @@
 /** Field checks shared by every config schema; each failure names the field path. */
-import { EbmConfigError } from './errors';
+import { EbmConfigError, EbmError } from './errors';
 
 export type Obj = Record<string, unknown>;
 
@@ -163,5 +163,15 @@ export function optionalDevice(obj: Obj, key: string, path: string): void {
   const v = obj[key];
   if (v !== undefined && (typeof v !== 'string' || !devicePattern.test(v))) {
     throw new EbmConfigError(`${path}.${key} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got ${describeValue(v)}`);
+  }
+}
+
+/** Re-labels a validation message from a library path ('config.loss.t') to the file's ('train.loss.t'). */
+export function relabel<T>(from: RegExp, to: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof EbmError) err.message = err.message.replace(from, to);
+    throw err;
   }
 }

@@ -6,7 +6,7 @@ import { readNpy } from '../data/npy';
 import { toy, toyLogDensity, toyMixture, ToyName, toyNames } from '../data/toy';
 import { UsageError, numberFlag, parseCommand, parseGrid, parseNumber, requiredFlag, stringFlag } from './args';
 import { energies, gridNllAt, is2dShape, mean } from './figures';
-import { fitRows } from './run-config';
+import { fitRows } from '../data/spec';
 import { deviceFlag } from './sample';
 
 export const evalHelp = `Usage: ebm eval <model.safetensors> --data DATA [--grid lo,hi,res] [--t T] [--device D]

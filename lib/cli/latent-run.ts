@@ -45,7 +45,8 @@ import {
 } from '../validate';
 import { requireLayout, STRIP_COLUMNS } from './latent-figures';
 import type { MaskKind } from '../metrics/images';
-import { checkRunHeader, DataSpec, fitRows, loadData, namingFile, readJsonFile, validateDataSpec } from './run-config';
+import { DataSpec, fitRows, loadData, validateDataSpec } from '../data/spec';
+import { checkRunHeader, namingFile, readJsonFile } from './run-config';
 
 export interface LatentEvalSpec {
   samples: { n: number; seed: number; prior: { steps: number; stepSize: number } };

@@ -32,7 +32,7 @@ import {
   ProgressSink,
   progressSink,
 } from './progress';
-import { firstRows } from './run-config';
+import { firstRows } from '../tensor';
 
 /** Output files of a latent run; stale copies from an earlier run in the same folder are removed first. */
 const OUTPUTS = [

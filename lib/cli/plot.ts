@@ -6,7 +6,8 @@ import { writeFileAtomic } from '../log/run';
 import { parseCommand } from './args';
 import { densityFigure, is2dShape, lossPng, parseMetricsJsonl } from './figures';
 import { latentLossPng } from './latent-figures';
-import { GridSpec, RunConfig, defaultBox, fitRows, loadData, readJsonFile } from './run-config';
+import { fitRows, loadData } from '../data/spec';
+import { GridSpec, RunConfig, defaultBox, readJsonFile } from './run-config';
 import { displayPath } from './train';
 
 export const plotHelp = `Usage: ebm plot <runDir>

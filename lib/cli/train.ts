@@ -36,7 +36,8 @@ import { resumeCheckpoint } from './resume';
 import { isLatentRunFile } from './latent-run';
 import { trainLatentCommand } from './latent-train';
 import { formatLoss, formatRate, formatSeconds, progressSink } from './progress';
-import { firstRows, PreparedRun, prepareRun } from './run-config';
+import { firstRows } from '../tensor';
+import { PreparedRun, prepareRun } from './run-config';
 
 export { displayPath };
 

@@ -5,8 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { EbmConfigError, EbmError, EbmIoError, Tensor } from '../index';
-import { imageFolder } from '../data/image-folder';
+import { EbmConfigError, EbmError, EbmIoError } from '../errors';
+import { Tensor } from '../tensor';
+import { imageFolder } from './image-folder';
 import {
   checkNumber,
   describeValue,
