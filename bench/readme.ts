@@ -6,6 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Diagnostics } from './workloads';
+import { formatJson, markdownTable, replaceBetweenMarkers, wrap } from '../examples/reproduce/markdown';
+
+export { formatJson };
 
 /** One side of a workload: its rate over the repetitions, peak RSS and diagnostics (means). */
 export interface Side extends Diagnostics {
@@ -71,23 +74,6 @@ export function formatRate(r: number): string {
   return r.toFixed(2);
 }
 
-/** JSON with two-space indents and arrays of numbers or strings on one line, as Prettier writes it. */
-export function formatJson(value: unknown): string {
-  const text = JSON.stringify(value, null, 2).replace(/\[\n\s*([^[\]{}]*?)\n\s*\]/g, (_all, inner: string) =>
-    inner.length > 0 ? `[${inner.split(/,\n\s*/).join(', ')}]` : '[]',
-  );
-  return `${text}\n`;
-}
-
-/** A Markdown table laid out the way Prettier lays it out. */
-function markdownTable(rows: string[][], right: boolean[]): string {
-  const widths = rows[0].map((_, c) => Math.max(3, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, c) => (right[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join(' | ')} |`;
-  const rule = `| ${widths.map((w, c) => (right[c] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
-  return [line(rows[0]), rule, ...rows.slice(1).map(line)].join('\n');
-}
-
 export function renderPerformance(r: BenchResults): string {
   const m = r.machine;
   const day = r.generated.slice(0, 10);
@@ -127,30 +113,9 @@ export function renderPerformance(r: BenchResults): string {
   return [wrap(prose), '', markdownTable(rows, [false, true, false, true, true, true, false, true, false])].join('\n');
 }
 
-/** Words joined into lines of at most `width` characters; no line starts with a Markdown list or heading marker. */
-function wrap(text: string, width = 100): string {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    const risky = /^([-+*#>]|\d+[.)])$/.test(word);
-    if (line && line.length + 1 + word.length > width && !risky) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line ? `${line} ${word}` : word;
-    }
-  }
-  return [...lines, line].join('\n');
-}
-
 /** Replaces the text between the README's markers with the section for `results`. */
 export function updateReadme(results: BenchResults, file = readmePath): void {
-  const text = fs.readFileSync(file, 'utf8');
-  const a = text.indexOf(begin);
-  const b = text.indexOf(end);
-  if (a < 0 || b < a) throw new Error(`${file} lacks the markers ${begin} ... ${end}`);
-  const next = `${text.slice(0, a + begin.length)}\n\n${renderPerformance(results)}\n\n${text.slice(b)}`;
-  if (next !== text) fs.writeFileSync(file, next);
+  replaceBetweenMarkers(file, begin, end, renderPerformance(results));
   console.log(`updated the Performance section of ${path.relative(process.cwd(), file)}`);
 }
 

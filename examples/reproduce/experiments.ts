@@ -1,0 +1,23 @@
+/** The experiments of `npm run reproduce`, in README order. */
+import type { Experiment } from './common';
+import { composition } from './composition';
+import { diffClf } from './diffclf';
+import { gradientFlow } from './gradient-flow';
+import { latentPrior } from './latent-prior';
+import { modeBlindness } from './mode-blindness';
+import { toys } from './toys';
+
+export const experiments: Array<Experiment<never>> = [
+  modeBlindness,
+  toys,
+  diffClf,
+  composition,
+  gradientFlow,
+  latentPrior,
+] as unknown as Array<Experiment<never>>;
+
+export const experimentNames = experiments.map((e) => e.name);
+
+export function recordFile(name: string): string {
+  return `reproduce-${name}.json`;
+}

@@ -1,0 +1,58 @@
+import { strict as assert } from 'node:assert';
+import { Context } from '../examples/reproduce/common';
+import { quickConfig as diffClfQuick, runDiffClf } from '../examples/reproduce/diffclf';
+import { quickConfig as flowQuick, runGradientFlow } from '../examples/reproduce/gradient-flow';
+import { quickConfig as modeQuick, runModeBlindness } from '../examples/reproduce/mode-blindness';
+
+// Issue 15's acceptance claims, checked on the CI-sized (`npm run reproduce -- --quick`) configurations of
+// examples/reproduce. The thresholds are the issue's, unchanged; beside each stands what the full run measured
+// (examples/results/reproduce-*.json, README "Results"; 2 cores, OMP_NUM_THREADS=1, 29 min). The quick sizes keep
+// the full step budgets and drop seeds and settings, so they run seed 0, and two claims hold there but not on every
+// seed of the full run: DSM's blindness (seed 1) and DiffCLF's halving in d = 2 (seed 1). The README table says so.
+const ctx: Context = { quick: true, log: (line) => console.log(`      ${line}`) };
+
+describe("npm run reproduce -- --quick: the papers' qualitative claims", function () {
+  this.timeout(300000);
+
+  it('mode blindness: ED (t = 8) learns the mirrored weights 0.2 / 0.8, DSM (σ = 0.1) does not', async () => {
+    // quick: ED t = 8 and DSM σ = 0.1 at w = 0.2 and 0.8, seed 0, the full run's 6000 steps.
+    const { results } = await runModeBlindness(ctx, modeQuick);
+    const ed = results.summary.find((s) => s.method === 'ed-8')!;
+    const dsm = results.summary.find((s) => s.method === 'dsm-0.1')!;
+    // Full run, seeds 0, 1, 2: ED's gaps 0.643, 0.495, 0.661, largest error 0.070 (holds on every seed); DSM's gaps
+    // -0.053, 0.562, -0.178: blind on seeds 0 and 2, but seed 1 lands near the truth (0.30 / 0.86), so the claim
+    // "DSM's differ by < 0.3" holds on 2 of 3 seeds. Quick (seed 0): ED 0.643 / 0.035, DSM -0.053.
+    assert.ok(ed.mirroredGap[0] > 0.45, `ED's mirrored weights differ by ${ed.mirroredGap[0]} (need > 0.45)`);
+    assert.ok(ed.maxMirroredError < 0.12, `ED's largest error ${ed.maxMirroredError} (need < 0.12)`);
+    assert.ok(
+      Math.abs(dsm.mirroredGap[0]) < 0.3,
+      `DSM's mirrored weights differ by ${dsm.mirroredGap[0]} (need < 0.3)`,
+    );
+  });
+
+  it("DiffCLF: DSM + CLF at most halves DSM's mode-weight error and keeps R² ≥ 0.9 between levels (d = 2)", async () => {
+    // quick: the two-mode mixture in d = 2, seed 0, the full run's 5000 + 1000 steps.
+    const { results } = await runDiffClf(ctx, diffClfQuick);
+    const run = results.runs[0];
+    // Full run, seeds 0, 1: weight error DSM 0.108 / 0.010, DSM + CLF 0.010 / 0.069 (seed 1's DSM alone happens to
+    // land on the weight, so the mean over seeds, 0.059 against 0.039, misses the halving); d = 8: 0.225 against
+    // 0.012 (holds); 40 modes in d = 32: 0.339 against 0.175 (misses by a hair). R² at t = 0.01: 0.923, 0.934.
+    // Quick (seed 0): 0.108 against 0.010, R² 0.923.
+    assert.ok(
+      run.clf.weightError <= 0.5 * run.dsm.weightError,
+      `weight error DSM ${run.dsm.weightError}, DSM + CLF ${run.clf.weightError} (need at most half)`,
+    );
+    assert.ok(run.clf.r2At001 >= 0.9, `R² at t = 0.01: ${run.clf.r2At001}`);
+  });
+
+  it('gradient flow: within-mode spread within 10 % of the truth, without repulsion it collapses', async () => {
+    // quick: 1000 particles, 240 gradient evaluations (120 Heun steps), seed 0; no CD part.
+    const { results } = await runGradientFlow(ctx, { ...flowQuick, cdSteps: 0 });
+    const spread = (name: string) => results.rows.find((r) => r.sampler === name)!.spread;
+    // Full run (2000 particles, seeds 0-2, 240 gradients): spread 0.348 against 0.354, without repulsion 0.000.
+    // Quick: 0.344 and 0.000.
+    const truth = results.trueSpread;
+    assert.ok(Math.abs(spread('wgf') - truth) <= 0.1 * truth, `spread ${spread('wgf')} vs true ${truth}`);
+    assert.ok(spread('wgf-no-repulsion') < 0.5 * truth, `no-repulsion spread ${spread('wgf-no-repulsion')}`);
+  });
+});
