@@ -96,9 +96,6 @@ std::unique_ptr<Communicator> connect(const DistributedConfig& cfg) {
   if (backends.find(cfg.backend) == std::string::npos)
     throw ConfigError("train.distributed.backend '" + cfg.backend + "' is not in this build (it has: " + backends +
                       (cfg.backend == "nccl" ? "; NCCL needs a CUDA LibTorch built with it)" : ")"));
-  if (cfg.worldSize < 1 || cfg.rank < 0 || cfg.rank >= cfg.worldSize)
-    throw ConfigError("train.distributed: rank " + std::to_string(cfg.rank) +
-                      " is not in [0, worldSize = " + std::to_string(cfg.worldSize) + ")");
 #ifdef EBM_TORCH_DISTRIBUTED
   const std::string where = "rank " + std::to_string(cfg.rank) + " of " + std::to_string(cfg.worldSize) + " (" +
                             cfg.masterAddr + ":" + std::to_string(cfg.masterPort) + ")";
@@ -147,7 +144,8 @@ std::unique_ptr<Communicator> connect(const DistributedConfig& cfg) {
   throw ConfigError("train.distributed: no backend available");
 }
 
-void allReduceBucketed(Communicator& comm, const std::vector<at::Tensor>& tensors, int64_t bucketBytes) {
+void allReduceBucketed(Communicator& comm, const std::vector<at::Tensor>& tensors, double scale) {
+  constexpr int64_t bucketBytes = 25 << 20;
   torch::NoGradGuard noGrad;
   size_t begin = 0;
   while (begin < tensors.size()) {
@@ -162,6 +160,7 @@ void allReduceBucketed(Communicator& comm, const std::vector<at::Tensor>& tensor
     }
     std::vector<at::Tensor> bucket{torch::cat(flat)};
     comm.allReduceSum(bucket);
+    if (scale != 1.0) bucket[0].mul_(scale);
     int64_t offset = 0;
     for (size_t i = begin; i < end; ++i) {
       const int64_t n = tensors[i].numel();

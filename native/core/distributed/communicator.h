@@ -45,8 +45,8 @@ std::unique_ptr<Communicator> connect(const DistributedConfig& config);
 // What this build supports: e.g. "gloo", "gloo nccl", or "" with the reason in `missing`.
 std::string distributedBackends(std::string* missing = nullptr);
 
-// Sums `tensors` (same shapes on every rank) across ranks in buckets of about `bucketBytes`:
-// each bucket is flattened into one buffer and reduced in one call.
-void allReduceBucketed(Communicator& comm, const std::vector<at::Tensor>& tensors, int64_t bucketBytes = 25 << 20);
+// Sums `tensors` (same shapes on every rank) across ranks, times `scale`, in place, in buckets of
+// about 25 MB: each bucket is flattened into one buffer and reduced in one call.
+void allReduceBucketed(Communicator& comm, const std::vector<at::Tensor>& tensors, double scale = 1.0);
 
 }  // namespace ebm

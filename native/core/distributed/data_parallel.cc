@@ -17,12 +17,7 @@ DistributedConfig distributedConfig(const json::Value& cfg) {
   d.masterAddr = json::getString(cfg, "masterAddr", where, "127.0.0.1");
   d.masterPort = static_cast<int>(json::getInt(cfg, "masterPort", where, 29500));
   d.timeoutSeconds = json::getNumber(cfg, "timeoutSeconds", where, 60);
-  if (d.worldSize < 1 || d.rank < 0 || d.rank >= d.worldSize)
-    throw ConfigError(where + ": rank " + std::to_string(d.rank) +
-                      " must lie in [0, worldSize = " + std::to_string(d.worldSize) + ")");
-  if (d.masterPort < 1 || d.masterPort > 65535) throw ConfigError(where + ".masterPort must be in [1, 65535]");
-  if (!(d.timeoutSeconds > 0)) throw ConfigError(where + ".timeoutSeconds must be > 0");
-  return d;
+  return d;  // ranges were checked once, by the TS façade (lib/distributed.ts)
 }
 
 bool reduceGradients(Communicator& comm, const std::vector<at::Tensor>& params, bool stop) {
@@ -31,19 +26,16 @@ bool reduceGradients(Communicator& comm, const std::vector<at::Tensor>& params, 
   std::vector<bool> had;
   for (const auto& p : params) {
     had.push_back(p.grad().defined());
-    if (!had.back()) const_cast<at::Tensor&>(p).mutable_grad() = torch::zeros_like(p);
+    if (!had.back()) p.mutable_grad() = torch::zeros_like(p);
     tensors.push_back(p.grad());
   }
   at::Tensor flag = torch::full({1}, stop ? 1.0f : 0.0f, params.front().options().requires_grad(false));
   tensors.push_back(flag);
-  allReduceBucketed(comm, tensors);
+  // The mean over the ranks (the flag stays > 0 when any rank asked to stop).
+  allReduceBucketed(comm, tensors, 1.0 / comm.worldSize());
   if (flag.item<float>() > 0) return true;
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (had[i])
-      params[i].grad().div_(comm.worldSize());
-    else  // no rank had a gradient for it (the same on every rank): keep it absent
-      const_cast<at::Tensor&>(params[i]).mutable_grad() = at::Tensor();
-  }
+  for (size_t i = 0; i < params.size(); ++i)
+    if (!had[i]) params[i].mutable_grad() = at::Tensor();  // no rank had one (the same on every rank)
   return false;
 }
 
@@ -75,8 +67,7 @@ void averageTensors(Communicator& comm, const std::vector<at::Tensor>& tensors) 
   torch::NoGradGuard noGrad;
   std::vector<at::Tensor> views;
   for (const auto& t : tensors) views.push_back(t.detach());
-  allReduceBucketed(comm, views);
-  for (auto& v : views) v.div_(comm.worldSize());
+  allReduceBucketed(comm, views, 1.0 / comm.worldSize());
 }
 
 }  // namespace ebm

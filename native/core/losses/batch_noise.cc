@@ -8,40 +8,37 @@ namespace ebm {
 
 namespace {
 thread_local const RowShard* current = nullptr;
+
+// A draw for `shape` (shape[0] = batch rows): the global batch's, narrowed to this rank's rows,
+// when a shard is in scope and the draw is for its rows; else the plain draw.
+template <typename Draw>
+at::Tensor draw(at::IntArrayRef shape, Draw&& plain) {
+  const RowShard* shard = current;
+  if (shard == nullptr || shape.empty() || shape[0] != shard->local || shard->global == shard->local)
+    return plain(shape);
+  std::vector<int64_t> global(shape.begin(), shape.end());
+  global[0] = shard->global;
+  return plain(at::IntArrayRef(global)).narrow(0, shard->offset, shard->local);
+}
 }  // namespace
 
-struct RowShardAccess {
-  // The shard a draw of `rows` rows belongs to, or null for a plain draw.
-  static const RowShard* forRows(int64_t rows) {
-    return current != nullptr && current->local_ == rows && current->global_ != rows ? current : nullptr;
-  }
-  template <typename Draw>
-  static at::Tensor draw(at::IntArrayRef shape, Draw&& draw) {
-    const RowShard* shard = shape.empty() ? nullptr : forRows(shape[0]);
-    if (shard == nullptr) return draw(shape);
-    std::vector<int64_t> global(shape.begin(), shape.end());
-    global[0] = shard->global_;
-    return draw(at::IntArrayRef(global)).narrow(0, shard->offset_, shard->local_);
-  }
-};
-
 RowShard::RowShard(int64_t offset, int64_t local, int64_t global)
-    : previous_(current), offset_(offset), local_(local), global_(global) {
+    : offset(offset), local(local), global(global), previous_(current) {
   current = this;
 }
 
 RowShard::~RowShard() { current = previous_; }
 
 at::Tensor batchRandn(at::IntArrayRef shape, at::Generator& gen, const at::TensorOptions& options) {
-  return RowShardAccess::draw(shape, [&](at::IntArrayRef s) { return torch::randn(s, gen, options); });
+  return draw(shape, [&](at::IntArrayRef s) { return torch::randn(s, gen, options); });
 }
 
 at::Tensor batchRand(at::IntArrayRef shape, at::Generator& gen, const at::TensorOptions& options) {
-  return RowShardAccess::draw(shape, [&](at::IntArrayRef s) { return torch::rand(s, gen, options); });
+  return draw(shape, [&](at::IntArrayRef s) { return torch::rand(s, gen, options); });
 }
 
 at::Tensor batchRandint(int64_t high, at::IntArrayRef shape, at::Generator& gen, const at::TensorOptions& options) {
-  return RowShardAccess::draw(shape, [&](at::IntArrayRef s) { return torch::randint(high, s, gen, options); });
+  return draw(shape, [&](at::IntArrayRef s) { return torch::randint(high, s, gen, options); });
 }
 
 }  // namespace ebm

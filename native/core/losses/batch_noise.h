@@ -10,18 +10,16 @@
 namespace ebm {
 
 // The rows [offset, offset + local) of a global batch of `global` rows, for the current thread.
-class RowShard {
- public:
+struct RowShard {
   RowShard(int64_t offset, int64_t local, int64_t global);
   ~RowShard();
   RowShard(const RowShard&) = delete;
   RowShard& operator=(const RowShard&) = delete;
 
+  const int64_t offset, local, global;
+
  private:
   const RowShard* previous_;
-
-  friend struct RowShardAccess;
-  int64_t offset_, local_, global_;
 };
 
 // shape[0] is the number of batch rows the draw is for.

@@ -180,6 +180,8 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   }
   // Rank 0 alone writes checkpoints.
   const bool writer = !comm || comm->rank() == 0;
+  std::vector<at::Tensor> buffers;
+  for (const auto& b : model.buffers()) buffers.push_back(b.tensor);
   const auto longOpts = torch::TensorOptions().device(model.device()).dtype(torch::kLong);
   at::Tensor order;
   int64_t cursor = n;  // forces a shuffle before the first batch
@@ -334,11 +336,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     optimizer.step();
     loss->afterStep();
     // Buffers (batch-norm statistics): the ranks' means, so every rank holds the same state.
-    if (comm && !model.buffers().empty()) {
-      std::vector<at::Tensor> buffers;
-      for (const auto& b : model.buffers()) buffers.push_back(b.tensor);
-      averageTensors(*comm, buffers);
-    }
+    if (comm) averageTensors(*comm, buffers);
     if (emaDecay > 0) {
       torch::NoGradGuard noGrad;
       const auto& ps = model.parameters();
