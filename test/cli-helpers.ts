@@ -1,6 +1,6 @@
 /** Running the compiled CLI in tests, and what its failures must look like. */
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
@@ -45,4 +45,23 @@ export function assertOneLineError(r: CliResult, code: number, pattern: RegExp):
 
 export function decodePng(file: string): PNG {
   return PNG.sync.read(fs.readFileSync(file));
+}
+
+/** Runs `ebm <args>` and sends SIGINT once it prints its first progress line; its status and stderr. */
+export function interruptAtFirstStep(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env });
+  let stderr = '';
+  let sent = false;
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (!sent && /\nstep \d+/.test(stderr)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
 }

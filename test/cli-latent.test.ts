@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
@@ -7,7 +6,7 @@ import { readNpy, writeNpy } from '../lib/data/npy';
 import { fashionMnistAvailable } from '../lib/data/fashion';
 import { prepareLatentRun } from '../lib/cli/latent-run';
 import { skipUnless, tmpDir } from './helpers';
-import { assertOneLineError, CLI, CliResult, decodePng, runCli } from './cli-helpers';
+import { assertOneLineError, CliResult, decodePng, interruptAtFirstStep, runCli } from './cli-helpers';
 
 // These models are tiny: one LibTorch thread is plenty, and it keeps the runs fast on a machine
 // whose cores are busy (spinning intra-op threads slow small ops down a lot there).
@@ -238,17 +237,7 @@ describe('cli: latent image priors', function () {
       const cfg = tinyConfig('long');
       Object.assign(cfg.train as object, { steps: 1_000_000, checkpoint: undefined });
       write('long.json', cfg);
-      const child = spawn(process.execPath, [CLI, 'train', 'long.json'], { cwd: dir, env });
-      let stderr = '';
-      let sent = false;
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (!sent && /\nstep \d+/.test(stderr)) {
-          sent = true;
-          child.kill('SIGINT');
-        }
-      });
-      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      const { code, stderr } = await interruptAtFirstStep(['train', 'long.json'], dir, env);
       assert.equal(code, 130, stderr);
       const lines = stderr.trim().split('\n');
       assert.match(lines[lines.length - 1], /^ebm: interrupted during training after step \d+\/1000000; kept /);

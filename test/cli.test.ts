@@ -10,7 +10,7 @@ import { prepareRun } from '../lib/cli/run-config';
 import { isLatentRunFile, prepareLatentRun } from '../lib/cli/latent-run';
 import { energyModel } from '../lib/index';
 import { tmpDir } from './helpers';
-import { assertOneLineError, CLI, CliResult, decodePng, runCli } from './cli-helpers';
+import { assertOneLineError, CLI, CliResult, decodePng, interruptAtFirstStep, runCli } from './cli-helpers';
 
 const ebm = (args: string[], cwd: string): Promise<CliResult> => runCli(args, cwd, { timeout: 90_000 });
 
@@ -159,17 +159,7 @@ describe('cli: the ebm command', () => {
 
     it('Ctrl-C stops training, keeps the files and exits 130', async () => {
       fs.writeFileSync(path.join(dir, 'long.json'), JSON.stringify(smallConfig('long', 1_000_000)));
-      const child = spawn(process.execPath, [CLI, 'train', 'long.json'], { cwd: dir });
-      let stderr = '';
-      let sent = false;
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (!sent && /\nstep \d+/.test(stderr)) {
-          sent = true;
-          child.kill('SIGINT');
-        }
-      });
-      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      const { code, stderr } = await interruptAtFirstStep(['train', 'long.json'], dir);
       assert.equal(code, 130, stderr);
       const lines = stderr.trim().split('\n');
       assert.match(lines[lines.length - 1], /^ebm: interrupted during training after step \d+\/1000000; kept /);
