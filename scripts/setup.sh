@@ -44,6 +44,14 @@ if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null || ! command -v 
     die "cmake, g++ and make are required. Debian/Ubuntu: sudo apt-get install -y cmake g++ make"
   fi
 fi
+# nlohmann-json: the JSON of checkpoint metadata and of the configs that cross from TypeScript.
+if [ ! -f /usr/include/nlohmann/json.hpp ] && [ ! -f /usr/local/include/nlohmann/json.hpp ]; then
+  if can_apt; then
+    apt_install nlohmann-json3-dev
+  else
+    die "nlohmann-json (>= 3.11) is required. Debian/Ubuntu: sudo apt-get install -y nlohmann-json3-dev"
+  fi
+fi
 
 # --- LibTorch ------------------------------------------------------------------------------
 # A Python torch counts only when it ships the CMake package (pip wheels do; Debian's

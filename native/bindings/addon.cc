@@ -10,6 +10,7 @@
 #include "kinds.h"
 #include "model_wrap.h"
 #include "threads.h"
+#include "train/settings.h"
 
 namespace ebm::bindings {
 namespace {
@@ -82,6 +83,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("kinds", Napi::Function::New(env, Kinds));
+  // JSON text: the defaults of every optional option (train/settings.h optionDefaults()).
+  exports.Set("optionDefaultsJson", Napi::String::New(env, optionDefaults().dump()));
   exports.Set("createModel", Napi::Function::New(env, CreateModel));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("train", Napi::Function::New(env, Train));

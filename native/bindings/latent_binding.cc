@@ -8,6 +8,7 @@
 #include "distributed/data_parallel.h"
 #include "errors.h"
 #include "functions.h"
+#include "io/fields.h"
 #include "io/json.h"
 #include "latent/latent_ops.h"
 #include "latent/latent_trainer.h"
@@ -41,14 +42,14 @@ LatentTrainSettings settingsFrom(const json::Value& cfg) {
   s.batchSize = json::getInt(cfg, "batchSize", "options");
   s.logEvery = json::getInt(cfg, "logEvery", "options");
   s.seed = static_cast<uint64_t>(json::getInt(cfg, "seed", "options"));
-  const json::Value& post = cfg["posterior"];
+  const json::Value& post = json::member(cfg, "posterior");
   s.posterior = chainFrom(post, "options.posterior");
   s.persistent = json::getBool(post, "persistent", "options.posterior", false);
   s.sigma = json::getNumber(post, "sigma", "options.posterior");
-  const json::Value& prior = cfg["prior"];
-  s.trainPrior = prior.isObject();
+  const json::Value& prior = json::member(cfg, "prior");
+  s.trainPrior = prior.is_object();
   if (s.trainPrior) {
-    s.priorLoss = prior["loss"];
+    s.priorLoss = json::member(prior, "loss");
     s.priorGradClip = json::getNumber(prior, "gradClip", "options.prior");
   }
   s.generatorLr = json::getNumber(cfg, "generatorLr", "options");
@@ -57,12 +58,13 @@ LatentTrainSettings settingsFrom(const json::Value& cfg) {
   if (betas.size() != 2) throw ConfigError("options.betas must be [beta1, beta2]");
   s.beta1 = betas[0];
   s.beta2 = betas[1];
-  if (cfg.has("ema")) s.emaDecay = json::getNumber(cfg["ema"], "decay", "options.ema");
-  if (cfg.has("checkpoint")) {
-    s.checkpointPath = json::getString(cfg["checkpoint"], "path", "options.checkpoint");
-    s.checkpointEvery = json::getInt(cfg["checkpoint"], "every", "options.checkpoint");
+  if (cfg.contains("ema")) s.emaDecay = json::getNumber(json::member(cfg, "ema"), "decay", "options.ema");
+  if (cfg.contains("checkpoint")) {
+    s.checkpointPath = json::getString(json::member(cfg, "checkpoint"), "path", "options.checkpoint");
+    s.checkpointEvery = json::getInt(json::member(cfg, "checkpoint"), "every", "options.checkpoint");
   }
-  if (cfg.has("distributed")) s.distributed = distributedConfig(cfg["distributed"]);
+  if (cfg.contains("distributed"))
+    s.distributed = readOptions<DistributedConfig>(json::member(cfg, "distributed"), "options.distributed");
   return s;
 }
 
@@ -95,7 +97,7 @@ Napi::Value LatentGenerate(const Napi::CallbackInfo& info) {
     std::shared_ptr<LatentModel> model = latentFromJs(info[0], "generate");
     json::Value cfg = optionsFromJs(info, 1, "generate options");
     const int64_t n = json::getInt(cfg, "n", "options");
-    const LatentLangevin prior = chainFrom(cfg["prior"], "options.prior");
+    const LatentLangevin prior = chainFrom(json::member(cfg, "prior"), "options.prior");
     const uint64_t seed = static_cast<uint64_t>(json::getInt(cfg, "seed", "options"));
     auto out = std::make_shared<at::Tensor>();
     return ProgressJob<int64_t>::start(

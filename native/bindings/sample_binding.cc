@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "functions.h"
+#include "io/fields.h"
 #include "io/json.h"
 #include "model_wrap.h"
 #include "progress_job.h"
@@ -20,17 +21,18 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     std::shared_ptr<EnergyModel> model = ModelWrap::FromValue(info[0], "model");
     if (info.Length() < 2 || !info[1].IsString()) throw ConfigError("sample options must be a JSON string");
-    json::Value cfg = json::parse(info[1].As<Napi::String>().Utf8Value(), "sample options");
+    const SampleRequest request =
+        readOptions<SampleRequest>(json::parse(info[1].As<Napi::String>().Utf8Value(), "sample options"), "options");
     at::Tensor init;
     if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) init = tensorFromJs(info[2], "init");
     SampleOptions options;
     if (info.Length() > 3) options.t = timeFromJs(info[3]);
-    options.returnTrajectory = json::getBool(cfg, "returnTrajectory", "options", false);
-    options.thin = json::getInt(cfg, "thin", "options", 1);
-    options.progressEvery = json::getInt(cfg, "progressEvery", "options", 0);
-    const int64_t n = json::getInt(cfg, "n", "options", 0);
-    const uint64_t seed = static_cast<uint64_t>(json::getInt(cfg, "seed", "options", 0));
-    json::Value samplerCfg = cfg["sampler"];
+    options.returnTrajectory = request.returnTrajectory;
+    options.thin = request.thin;
+    options.progressEvery = request.progressEvery;
+    const int64_t n = request.n;
+    const uint64_t seed = static_cast<uint64_t>(request.seed);
+    const json::Value samplerCfg = request.sampler;
     auto result = std::make_shared<SampleResult>();
     return ProgressJob<int64_t>::start(
         info.Env(), "ebm.sample",

@@ -3,6 +3,7 @@
 #include "async_job.h"
 #include "errors.h"
 #include "functions.h"
+#include "io/fields.h"
 #include "io/json.h"
 #include "metrics/frechet.h"
 #include "model_wrap.h"
@@ -49,15 +50,16 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
     std::shared_ptr<EnergyModel> model = ModelWrap::FromValue(info[0], "model");
     at::Tensor data = tensorFromJs(info[1], "data");
     if (info.Length() < 3 || !info[2].IsString()) throw ConfigError("train config must be a JSON string");
-    json::Value config = json::parse(info[2].As<Napi::String>().Utf8Value(), "train config");
+    const TrainSettings settings =
+        readOptions<TrainSettings>(json::parse(info[2].As<Napi::String>().Utf8Value(), "train config"), "train");
     at::Tensor labels;
     if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) labels = labelsFromJs(info[4]);
     auto result = std::make_shared<TrainResult>();
     return ProgressJob<TrainProgress>::start(
         info.Env(), "ebm.train",
-        [model, data, config, labels, result](const ProgressJob<TrainProgress>::Emit& emit,
-                                              const std::atomic<bool>& cancel) {
-          *result = train(*model, data, config, emit, cancel, labels);
+        [model, data, settings, labels, result](const ProgressJob<TrainProgress>::Emit& emit,
+                                                const std::atomic<bool>& cancel) {
+          *result = train(*model, data, settings, emit, cancel, labels);
         },
         [result](Napi::Env env) -> Napi::Value { return trainResultToJs(env, *result); },
         info.Length() > 3 ? info[3] : info.Env().Undefined(),

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include "io/json.h"
 
 namespace ebm {
 
@@ -11,22 +14,32 @@ template <typename Factory>
 struct KindEntry {
   const char* kind;
   Factory make;
+  json::Value (*defaults)() = nullptr;  // the defaults of the kind's optional fields
 };
 
 template <typename Factory>
 using KindTable = std::vector<KindEntry<Factory>>;
 
-template <typename Factory>
-std::vector<std::string> kindNames(const KindTable<Factory>& table) {
+// A table entry is either a KindEntry or a function returning a kind descriptor (losses, samplers).
+template <typename Entry>
+const char* kindName(const Entry& e) {
+  if constexpr (std::is_pointer_v<Entry>)
+    return e().kind;
+  else
+    return e.kind;
+}
+
+template <typename Table>
+std::vector<std::string> kindNames(const Table& table) {
   std::vector<std::string> out;
-  for (const auto& e : table) out.emplace_back(e.kind);
+  for (const auto& e : table) out.emplace_back(kindName(e));
   return out;
 }
 
-template <typename Factory>
-std::string joinKinds(const KindTable<Factory>& table) {
+template <typename Table>
+std::string joinKinds(const Table& table) {
   std::string out;
-  for (const auto& e : table) out += (out.empty() ? "" : ", ") + std::string(e.kind);
+  for (const auto& e : table) out += (out.empty() ? "" : ", ") + std::string(kindName(e));
   return out;
 }
 
@@ -34,5 +47,11 @@ std::string joinKinds(const KindTable<Factory>& table) {
 std::vector<std::string> lossKinds();
 std::vector<std::string> samplerKinds();
 std::vector<std::string> modelKinds();
+// The defaults of each loss / sampler / model kind's optional fields, and each loss kind's
+// gradient clip when train.gradClip is absent (0: none).
+json::Value lossDefaults();
+json::Value lossGradClips();
+json::Value samplerDefaults();
+json::Value modelDefaults();
 
 }  // namespace ebm

@@ -20,6 +20,15 @@ struct DistributedConfig {
   int masterPort = 29500;
   double timeoutSeconds = 60;  // a collective that waits longer on a silent rank fails
 };
+template <typename Fields>
+void describe(Fields& f, DistributedConfig& d) {
+  f.optional("backend", d.backend);
+  f.required("rank", d.rank);
+  f.required("worldSize", d.worldSize);
+  f.optional("masterAddr", d.masterAddr);
+  f.optional("masterPort", d.masterPort);
+  f.optional("timeoutSeconds", d.timeoutSeconds);
+}
 
 class Communicator {
  public:

@@ -8,18 +8,6 @@
 
 namespace ebm {
 
-DistributedConfig distributedConfig(const json::Value& cfg) {
-  const std::string where = "train.distributed";
-  DistributedConfig d;
-  d.backend = json::getString(cfg, "backend", where, "gloo");
-  d.rank = static_cast<int>(json::getInt(cfg, "rank", where));
-  d.worldSize = static_cast<int>(json::getInt(cfg, "worldSize", where));
-  d.masterAddr = json::getString(cfg, "masterAddr", where, "127.0.0.1");
-  d.masterPort = static_cast<int>(json::getInt(cfg, "masterPort", where, 29500));
-  d.timeoutSeconds = json::getNumber(cfg, "timeoutSeconds", where, 60);
-  return d;  // ranges were checked once, by the TS façade (lib/distributed.ts)
-}
-
 bool reduceGradients(Communicator& comm, const std::vector<at::Tensor>& params, bool stop) {
   torch::NoGradGuard noGrad;
   std::vector<at::Tensor> tensors;

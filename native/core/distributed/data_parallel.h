@@ -7,15 +7,12 @@
 #include <vector>
 
 #include "distributed/communicator.h"
-#include "io/json.h"
 #include "train/weights.h"
 
 namespace ebm {
 
 // train.distributed as the TS façade resolved it ({ backend, rank, worldSize, masterAddr,
 // masterPort, timeoutSeconds }); throws ConfigError naming a bad field.
-DistributedConfig distributedConfig(const json::Value& cfg);
-
 // Every rank takes rank 0's values of `tensors` (weights, buffers, loss-owned tensors).
 void broadcastFromRankZero(Communicator& comm, const std::vector<at::Tensor>& tensors);
 

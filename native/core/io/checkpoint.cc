@@ -52,14 +52,16 @@ std::shared_ptr<EnergyModel> loadModel(const std::string& path, const std::strin
   if (it == file.metadata.end())
     throw IoError("checkpoint '" + path + "' has no '" + kConfigKey + "' metadata: it was not written by ebm-torch");
   json::Value config = json::parse(it->second, "model config in checkpoint '" + path + "'");
-  if (!device.empty()) config.set("device", json::Value::string(device));
+  if (!config.is_object())
+    throw IoError("checkpoint '" + path + "' holds an invalid model config: it is not a JSON object");
+  if (!device.empty()) config["device"] = device;
   auto format = file.metadata.find(kFormatKey);
-  if (format != file.metadata.end() && format->second == "1" && config.isObject() && config.has("kind") &&
-      config["kind"].isString() && config["kind"].asString() == "mlp" && !config.has("timeMaxFrequency"))
-    config.set("timeMaxFrequency", json::Value::number(1000));  // the embedding those weights were trained with
+  if (format != file.metadata.end() && format->second == "1" && json::member(config, "kind") == "mlp" &&
+      !config.contains("timeMaxFrequency"))
+    config["timeMaxFrequency"] = 1000;  // the embedding those weights were trained with
   const std::string prefix = kExtraPrefix;
   for (const auto& [key, value] : file.metadata)
-    if (key.compare(0, prefix.size(), prefix) == 0) config.set(key.substr(prefix.size()), json::Value::string(value));
+    if (key.compare(0, prefix.size(), prefix) == 0) config[key.substr(prefix.size())] = value;
   std::shared_ptr<EnergyModel> model;
   try {
     model = makeModel(config);

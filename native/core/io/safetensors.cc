@@ -84,9 +84,9 @@ std::atomic<uint64_t> tempCounter{0};
 void save(const std::string& path, const std::vector<NamedTensor>& tensors,
           const std::map<std::string, std::string>& metadata) {
   json::Value header = json::Value::object();
-  std::map<std::string, json::Value> meta;
-  for (const auto& [k, v] : metadata) meta[k] = json::Value::string(v);
-  header.set("__metadata__", json::Value::object(meta));
+  json::Value meta = json::Value::object();
+  for (const auto& [k, v] : metadata) meta[k] = v;
+  header["__metadata__"] = meta;
 
   std::vector<at::Tensor> cpu;
   uint64_t offset = 0;
@@ -95,15 +95,14 @@ void save(const std::string& path, const std::vector<NamedTensor>& tensors,
     const c10::ScalarType type = nt.tensor.scalar_type();
     const bool integer = type == torch::kLong || type == torch::kByte;
     at::Tensor t = nt.tensor.detach().to(torch::kCPU, integer ? type : torch::kFloat32).contiguous();
-    std::vector<json::Value> shape;
-    for (int64_t s : t.sizes()) shape.push_back(json::Value::number(static_cast<double>(s)));
+    json::Value shape = json::Value::array();
+    for (int64_t s : t.sizes()) shape.push_back(s);
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
     json::Value entry = json::Value::object();
-    entry.set("dtype", json::Value::string(type == torch::kLong ? "I64" : type == torch::kByte ? "U8" : "F32"));
-    entry.set("shape", json::Value::array(shape));
-    entry.set("data_offsets", json::Value::array({json::Value::number(static_cast<double>(offset)),
-                                                  json::Value::number(static_cast<double>(offset + bytes))}));
-    header.set(nt.name, entry);
+    entry["dtype"] = type == torch::kLong ? "I64" : type == torch::kByte ? "U8" : "F32";
+    entry["shape"] = shape;
+    entry["data_offsets"] = {offset, offset + bytes};
+    header[nt.name] = entry;
     offset += bytes;
     cpu.push_back(t);
   }
@@ -168,7 +167,7 @@ File load(const std::string& path) {
   in.read(text.data(), static_cast<std::streamsize>(headerSize));
   if (!in) throw IoError(where + " is truncated inside its header");
   json::Value header = json::parse(text, "safetensors header in " + where);
-  if (!header.isObject()) throw IoError(where + ": header is not a JSON object");
+  if (!header.is_object()) throw IoError(where + ": header is not a JSON object");
 
   const uint64_t dataSize = fileSize - 8 - headerSize;
   File out;
@@ -177,20 +176,21 @@ File load(const std::string& path) {
     std::string name;
   };
   std::vector<Span> spans;
-  for (const auto& [name, entry] : header.asObject()) {
+  for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
-      if (!entry.isObject()) throw IoError(where + ": __metadata__ is not an object");
-      for (const auto& [k, v] : entry.asObject()) {
-        if (!v.isString()) throw IoError(where + ": metadata value '" + k + "' is not a string");
-        out.metadata[k] = v.asString();
+      if (!entry.is_object()) throw IoError(where + ": __metadata__ is not an object");
+      for (const auto& [k, v] : entry.items()) {
+        if (!v.is_string()) throw IoError(where + ": metadata value '" + k + "' is not a string");
+        out.metadata[k] = v.get<std::string>();
       }
       continue;
     }
     const std::string what = where + ", tensor '" + name + "'";
-    if (!entry.isObject() || !entry["dtype"].isString() || !entry["shape"].isArray() ||
-        !entry["data_offsets"].isArray() || entry["data_offsets"].asArray().size() != 2)
+    const json::Value& offs = json::member(entry, "data_offsets");
+    if (!json::member(entry, "dtype").is_string() || !json::member(entry, "shape").is_array() || !offs.is_array() ||
+        offs.size() != 2)
       throw IoError(what + ": entry needs dtype, shape and data_offsets");
-    const std::string dtype = entry["dtype"].asString();
+    const std::string dtype = json::member(entry, "dtype").get<std::string>();
     c10::ScalarType st;
     size_t elem;
     if (dtype == "F32")
@@ -209,16 +209,16 @@ File load(const std::string& path) {
       throw IoError(what + ": dtype " + dtype + " is not supported (F32, F64, F16, BF16, I64, U8)");
     std::vector<int64_t> shape;
     uint64_t count = 1;
-    for (const auto& s : entry["shape"].asArray()) {
-      if (!s.isNumber() || s.asNumber() < 0 || s.asNumber() != static_cast<double>(static_cast<int64_t>(s.asNumber())))
+    for (const auto& s : json::member(entry, "shape")) {
+      if (!s.is_number() || s.get<double>() < 0 ||
+          s.get<double>() != static_cast<double>(static_cast<int64_t>(s.get<double>())))
         throw IoError(what + ": shape entries must be non-negative integers");
-      shape.push_back(static_cast<int64_t>(s.asNumber()));
+      shape.push_back(static_cast<int64_t>(s.get<double>()));
       if (__builtin_mul_overflow(count, static_cast<uint64_t>(shape.back()), &count) || count > dataSize)
         throw IoError(what + ": shape " + shapeString(shape) + " does not fit in the file (truncated or corrupt)");
     }
-    const auto& offs = entry["data_offsets"].asArray();
-    if (!offs[0].isNumber() || !offs[1].isNumber()) throw IoError(what + ": data_offsets must be numbers");
-    const double b = offs[0].asNumber(), e = offs[1].asNumber();
+    if (!offs[0].is_number() || !offs[1].is_number()) throw IoError(what + ": data_offsets must be numbers");
+    const double b = offs[0].get<double>(), e = offs[1].get<double>();
     if (b < 0 || e < b || e > static_cast<double>(dataSize) || e - b != static_cast<double>(count * elem))
       throw IoError(what + ": data_offsets [" + numberText(b) + ", " + numberText(e) + "] do not match its shape " +
                     shapeString(shape) + " or the file's size (truncated?)");

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "errors.h"
+#include "io/fields.h"
 #include "models/activation.h"
 #include "models/model_registry.h"
 #include "tensor_util.h"
@@ -24,9 +25,10 @@ int64_t upsamplingStages(int64_t h, int64_t w) {
 }  // namespace
 
 LatentModel::LatentModel(const json::Value& cfg, c10::Device device)
-    : EnergyModel(cfg, {json::getInt(cfg, "latentDim", "model")}, device),
-      imageShape_(json::getIntArray(cfg, "imageShape", "model")),
-      likelihoodSigma_(json::getNumber(cfg, "likelihoodSigma", "model")) {
+    : LatentModel(cfg, device, readOptions<LatentModelOptions>(cfg, "model")) {}
+
+LatentModel::LatentModel(const json::Value& cfg, c10::Device device, const LatentModelOptions& o)
+    : EnergyModel(cfg, {o.latentDim}, device), imageShape_(o.imageShape), likelihoodSigma_(o.likelihoodSigma) {
   // Checked here as well as in TS: a checkpoint's metadata reaches this constructor directly.
   const int64_t d = latentDim();
   if (d < 1 || d > 4096) throw ConfigError("model.latentDim must be an integer in [1, 4096], got " + std::to_string(d));
@@ -34,13 +36,11 @@ LatentModel::LatentModel(const json::Value& cfg, c10::Device device)
       imageShape_[2] < 6 || imageShape_[1] > 4096 || imageShape_[2] > 4096)
     throw ConfigError("model.imageShape must be [channels, height, width] with 1-64 channels and sides of 6-4096");
   if (!(likelihoodSigma_ > 0)) throw ConfigError("model.likelihoodSigma must be > 0");
-  const json::Value& gcfg = cfg["generator"];
-  const json::Value& pcfg = cfg["prior"];
-  const int64_t width = json::getInt(gcfg, "channels", "model.generator");
-  batchNorm_ = json::getBool(gcfg, "batchNorm", "model.generator", false);
+  const int64_t width = o.generator.channels;
+  batchNorm_ = o.generator.batchNorm;
   if (width < 1 || width > 4096) throw ConfigError("model.generator.channels must be an integer in [1, 4096]");
-  const std::vector<int64_t> hidden = json::getIntArray(pcfg, "hidden", "model.prior");
-  const std::string activation = json::getString(pcfg, "activation", "model.prior");
+  const std::vector<int64_t>& hidden = o.prior.hidden;
+  const std::string& activation = o.prior.activation;
   checkActivation(activation, "model.prior.activation");
   if (hidden.empty() || hidden.size() > 16) throw ConfigError("model.prior.hidden must list 1 to 16 layer widths");
   for (int64_t h : hidden)
@@ -70,8 +70,7 @@ LatentModel::LatentModel(const json::Value& cfg, c10::Device device)
   }
   plan.add({1, in}).check();
 
-  at::Generator gen =
-      makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0)));
+  at::Generator gen = makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(o.seed));
   // ConvTranspose2d layout [in, out, kH, kW]; PyTorch's default init takes fan-in from dim 1.
   for (size_t i = 0; i < channels.size(); ++i) {
     const int64_t cin = i == 0 ? d : channels[i - 1], cout = channels[i];
@@ -154,5 +153,7 @@ LatentModel& asLatent(EnergyModel& model, const char* what) {
 std::shared_ptr<EnergyModel> makeLatent(const json::Value& cfg, c10::Device device) {
   return std::make_shared<LatentModel>(cfg, device);
 }
+
+json::Value latentDefaults() { return defaultsOf<LatentModelOptions>(); }
 
 }  // namespace ebm

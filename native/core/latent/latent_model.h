@@ -15,6 +15,44 @@
 
 namespace ebm {
 
+struct LatentGeneratorOptions {
+  int64_t channels{};      // the width at the last upsampling stage; doubles towards the base
+  bool batchNorm = false;  // batch norm after each hidden transposed convolution
+};
+template <typename Fields>
+void describe(Fields& f, LatentGeneratorOptions& o) {
+  f.required("channels", o.channels);
+  f.optional("batchNorm", o.batchNorm);
+}
+
+struct LatentPriorOptions {
+  std::vector<int64_t> hidden;
+  std::string activation;
+};
+template <typename Fields>
+void describe(Fields& f, LatentPriorOptions& o) {
+  f.required("hidden", o.hidden);
+  f.required("activation", o.activation);
+}
+
+struct LatentModelOptions {
+  int64_t latentDim{};
+  std::vector<int64_t> imageShape;  // [channels, height, width]
+  double likelihoodSigma{};
+  LatentGeneratorOptions generator;
+  LatentPriorOptions prior;
+  int64_t seed = 0;
+};
+template <typename Fields>
+void describe(Fields& f, LatentModelOptions& o) {
+  f.required("latentDim", o.latentDim);
+  f.required("imageShape", o.imageShape);
+  f.required("likelihoodSigma", o.likelihoodSigma);
+  f.required("generator", o.generator);
+  f.required("prior", o.prior);
+  f.optional("seed", o.seed);
+}
+
 class LatentModel : public EnergyModel {
  public:
   // The learned correction E(z) alone, [N]: an MLP named like the 'mlp' model, under prior.*.
@@ -34,6 +72,7 @@ class LatentModel : public EnergyModel {
   std::vector<at::Tensor> priorParameters() const;
 
   LatentModel(const json::Value& cfg, c10::Device device);
+  LatentModel(const json::Value& cfg, c10::Device device, const LatentModelOptions& options);
 
  private:
   std::vector<int64_t> imageShape_;

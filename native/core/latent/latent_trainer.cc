@@ -48,7 +48,6 @@ TrainResult trainLatent(LatentModel& model, const at::Tensor& imagesIn, const La
   std::unique_ptr<Loss> priorLoss;
   if (s.trainPrior) {
     priorLoss = makeLoss(s.priorLoss, model);
-    priorLoss->setCancelFlag(&cancel);
   }
   const std::vector<at::Tensor> genParams = model.generatorParameters();
   const std::vector<at::Tensor> priorParams = model.priorParameters();
@@ -148,11 +147,10 @@ TrainResult trainLatent(LatentModel& model, const at::Tensor& imagesIn, const La
     auto t2 = Clock::now();
     if (priorLoss) {
       priorOpt.zero_grad();
-      priorLoss->beginStep(step);
       LossOutput out;
       bool priorStopped = false;
       try {
-        out = priorLoss->compute(model, z, gen);
+        out = priorLoss->compute(model, StepContext{z, gen, step, at::Tensor(), &cancel});
       } catch (const AbortedError&) {
         const std::string message = "training was aborted after " + std::to_string(step) + " steps (during step " +
                                     std::to_string(step + 1) + "'s prior negative sampling)";
@@ -171,7 +169,6 @@ TrainResult trainLatent(LatentModel& model, const at::Tensor& imagesIn, const La
           if (p.grad().defined()) p.grad().mul_(scale);
       }
       priorOpt.step();
-      priorLoss->afterStep();
       add("priorLoss", out.loss);
       add("priorGradNorm", norm);
       for (const auto& [name, value] : out.metrics) add("prior." + name, value);

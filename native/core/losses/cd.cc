@@ -5,6 +5,8 @@
 // (classic CD-k) or at noise. Noise is Gaussian with the batch's per-coordinate mean and std.
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "errors.h"
 #include "losses/loss_registry.h"
 #include "samplers/sampler.h"
@@ -13,24 +15,42 @@
 namespace ebm {
 namespace {
 
+struct BufferOptions {
+  int64_t size{};
+  double reinit = 0.05;  // the fraction of chains restarted from noise each step
+};
+template <typename Fields>
+void describe(Fields& f, BufferOptions& o) {
+  f.required("size", o.size);
+  f.optional("reinit", o.reinit);
+}
+
+struct CdOptions {
+  json::Value sampler;  // read by the sampler registry
+  double alpha = 0.1;   // energy-magnitude regulariser
+  std::optional<BufferOptions> buffer;
+  std::string init = "data";  // chain start without a buffer: 'data' (CD-k) or 'noise'
+};
+template <typename Fields>
+void describe(Fields& f, CdOptions& o) {
+  f.required("sampler", o.sampler);
+  f.optional("alpha", o.alpha);
+  f.optional("buffer", o.buffer);
+  f.optional("init", o.init);
+}
+
 class ContrastiveDivergence : public Loss {
  public:
-  explicit ContrastiveDivergence(const json::Value& cfg)
-      : sampler_(makeSampler(cfg["sampler"], "loss.sampler")),
-        alpha_(json::getNumber(cfg, "alpha", "loss", 0.1)),
-        init_(json::getString(cfg, "init", "loss", "data")) {
-    if (!(alpha_ >= 0)) throw ConfigError("loss.alpha must be >= 0, got " + std::to_string(alpha_));
-    if (init_ != "data" && init_ != "noise") throw ConfigError("loss.init must be 'data' or 'noise'");
-    if (cfg.has("buffer")) {
-      const json::Value& b = cfg["buffer"];
-      bufferSize_ = json::getInt(b, "size", "loss.buffer");
-      reinit_ = json::getNumber(b, "reinit", "loss.buffer", 0.05);
-      if (bufferSize_ < 1) throw ConfigError("loss.buffer.size must be >= 1");
-      if (!(reinit_ >= 0 && reinit_ <= 1)) throw ConfigError("loss.buffer.reinit must be in [0, 1]");
-    }
-  }
+  ContrastiveDivergence(const CdOptions& o, const EnergyModel&)
+      : sampler_(makeSampler(o.sampler, "loss.sampler")),
+        alpha_(o.alpha),
+        init_(o.init),
+        bufferSize_(o.buffer ? o.buffer->size : 0),
+        reinit_(o.buffer ? o.buffer->reinit : 0.0) {}
 
-  LossOutput compute(EnergyModel& model, const at::Tensor& x, at::Generator& gen) override {
+  LossOutput compute(EnergyModel& model, const StepContext& step) override {
+    const at::Tensor& x = step.batch;
+    at::Generator& gen = step.gen;
     const int64_t n = x.size(0);
     at::Tensor start;
     at::Tensor slots;
@@ -47,7 +67,7 @@ class ContrastiveDivergence : public Loss {
       start = init_ == "data" ? x.detach() : noiseLike(x, n, gen);
     }
     SampleOptions options;
-    options.cancel = cancel_;  // a long chain stops within one sampler step of an abort
+    options.cancel = step.cancel;  // a long chain stops within one sampler step of an abort
     SampleResult negatives = sampler_->run(model, start, gen, options);
     at::Tensor neg = negatives.x.detach();
     if (bufferSize_ > 0) {
@@ -64,8 +84,6 @@ class ContrastiveDivergence : public Loss {
     if (negatives.acceptRate.defined()) out.metrics["acceptRate"] = negatives.acceptRate.mean();
     return out;
   }
-
-  void setCancelFlag(const std::atomic<bool>* cancel) override { cancel_ = cancel; }
 
   std::vector<NamedTensor> state() const override {
     if (!buffer_.defined()) return {};  // no step has filled it yet
@@ -91,20 +109,18 @@ class ContrastiveDivergence : public Loss {
   }
 
   std::unique_ptr<Sampler> sampler_;
-  const std::atomic<bool>* cancel_ = nullptr;
   double alpha_;
   std::string init_;
-  int64_t bufferSize_ = 0;
-  double reinit_ = 0.05;
+  int64_t bufferSize_;
+  double reinit_;
   at::Tensor buffer_;
 };
 
 }  // namespace
 
-std::unique_ptr<Loss> makeContrastiveDivergence(const json::Value& cfg, const EnergyModel& model) {
-  if (model.timeConditioned()) throw ConfigError("loss.kind 'cd' needs a model that is not time-conditioned");
-  if (!cfg.has("sampler")) throw ConfigError("loss.sampler is required for contrastive divergence");
-  return std::make_unique<ContrastiveDivergence>(cfg);
+const LossKind& contrastiveDivergenceKind() {
+  static const LossKind kind = lossKind<CdOptions, ContrastiveDivergence>("cd");
+  return kind;
 }
 
 }  // namespace ebm

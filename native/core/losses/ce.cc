@@ -8,29 +8,34 @@
 namespace ebm {
 namespace {
 
+struct CeOptions {};
+template <typename Fields>
+void describe(Fields&, CeOptions&) {}
+
 class CrossEntropy : public Loss {
  public:
-  void setLabels(const at::Tensor& labels) override { labels_ = labels; }
+  CrossEntropy(const CeOptions&, const EnergyModel&) {}
 
-  LossOutput compute(EnergyModel& model, const at::Tensor& x, at::Generator&) override {
+  LossOutput compute(EnergyModel& model, const StepContext& step) override {
+    const at::Tensor& x = step.batch;
+    const at::Tensor& labels_ = step.labels;
     if (!labels_.defined()) throw ConfigError("loss.kind 'ce' needs labels (train(..., { labels }))");
-    at::Tensor logits = static_cast<Classifier&>(model).logits(x);
+    auto* classifier = dynamic_cast<Classifier*>(&model);
+    if (!classifier) throw ConfigError("loss.kind 'ce' needs a 'classifier' model");
+    at::Tensor logits = classifier->logits(x);
     if ((labels_ < 0).any().item<bool>() || (labels_ >= logits.size(1)).any().item<bool>())
       throw ConfigError("labels must lie in [0, " + std::to_string(logits.size(1)) + ")");
     LossOutput out{torch::nn::functional::cross_entropy(logits, labels_), {}};
     out.metrics["accuracy"] = (logits.detach().argmax(1) == labels_).to(torch::kFloat32).mean();
     return out;
   }
-
- private:
-  at::Tensor labels_;
 };
 
 }  // namespace
 
-std::unique_ptr<Loss> makeCrossEntropy(const json::Value&, const EnergyModel& model) {
-  if (!dynamic_cast<const Classifier*>(&model)) throw ConfigError("loss.kind 'ce' needs a 'classifier' model");
-  return std::make_unique<CrossEntropy>();
+const LossKind& crossEntropyKind() {
+  static const LossKind kind = lossKind<CeOptions, CrossEntropy>("ce");
+  return kind;
 }
 
 }  // namespace ebm

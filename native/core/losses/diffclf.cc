@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <optional>
 
 #include "errors.h"
 #include "losses/batch_noise.h"
@@ -17,51 +18,62 @@
 namespace ebm {
 namespace {
 
+struct DiffClfOptions {
+  std::string path;  // 'vp' | 've'
+  PathDsmOptions onPath;
+  int64_t levels{};
+  int64_t k{};
+  double clfWeight{};
+  double dsmWeight = 1.0;
+  int64_t warmupSteps = 0;                     // DSM-only steps before the classification term
+  std::optional<double> offsetLr;              // the offsets' own learning rate; absent: the optimiser's
+  std::optional<std::vector<double>> offsets;  // starting offsets, one per level; absent: zeros
+};
+template <typename Fields>
+void describe(Fields& f, DiffClfOptions& o) {
+  f.required("path", o.path);
+  describe(f, o.onPath);
+  f.required("levels", o.levels);
+  f.required("k", o.k);
+  f.required("clfWeight", o.clfWeight);
+  f.optional("dsmWeight", o.dsmWeight);
+  f.optional("warmupSteps", o.warmupSteps);
+  f.optional("offsetLr", o.offsetLr);
+  f.optional("offsets", o.offsets);
+}
+
 class DiffusiveClassification : public Loss {
  public:
-  DiffusiveClassification(const json::Value& cfg, const EnergyModel& model)
-      : dsm_(pathDsmOptionsFromConfig(cfg, "loss")),
-        levels_(json::getInt(cfg, "levels", "loss", 128)),
-        k_(json::getInt(cfg, "k", "loss", 4)),
-        clfWeight_(json::getNumber(cfg, "clfWeight", "loss", 1.0)),
-        dsmWeight_(json::getNumber(cfg, "dsmWeight", "loss", 1.0)),
-        warmupSteps_(json::getInt(cfg, "warmupSteps", "loss", 0)),
-        offsetLr_(json::getNumber(cfg, "offsetLr", "loss", 0.0)) {
-    if (!(offsetLr_ >= 0)) throw ConfigError("loss.offsetLr must be > 0 (or absent: the optimiser's lr)");
-    if (levels_ < 2 || levels_ > 100000) throw ConfigError("loss.levels must be an integer in [2, 100000]");
-    if (k_ < 2 || k_ > levels_)
-      throw ConfigError("loss.k must be an integer in [2, levels = " + std::to_string(levels_) + "], got " +
-                        std::to_string(k_));
-    if (!(clfWeight_ >= 0) || !(dsmWeight_ >= 0)) throw ConfigError("loss.clfWeight and loss.dsmWeight must be >= 0");
-    if (warmupSteps_ < 0) throw ConfigError("loss.warmupSteps must be >= 0");
-    // Starting offsets (a run resumed from learned ones) or zeros.
-    at::Tensor start = torch::zeros({levels_}, torch::kFloat32);
-    if (cfg.has("offsets")) {
-      std::vector<double> f = json::getNumberArray(cfg, "offsets", "loss");
-      if (static_cast<int64_t>(f.size()) != levels_)
-        throw ConfigError("loss.offsets must hold one number per level (" + std::to_string(levels_) + "), got " +
-                          std::to_string(f.size()));
-      for (size_t i = 0; i < f.size(); ++i)
-        if (!std::isfinite(f[i])) throw ConfigError("loss.offsets[" + std::to_string(i) + "] must be finite");
-      start = torch::tensor(f, torch::kFloat64).to(torch::kFloat32);
-    }
+  DiffusiveClassification(const DiffClfOptions& o, const EnergyModel& model)
+      : dsm_(o.onPath),
+        levels_(o.levels),
+        k_(o.k),
+        clfWeight_(o.clfWeight),
+        dsmWeight_(o.dsmWeight),
+        warmupSteps_(o.warmupSteps),
+        offsetLr_(o.offsetLr.value_or(0.0)) {
+    dsm_.path.kind = o.path;
+    at::Tensor start = o.offsets ? torch::tensor(*o.offsets, torch::kFloat64).to(torch::kFloat32)
+                                 : torch::zeros({levels_}, torch::kFloat32);
     offsets_ = start.to(model.device()).set_requires_grad(true);
     grid_ = dsm_.path.grid(levels_, model.device());
   }
 
   EnergyModel::TrainingGrid trainingGrid() const override { return {levels_, dsm_.path.tMin}; }
 
-  std::vector<NamedTensor> parameters() const override { return {{"diffclf.offsets", offsets_}}; }
-  double defaultGradClip() const override { return 1.0; }
-  double parameterLr() const override { return offsetLr_; }
-  void beginStep(int64_t step) override { step_ = step; }
-
-  void afterStep() override {
-    torch::NoGradGuard noGrad;
-    offsets_.sub_(offsets_[levels_ - 1].clone());
+  // The offsets are re-centred after every step so the last level's is 0.
+  LossParameters parameters() const override {
+    at::Tensor offsets = offsets_;
+    const int64_t last = levels_ - 1;
+    return {{{"diffclf.offsets", offsets_}}, offsetLr_, [offsets, last]() mutable {
+              torch::NoGradGuard noGrad;
+              offsets.sub_(offsets[last].clone());
+            }};
   }
 
-  LossOutput compute(EnergyModel& model, const at::Tensor& x, at::Generator& gen) override {
+  LossOutput compute(EnergyModel& model, const StepContext& step) override {
+    const at::Tensor& x = step.batch;
+    at::Generator& gen = step.gen;
     const int64_t n = x.size(0);
     // K distinct levels per point: the first K of a random permutation of the L levels.
     at::Tensor idx =
@@ -69,7 +81,7 @@ class DiffusiveClassification : public Loss {
     LossOutput out;
     at::Tensor dsm = pathDsmPerRow(model, x, grid_.index_select(0, idx.select(1, 0)), dsm_, gen).mean();
     out.metrics["dsm"] = dsm.detach();
-    if (step_ < warmupSteps_ || clfWeight_ == 0) {
+    if (step.step < warmupSteps_ || clfWeight_ == 0) {
       out.loss = dsmWeight_ * dsm;
       return out;
     }
@@ -113,15 +125,15 @@ class DiffusiveClassification : public Loss {
   double clfWeight_, dsmWeight_;
   int64_t warmupSteps_;
   double offsetLr_;
-  int64_t step_ = 0;
   at::Tensor offsets_, grid_;
 };
 
 }  // namespace
 
-std::unique_ptr<Loss> makeDiffusiveClassification(const json::Value& cfg, const EnergyModel& model) {
-  if (!model.timeConditioned()) throw ConfigError("loss.kind 'diffclf' needs a time-conditioned model");
-  return std::make_unique<DiffusiveClassification>(cfg, model);
+// Gradient clip 1.0 unless train.gradClip says otherwise: the recipe in METHODS.md.
+const LossKind& diffusiveClassificationKind() {
+  static const LossKind kind = lossKind<DiffClfOptions, DiffusiveClassification>("diffclf", 1.0);
+  return kind;
 }
 
 }  // namespace ebm

@@ -3,23 +3,14 @@
 // On a path (time-conditioned models): see score_matching.h.
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "errors.h"
 #include "losses/batch_noise.h"
 #include "losses/loss_registry.h"
 #include "losses/score_matching.h"
 
 namespace ebm {
-
-PathDsmOptions pathDsmOptionsFromConfig(const json::Value& cfg, const std::string& where) {
-  PathDsmOptions o;
-  o.path = NoisePath::fromConfig(cfg, where);
-  o.weighting = json::getString(cfg, "weighting", where, "noise");
-  if (o.weighting != "noise" && o.weighting != "edm")
-    throw ConfigError(where + ".weighting must be 'noise' or 'edm', got '" + o.weighting + "'");
-  o.sigmaData = json::getNumber(cfg, "sigmaData", where, 1.0);
-  if (!(o.sigmaData > 0)) throw ConfigError(where + ".sigmaData must be > 0");
-  return o;
-}
 
 at::Tensor pathDsmPerRow(EnergyModel& model, const at::Tensor& x0, const at::Tensor& t, const PathDsmOptions& o,
                          at::Generator& gen) {
@@ -39,12 +30,28 @@ at::Tensor pathDsmPerRow(EnergyModel& model, const at::Tensor& x0, const at::Ten
 
 namespace {
 
+// Either sigma (one noise level, E(x)) or path (a noising path, E(x, t)); TS checks which.
+struct DsmOptions {
+  std::optional<double> sigma;
+  std::optional<std::string> path;  // 'vp' | 've'
+  PathDsmOptions onPath;
+  std::optional<int64_t> levels;  // a grid of levels; absent: continuous time
+};
+template <typename Fields>
+void describe(Fields& f, DsmOptions& o) {
+  f.optional("sigma", o.sigma);
+  f.optional("path", o.path);
+  describe(f, o.onPath);
+  f.optional("levels", o.levels);
+}
+
 class SingleLevelDsm : public Loss {
  public:
   explicit SingleLevelDsm(double sigma) : sigma_(sigma) {}
 
-  LossOutput compute(EnergyModel& model, const at::Tensor& x, at::Generator& gen) override {
-    at::Tensor eps = batchRandn(x.sizes(), gen, x.options());
+  LossOutput compute(EnergyModel& model, const StepContext& step) override {
+    const at::Tensor& x = step.batch;
+    at::Tensor eps = batchRandn(x.sizes(), step.gen, x.options());
     at::Tensor s = scoreOf(model, x + sigma_ * eps, at::Tensor(), /*createGraph=*/true);
     at::Tensor perRow = (sigma_ * s + eps).pow(2).reshape({x.size(0), -1}).sum(1);
     LossOutput out{0.5 * perRow.mean(), {}};
@@ -60,7 +67,9 @@ class PathDsm : public Loss {
  public:
   PathDsm(PathDsmOptions options, int64_t levels) : options_(std::move(options)), levels_(levels) {}
 
-  LossOutput compute(EnergyModel& model, const at::Tensor& x, at::Generator& gen) override {
+  LossOutput compute(EnergyModel& model, const StepContext& step) override {
+    const at::Tensor& x = step.batch;
+    at::Generator& gen = step.gen;
     const int64_t n = x.size(0);
     at::Tensor t;
     if (levels_ > 0) {
@@ -84,22 +93,17 @@ class PathDsm : public Loss {
 
 }  // namespace
 
-std::unique_ptr<Loss> makeDenoisingScoreMatching(const json::Value& cfg, const EnergyModel& model) {
-  if (cfg.has("sigma")) {
-    if (cfg.has("path"))
-      throw ConfigError("loss: give either sigma (single level) or path (time-conditioned), not both");
-    const double sigma = json::getNumber(cfg, "sigma", "loss");
-    if (!(sigma > 0)) throw ConfigError("loss.sigma must be > 0, got " + std::to_string(sigma));
-    if (model.timeConditioned())
-      throw ConfigError("loss.sigma (single-level DSM) needs a model that is not time-conditioned; use loss.path");
-    return std::make_unique<SingleLevelDsm>(sigma);
-  }
-  if (!cfg.has("path")) throw ConfigError("loss: DSM needs sigma (single level) or path: 'vp' | 've'");
-  if (!model.timeConditioned()) throw ConfigError("loss.path needs a time-conditioned model (timeConditioned: true)");
-  const int64_t levels = json::getInt(cfg, "levels", "loss", 0);
-  if (levels < 0 || levels == 1 || levels > 100000)
-    throw ConfigError("loss.levels must be >= 2 (or absent for continuous time), got " + std::to_string(levels));
-  return std::make_unique<PathDsm>(pathDsmOptionsFromConfig(cfg, "loss"), levels);
+const LossKind& denoisingScoreMatchingKind() {
+  static const LossKind kind{"dsm",
+                             [](const json::Value& config, const EnergyModel&) -> std::unique_ptr<Loss> {
+                               const DsmOptions o = readOptions<DsmOptions>(config, "loss");
+                               if (o.sigma) return std::make_unique<SingleLevelDsm>(*o.sigma);
+                               PathDsmOptions onPath = o.onPath;
+                               onPath.path.kind = o.path.value_or("vp");
+                               return std::make_unique<PathDsm>(onPath, o.levels.value_or(0));
+                             },
+                             defaultsOf<DsmOptions>};
+  return kind;
 }
 
 }  // namespace ebm

@@ -13,23 +13,30 @@
 namespace ebm {
 namespace {
 
+struct EdOptions {
+  double t{};  // a variance: the noise std is sqrt(t)
+  int64_t m{};
+  double w{};
+  std::string perturbation = "gaussian";  // or "bernoulli"
+  double epsilon = 0.1;                   // bit-flip probability (Bernoulli)
+};
+template <typename Fields>
+void describe(Fields& f, EdOptions& o) {
+  f.required("t", o.t);
+  f.required("m", o.m);
+  f.required("w", o.w);
+  f.optional("perturbation", o.perturbation);
+  f.optional("epsilon", o.epsilon);
+}
+
 class EnergyDiscrepancy : public Loss {
  public:
-  explicit EnergyDiscrepancy(const json::Value& cfg)
-      : perturbation_(json::getString(cfg, "perturbation", "loss", "gaussian")),
-        t_(json::getNumber(cfg, "t", "loss", 1.0)),
-        m_(json::getInt(cfg, "m", "loss", 16)),
-        w_(json::getNumber(cfg, "w", "loss", 1.0)),
-        epsilon_(json::getNumber(cfg, "epsilon", "loss", 0.1)) {
-    if (perturbation_ != "gaussian" && perturbation_ != "bernoulli")
-      throw ConfigError("loss.perturbation must be 'gaussian' or 'bernoulli', got '" + perturbation_ + "'");
-    if (!(t_ > 0)) throw ConfigError("loss.t (noise variance) must be > 0, got " + std::to_string(t_));
-    if (m_ < 1 || m_ > 4096) throw ConfigError("loss.m must be an integer in [1, 4096], got " + std::to_string(m_));
-    if (!(w_ >= 0)) throw ConfigError("loss.w must be >= 0, got " + std::to_string(w_));
-    if (!(epsilon_ > 0 && epsilon_ < 1)) throw ConfigError("loss.epsilon must be in (0, 1)");
-  }
+  EnergyDiscrepancy(const EdOptions& o, const EnergyModel&)
+      : perturbation_(o.perturbation), t_(o.t), m_(o.m), w_(o.w), epsilon_(o.epsilon) {}
 
-  LossOutput compute(EnergyModel& model, const at::Tensor& x, at::Generator& gen) override {
+  LossOutput compute(EnergyModel& model, const StepContext& step) override {
+    const at::Tensor& x = step.batch;
+    at::Generator& gen = step.gen;
     const int64_t n = x.size(0);
     std::vector<int64_t> negShape{n, m_};
     for (int64_t d = 1; d < x.dim(); ++d) negShape.push_back(x.size(d));
@@ -73,9 +80,9 @@ class EnergyDiscrepancy : public Loss {
 
 }  // namespace
 
-std::unique_ptr<Loss> makeEnergyDiscrepancy(const json::Value& cfg, const EnergyModel& model) {
-  if (model.timeConditioned()) throw ConfigError("loss.kind 'ed' needs a model that is not time-conditioned");
-  return std::make_unique<EnergyDiscrepancy>(cfg);
+const LossKind& energyDiscrepancyKind() {
+  static const LossKind kind = lossKind<EdOptions, EnergyDiscrepancy>("ed");
+  return kind;
 }
 
 }  // namespace ebm

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,33 +21,52 @@ struct LossOutput {
   std::map<std::string, at::Tensor> metrics;  // scalar diagnostics, kept on the device until a report
 };
 
+// What the trainer knows about the step a loss computes.
+struct StepContext {
+  const at::Tensor& batch;
+  at::Generator& gen;
+  int64_t step = 0;                           // steps completed before this one
+  at::Tensor labels;                          // the batch's labels, when the run has them (cross-entropy)
+  const std::atomic<bool>* cancel = nullptr;  // the run's cancel flag, for long inner loops (CD's chains)
+};
+
+// Trainable tensors a loss owns (DiffCLF's per-level offsets), optimised with the model in their
+// own parameter group.
+struct LossParameters {
+  std::vector<NamedTensor> tensors;
+  double lr = 0;                    // the group's learning rate (0: the optimiser's)
+  std::function<void()> afterStep;  // a projection after every optimiser step (e.g. re-centring)
+};
+
 class Loss {
  public:
   virtual ~Loss() = default;
-  virtual LossOutput compute(EnergyModel& model, const at::Tensor& batch, at::Generator& gen) = 0;
-  // Trainable tensors owned by the loss (DiffCLF's per-level offsets); optimised with the model.
-  virtual std::vector<NamedTensor> parameters() const { return {}; }
-  // Called after every optimiser step (DiffCLF re-centres its offsets here).
-  virtual void afterStep() {}
-  // Labels of the batch about to be computed, when the run has labels (cross-entropy).
-  virtual void setLabels(const at::Tensor& labels) {}
-  // The trainer announces each step before compute() (for warm-up phases).
-  virtual void beginStep(int64_t step) {}
-  // Learning rate of the loss-owned parameters' own optimiser group (0: the optimiser's lr).
-  virtual double parameterLr() const { return 0.0; }
-  // Loss kinds with a recommended default gradient clip return it here (0 = none).
-  virtual double defaultGradClip() const { return 0.0; }
-  // The run's cancel flag, for losses that run long inner loops (CD's sampler chains).
-  virtual void setCancelFlag(const std::atomic<bool>* cancel) {}
+  virtual LossOutput compute(EnergyModel& model, const StepContext& step) = 0;
+  virtual LossParameters parameters() const { return {}; }
   // Non-trainable state a resumed run needs (CD's replay buffer), named without a prefix, and
   // putting it back from a checkpoint (throws IoError for a tensor of the wrong shape).
   virtual std::vector<NamedTensor> state() const { return {}; }
+  virtual void restoreState(const std::map<std::string, at::Tensor>& saved, const c10::Device& device) {}
   // Losses that train on a grid of noise levels (DSM with levels, DiffCLF) name it.
   virtual EnergyModel::TrainingGrid trainingGrid() const { return {}; }
-  virtual void restoreState(const std::map<std::string, at::Tensor>& saved, const c10::Device& device) {}
 };
 
-// Builds a loss from its validated config. Throws ConfigError naming bad fields.
+// One loss kind: its name, a factory from its config, the defaults of its optional fields, and
+// the gradient clip a run uses when train.gradClip is absent (0: none).
+struct LossKind {
+  const char* kind;
+  std::unique_ptr<Loss> (*make)(const json::Value& config, const EnergyModel& model);
+  json::Value (*defaults)();
+  double recommendedGradClip = 0;
+};
+
+// A kind whose loss class LossT is built from (Options, model), Options read from the config.
+template <typename Options, typename LossT>
+LossKind lossKind(const char* kind, double recommendedGradClip = 0);
+
+// The kind named by config.kind (ConfigError listing the kinds otherwise).
+const LossKind& lossKindOf(const json::Value& config);
+// Builds a loss from its validated config.
 std::unique_ptr<Loss> makeLoss(const json::Value& config, const EnergyModel& model);
 
 }  // namespace ebm

@@ -1,15 +1,27 @@
-// Constructors of each loss kind; makeLoss() dispatches on config.kind.
+// The loss kinds, each defined in its own .cc; registry.cc lists them once.
 #pragma once
 
+#include <memory>
+
+#include "io/fields.h"
 #include "losses/loss.h"
 
 namespace ebm {
 
-std::unique_ptr<Loss> makeEnergyDiscrepancy(const json::Value& cfg, const EnergyModel& model);
-std::unique_ptr<Loss> makeDenoisingScoreMatching(const json::Value& cfg, const EnergyModel& model);
-std::unique_ptr<Loss> makeDiffusiveClassification(const json::Value& cfg, const EnergyModel& model);
-std::unique_ptr<Loss> makeContrastiveDivergence(const json::Value& cfg, const EnergyModel& model);
-std::unique_ptr<Loss> makeSlicedScoreMatching(const json::Value& cfg, const EnergyModel& model);
-std::unique_ptr<Loss> makeCrossEntropy(const json::Value& cfg, const EnergyModel& model);
+template <typename Options, typename LossT>
+LossKind lossKind(const char* kind, double recommendedGradClip) {
+  return {kind,
+          [](const json::Value& config, const EnergyModel& model) -> std::unique_ptr<Loss> {
+            return std::make_unique<LossT>(readOptions<Options>(config, "loss"), model);
+          },
+          defaultsOf<Options>, recommendedGradClip};
+}
+
+const LossKind& energyDiscrepancyKind();
+const LossKind& denoisingScoreMatchingKind();
+const LossKind& diffusiveClassificationKind();
+const LossKind& contrastiveDivergenceKind();
+const LossKind& slicedScoreMatchingKind();
+const LossKind& crossEntropyKind();
 
 }  // namespace ebm

@@ -5,21 +5,37 @@
 namespace ebm {
 
 namespace {
-// The loss kinds: adding one is its .cc and one line here (and its TS schema member).
-const KindTable<std::unique_ptr<Loss> (*)(const json::Value&, const EnergyModel&)> kLosses = {
-    {"ed", makeEnergyDiscrepancy},     {"dsm", makeDenoisingScoreMatching}, {"diffclf", makeDiffusiveClassification},
-    {"cd", makeContrastiveDivergence}, {"ssm", makeSlicedScoreMatching},    {"ce", makeCrossEntropy},
+// The loss kinds: adding one is its .cc, its line here and in loss_registry.h (and its TS schema).
+const std::vector<const LossKind& (*)()> kLosses = {
+    energyDiscrepancyKind,     denoisingScoreMatchingKind, diffusiveClassificationKind,
+    contrastiveDivergenceKind, slicedScoreMatchingKind,    crossEntropyKind,
 };
 }  // namespace
 
 std::vector<std::string> lossKinds() { return kindNames(kLosses); }
 
-std::unique_ptr<Loss> makeLoss(const json::Value& config, const EnergyModel& model) {
-  if (!config.isObject()) throw ConfigError("loss must be an object");
+json::Value lossDefaults() {
+  json::Value out = json::Value::object();
+  for (auto entry : kLosses) out[entry().kind] = entry().defaults();
+  return out;
+}
+
+json::Value lossGradClips() {
+  json::Value out = json::Value::object();
+  for (auto entry : kLosses) out[entry().kind] = entry().recommendedGradClip;
+  return out;
+}
+
+const LossKind& lossKindOf(const json::Value& config) {
+  if (!config.is_object()) throw ConfigError("loss must be an object");
   const std::string kind = json::getString(config, "kind", "loss");
-  for (const auto& entry : kLosses)
-    if (kind == entry.kind) return entry.make(config, model);
+  for (auto entry : kLosses)
+    if (kind == entry().kind) return entry();
   throw ConfigError("loss.kind must be one of " + joinKinds(kLosses) + "; got '" + kind + "'");
+}
+
+std::unique_ptr<Loss> makeLoss(const json::Value& config, const EnergyModel& model) {
+  return lossKindOf(config).make(config, model);
 }
 
 }  // namespace ebm

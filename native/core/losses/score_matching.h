@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "losses/noise_path.h"
 #include "models/energy_model.h"
+#include "noise_path.h"
 
 namespace ebm {
 
@@ -20,7 +20,13 @@ struct PathDsmOptions {
   double sigmaData = 1.0;
 };
 
-PathDsmOptions pathDsmOptionsFromConfig(const json::Value& cfg, const std::string& where);
+// The path's parameters and the DSM weighting, read flat from a loss config ("path" apart).
+template <typename Fields>
+void describe(Fields& f, PathDsmOptions& o) {
+  describe(f, o.path);
+  f.optional("weighting", o.weighting);
+  f.optional("sigmaData", o.sigmaData);
+}
 
 // Per-row DSM error at times t [N] (x_t drawn here); differentiable in the model parameters.
 at::Tensor pathDsmPerRow(EnergyModel& model, const at::Tensor& x0, const at::Tensor& t, const PathDsmOptions& options,

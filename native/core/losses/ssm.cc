@@ -9,11 +9,21 @@
 namespace ebm {
 namespace {
 
+struct SsmOptions {
+  int64_t projections = 1;  // random projections per point
+};
+template <typename Fields>
+void describe(Fields& f, SsmOptions& o) {
+  f.optional("projections", o.projections);
+}
+
 class SlicedScoreMatching : public Loss {
  public:
-  explicit SlicedScoreMatching(int64_t projections) : projections_(projections) {}
+  SlicedScoreMatching(const SsmOptions& o, const EnergyModel&) : projections_(o.projections) {}
 
-  LossOutput compute(EnergyModel& model, const at::Tensor& x, at::Generator& gen) override {
+  LossOutput compute(EnergyModel& model, const StepContext& step) override {
+    const at::Tensor& x = step.batch;
+    at::Generator& gen = step.gen;
     const int64_t n = x.size(0);
     at::Tensor xg = x.detach().requires_grad_(true);
     at::Tensor e = model.energy(xg, at::Tensor());
@@ -36,11 +46,9 @@ class SlicedScoreMatching : public Loss {
 
 }  // namespace
 
-std::unique_ptr<Loss> makeSlicedScoreMatching(const json::Value& cfg, const EnergyModel& model) {
-  if (model.timeConditioned()) throw ConfigError("loss.kind 'ssm' needs a model that is not time-conditioned");
-  const int64_t projections = json::getInt(cfg, "projections", "loss", 1);
-  if (projections < 1 || projections > 64) throw ConfigError("loss.projections must be an integer in [1, 64]");
-  return std::make_unique<SlicedScoreMatching>(projections);
+const LossKind& slicedScoreMatchingKind() {
+  static const LossKind kind = lossKind<SsmOptions, SlicedScoreMatching>("ssm");
+  return kind;
 }
 
 }  // namespace ebm

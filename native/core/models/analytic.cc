@@ -8,14 +8,48 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <optional>
 
 #include "errors.h"
-#include "losses/noise_path.h"
+#include "io/fields.h"
 #include "models/model_registry.h"
+#include "noise_path.h"
 #include "tensor_util.h"
 
 namespace ebm {
 namespace {
+
+struct GaussianOptions {
+  std::vector<double> mean;
+  std::optional<std::vector<std::vector<double>>> cov;  // full covariance; absent: std^2 I
+  std::optional<double> std;                            // absent (and no cov): 1
+};
+template <typename Fields>
+void describe(Fields& f, GaussianOptions& o) {
+  f.required("mean", o.mean);
+  f.optional("cov", o.cov);
+  f.optional("std", o.std);
+}
+
+// A mixture's path parameters (read when `path` makes it time-conditioned); its means, stds and
+// weights are read with their checks in makeMixture.
+struct MixtureOptions {
+  NoisePath path;
+};
+template <typename Fields>
+void describe(Fields& f, MixtureOptions& o) {
+  describe(f, o.path);
+}
+
+struct DoubleWellOptions {
+  int64_t dim = 1;
+  double barrier = 1.0;
+};
+template <typename Fields>
+void describe(Fields& f, DoubleWellOptions& o) {
+  f.optional("dim", o.dim);
+  f.optional("barrier", o.barrier);
+}
 
 at::Tensor fromRows(const std::vector<std::vector<double>>& rows) {
   const int64_t n = static_cast<int64_t>(rows.size()), d = static_cast<int64_t>(rows[0].size());
@@ -62,7 +96,10 @@ class Mixture : public EnergyModel {
     means_ = addBuffer("means", means);
     variances_ = addBuffer("variances", stds.pow(2));
     logWeights_ = addBuffer("log_weights", torch::log(weights));
-    if (onPath_) path_ = NoisePath::fromConfig(cfg, "model");
+    if (onPath_) {
+      path_ = readOptions<MixtureOptions>(cfg, "model").path;
+      path_.kind = json::getString(cfg, "path", "model");
+    }
   }
 
   bool timeConditioned() const override { return onPath_; }
@@ -107,17 +144,18 @@ class DoubleWell : public EnergyModel {
 }  // namespace
 
 std::shared_ptr<EnergyModel> makeGaussian(const json::Value& cfg, c10::Device device) {
-  std::vector<double> mean = json::getNumberArray(cfg, "mean", "model");
+  const GaussianOptions o = readOptions<GaussianOptions>(cfg, "model");
+  const std::vector<double>& mean = o.mean;
   const int64_t d = static_cast<int64_t>(mean.size());
   if (d < 1) throw ConfigError("model.mean must not be empty");
   at::Tensor cov;
-  if (cfg.has("cov")) {
+  if (o.cov) {
     cov = fromRows(json::getNumberMatrix(cfg, "cov", "model"));
     if (cov.size(0) != d || cov.size(1) != d)
       throw ConfigError("model.cov must be " + std::to_string(d) + " x " + std::to_string(d));
     if (!torch::allclose(cov, cov.t())) throw ConfigError("model.cov must be symmetric");
   } else {
-    const double std = json::getNumber(cfg, "std", "model", 1.0);
+    const double std = o.std.value_or(1.0);
     if (!(std > 0)) throw ConfigError("model.std must be > 0");
     cov = torch::eye(d, torch::kFloat64) * (std * std);
   }
@@ -138,8 +176,8 @@ std::shared_ptr<EnergyModel> makeMixture(const json::Value& cfg, c10::Device dev
   }
   if (std::fabs(total - 1) > 1e-6) throw ConfigError("model.weights must sum to 1, got " + std::to_string(total));
   at::Tensor stds;
-  const json::Value& s = cfg["stds"];
-  if (s.isArray() && !s.asArray().empty() && s.asArray()[0].isArray()) {
+  const json::Value& s = json::member(cfg, "stds");
+  if (s.is_array() && !s.empty() && s[0].is_array()) {
     stds = fromRows(json::getNumberMatrix(cfg, "stds", "model"));
     if (stds.size(0) != k || stds.size(1) != d) throw ConfigError("model.stds must be [components, dim]");
   } else {
@@ -148,15 +186,20 @@ std::shared_ptr<EnergyModel> makeMixture(const json::Value& cfg, c10::Device dev
     stds = fromVector(iso).unsqueeze(1).expand({k, d}).contiguous();
   }
   if (!(stds.min().item<double>() > 0)) throw ConfigError("model.stds must be > 0");
-  return std::make_shared<Mixture>(cfg, device, means, stds, fromVector(w) / total, cfg.has("path"));
+  return std::make_shared<Mixture>(cfg, device, means, stds, fromVector(w) / total, cfg.contains("path"));
 }
 
 std::shared_ptr<EnergyModel> makeDoubleWell(const json::Value& cfg, c10::Device device) {
-  const int64_t dim = json::getInt(cfg, "dim", "model", 1);
+  const DoubleWellOptions o = readOptions<DoubleWellOptions>(cfg, "model");
+  const int64_t dim = o.dim;
   if (dim < 1 || dim > 65536) throw ConfigError("model.dim must be an integer >= 1");
-  const double barrier = json::getNumber(cfg, "barrier", "model", 1.0);
+  const double barrier = o.barrier;
   if (!(barrier > 0)) throw ConfigError("model.barrier must be > 0");
   return std::make_shared<DoubleWell>(cfg, device, dim, barrier);
 }
+
+json::Value gaussianDefaults() { return defaultsOf<GaussianOptions>(); }
+json::Value mixtureDefaults() { return defaultsOf<MixtureOptions>(); }
+json::Value doubleWellDefaults() { return defaultsOf<DoubleWellOptions>(); }
 
 }  // namespace ebm

@@ -4,19 +4,34 @@
 #include <torch/torch.h>
 
 #include "errors.h"
+#include "io/fields.h"
 #include "models/model_registry.h"
 #include "tensor_util.h"
 
 namespace ebm {
 namespace {
 
+struct ClassifierOptions {
+  std::vector<int64_t> inputShape;  // [channels, height, width]
+  int64_t classes = 10;
+  int64_t featureDim = 128;
+  int64_t seed = 0;
+};
+template <typename Fields>
+void describe(Fields& f, ClassifierOptions& o) {
+  f.required("inputShape", o.inputShape);
+  f.optional("classes", o.classes);
+  f.optional("featureDim", o.featureDim);
+  f.optional("seed", o.seed);
+}
+
 class ConvClassifier : public Classifier {
  public:
-  ConvClassifier(const json::Value& cfg, c10::Device device, std::vector<int64_t> shape, int64_t classes,
-                 int64_t featureDim)
-      : Classifier(cfg, shape, device) {
-    at::Generator gen =
-        makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0)));
+  ConvClassifier(const json::Value& cfg, c10::Device device, const ClassifierOptions& o)
+      : Classifier(cfg, o.inputShape, device) {
+    const std::vector<int64_t>& shape = o.inputShape;
+    const int64_t classes = o.classes, featureDim = o.featureDim;
+    at::Generator gen = makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(o.seed));
     const int64_t c = shape[0], h = shape[1] / 4, w = shape[2] / 4;
     ParameterPlan()
         .add({32, c, 3, 3})
@@ -55,15 +70,16 @@ class ConvClassifier : public Classifier {
 }  // namespace
 
 std::shared_ptr<EnergyModel> makeClassifier(const json::Value& cfg, c10::Device device) {
-  std::vector<int64_t> shape = json::getIntArray(cfg, "inputShape", "model");
+  const ClassifierOptions o = readOptions<ClassifierOptions>(cfg, "model");
+  const std::vector<int64_t>& shape = o.inputShape;
   if (shape.size() != 3 || shape[0] < 1 || shape[0] > 64 || shape[1] < 4 || shape[2] < 4 || shape[1] > 1024 ||
       shape[2] > 1024)
     throw ConfigError("model.inputShape must be [channels, height, width] with sides >= 4");
-  const int64_t classes = json::getInt(cfg, "classes", "model", 10);
-  const int64_t featureDim = json::getInt(cfg, "featureDim", "model", 128);
-  if (classes < 2 || classes > 100000) throw ConfigError("model.classes must be an integer >= 2");
-  if (featureDim < 1 || featureDim > 65536) throw ConfigError("model.featureDim must be an integer >= 1");
-  return std::make_shared<ConvClassifier>(cfg, device, shape, classes, featureDim);
+  if (o.classes < 2 || o.classes > 100000) throw ConfigError("model.classes must be an integer >= 2");
+  if (o.featureDim < 1 || o.featureDim > 65536) throw ConfigError("model.featureDim must be an integer >= 1");
+  return std::make_shared<ConvClassifier>(cfg, device, o);
 }
+
+json::Value classifierDefaults() { return defaultsOf<ClassifierOptions>(); }
 
 }  // namespace ebm

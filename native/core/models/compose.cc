@@ -10,15 +10,15 @@ namespace ebm {
 namespace {
 
 json::Value compositionConfig(const std::vector<std::shared_ptr<EnergyModel>>& parts, const std::vector<double>& w) {
-  std::vector<json::Value> cfgs, weights;
+  json::Value cfgs = json::Value::array(), weights = json::Value::array();
   for (size_t i = 0; i < parts.size(); ++i) {
     cfgs.push_back(parts[i]->config());
-    weights.push_back(json::Value::number(w[i]));
+    weights.push_back(w[i]);
   }
   json::Value cfg = json::Value::object();
-  cfg.set("kind", json::Value::string("compose"));
-  cfg.set("parts", json::Value::array(cfgs));
-  cfg.set("weights", json::Value::array(weights));
+  cfg["kind"] = "compose";
+  cfg["parts"] = cfgs;
+  cfg["weights"] = weights;
   return cfg;
 }
 
@@ -85,13 +85,14 @@ std::shared_ptr<EnergyModel> composeModels(std::vector<std::shared_ptr<EnergyMod
 // A saved composition: rebuild each part from its config; the checkpoint loader then fills the
 // state, which a composition exposes as its parts' tensors under "parts.<k>." names.
 std::shared_ptr<EnergyModel> makeComposition(const json::Value& cfg, c10::Device) {
-  const json::Value& parts = cfg["parts"];
-  if (!parts.isArray() || parts.asArray().empty()) throw ConfigError("model.parts must be a non-empty array");
+  const json::Value& parts = json::member(cfg, "parts");
+  if (!parts.is_array() || parts.empty()) throw ConfigError("model.parts must be a non-empty array");
   std::vector<double> weights = json::getNumberArray(cfg, "weights", "model");
   std::vector<std::shared_ptr<EnergyModel>> models;
-  for (const auto& p : parts.asArray()) {
+  for (const auto& p : parts) {
+    if (!p.is_object()) throw ConfigError("model.parts must hold model configs (objects)");
     json::Value partCfg = p;
-    if (cfg.has("device")) partCfg.set("device", cfg["device"]);
+    if (cfg.contains("device")) partCfg["device"] = json::member(cfg, "device");
     models.push_back(makeModel(partCfg));
   }
   return composeModels(std::move(models), std::move(weights));

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "errors.h"
+#include "io/fields.h"
 #include "models/activation.h"
 #include "models/model_registry.h"
 #include "tensor_util.h"
@@ -10,13 +11,28 @@
 namespace ebm {
 namespace {
 
+struct ConvNetOptions {
+  std::vector<int64_t> inputShape;  // [channels, height, width]
+  std::vector<int64_t> channels;    // one width per stage
+  std::string activation = "silu";
+  int64_t seed = 0;
+};
+template <typename Fields>
+void describe(Fields& f, ConvNetOptions& o) {
+  f.required("inputShape", o.inputShape);
+  f.required("channels", o.channels);
+  f.optional("activation", o.activation);
+  f.optional("seed", o.seed);
+}
+
 class ConvNet : public EnergyModel {
  public:
-  ConvNet(const json::Value& cfg, c10::Device device, std::vector<int64_t> inputShape, std::vector<int64_t> channels)
-      : EnergyModel(cfg, inputShape, device), activation_(json::getString(cfg, "activation", "model", "silu")) {
+  ConvNet(const json::Value& cfg, c10::Device device, const ConvNetOptions& o)
+      : EnergyModel(cfg, o.inputShape, device), activation_(o.activation) {
+    const std::vector<int64_t>& inputShape = o.inputShape;
+    const std::vector<int64_t>& channels = o.channels;
     checkActivation(activation_, "model.activation");
-    at::Generator gen =
-        makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0)));
+    at::Generator gen = makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(o.seed));
     // The plan walks the stages first: nothing is allocated for a config over the budget.
     ParameterPlan plan;
     int64_t in = inputShape[0], h = inputShape[1], w = inputShape[2];
@@ -65,16 +81,19 @@ class ConvNet : public EnergyModel {
 }  // namespace
 
 std::shared_ptr<EnergyModel> makeConvNet(const json::Value& cfg, c10::Device device) {
-  std::vector<int64_t> shape = json::getIntArray(cfg, "inputShape", "model");
+  const ConvNetOptions o = readOptions<ConvNetOptions>(cfg, "model");
+  const std::vector<int64_t>& shape = o.inputShape;
   if (shape.size() != 3 || shape[0] < 1 || shape[1] < 2 || shape[2] < 2 || shape[0] > 64 || shape[1] > 4096 ||
       shape[2] > 4096)
     throw ConfigError("model.inputShape must be [channels, height, width] with channels <= 64 and sides >= 2");
-  std::vector<int64_t> channels = json::getIntArray(cfg, "channels", "model");
+  const std::vector<int64_t>& channels = o.channels;
   if (channels.empty() || channels.size() > 8) throw ConfigError("model.channels must list 1 to 8 stage widths");
   for (size_t i = 0; i < channels.size(); ++i)
     if (channels[i] < 1 || channels[i] > 4096)
       throw ConfigError("model.channels[" + std::to_string(i) + "] must be an integer in [1, 4096]");
-  return std::make_shared<ConvNet>(cfg, device, shape, channels);
+  return std::make_shared<ConvNet>(cfg, device, o);
 }
+
+json::Value convNetDefaults() { return defaultsOf<ConvNetOptions>(); }
 
 }  // namespace ebm

@@ -45,7 +45,7 @@ class EnergyModel {
   const std::vector<int64_t>& eventShape() const { return eventShape_; }
   c10::Device device() const { return device_; }
   const json::Value& config() const { return config_; }
-  std::string kind() const { return config_["kind"].asString(); }
+  std::string kind() const { return json::member(config_, "kind").get<std::string>(); }
 
   // Trainable tensors (requires_grad) in a fixed order with stable names.
   const std::vector<NamedTensor>& parameters() const { return parameters_; }

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "errors.h"
+#include "io/fields.h"
 #include "models/activation.h"
 #include "models/model_registry.h"
 #include "tensor_util.h"
@@ -13,16 +14,39 @@
 namespace ebm {
 namespace {
 
-constexpr double kDefaultTimeMaxFrequency = 64.0;
+struct MlpOptions {
+  int64_t inputDim{};
+  std::vector<int64_t> hidden;
+  std::string activation = "silu";
+  bool timeConditioned = false;
+  int64_t timeEmbedDim = 32;
+  // The top angular frequency of the time embedding (rad per unit t); checkpoints in format 1
+  // load with 1000, the value they were trained with (io/checkpoint.cc).
+  double timeMaxFrequency = 64;
+  bool spectralNorm = false;
+  int64_t seed = 0;
+};
+template <typename Fields>
+void describe(Fields& f, MlpOptions& o) {
+  f.required("inputDim", o.inputDim);
+  f.required("hidden", o.hidden);
+  f.optional("activation", o.activation);
+  f.optional("timeConditioned", o.timeConditioned);
+  f.optional("timeEmbedDim", o.timeEmbedDim);
+  f.optional("timeMaxFrequency", o.timeMaxFrequency);
+  f.optional("spectralNorm", o.spectralNorm);
+  f.optional("seed", o.seed);
+}
 
 class Mlp : public EnergyModel {
  public:
-  Mlp(const json::Value& cfg, c10::Device device, int64_t inputDim)
-      : EnergyModel(cfg, {inputDim}, device),
-        activation_(json::getString(cfg, "activation", "model", "silu")),
-        timeConditioned_(json::getBool(cfg, "timeConditioned", "model", false)),
-        spectralNorm_(json::getBool(cfg, "spectralNorm", "model", false)) {
-    std::vector<int64_t> hidden = json::getIntArray(cfg, "hidden", "model");
+  Mlp(const json::Value& cfg, c10::Device device, const MlpOptions& o)
+      : EnergyModel(cfg, {o.inputDim}, device),
+        activation_(o.activation),
+        timeConditioned_(o.timeConditioned),
+        spectralNorm_(o.spectralNorm) {
+    const int64_t inputDim = o.inputDim;
+    const std::vector<int64_t>& hidden = o.hidden;
     // checked here too: a checkpoint's metadata reaches this constructor without the TS checks
     if (hidden.empty()) throw ConfigError("model.hidden must list at least one layer width, e.g. [128, 128]");
     for (size_t i = 0; i < hidden.size(); ++i)
@@ -30,12 +54,11 @@ class Mlp : public EnergyModel {
         throw ConfigError("model.hidden[" + std::to_string(i) + "] must be an integer in [1, 65536], got " +
                           std::to_string(hidden[i]));
     checkActivation(activation_, "model.activation");
-    timeEmbedDim_ = json::getInt(cfg, "timeEmbedDim", "model", 32);
+    timeEmbedDim_ = o.timeEmbedDim;
     if (timeConditioned_ && (timeEmbedDim_ < 2 || timeEmbedDim_ % 2 != 0 || timeEmbedDim_ > 4096))
       throw ConfigError("model.timeEmbedDim must be an even integer in [2, 4096], got " +
                         std::to_string(timeEmbedDim_));
-    const uint64_t seed = static_cast<uint64_t>(json::getInt(cfg, "seed", "model", 0));
-    at::Generator gen = makeGenerator(c10::Device(c10::kCPU), seed);
+    at::Generator gen = makeGenerator(c10::Device(c10::kCPU), static_cast<uint64_t>(o.seed));
 
     int64_t in = inputDim + (timeConditioned_ ? timeEmbedDim_ : 0);
     ParameterPlan plan;
@@ -68,7 +91,7 @@ class Mlp : public EnergyModel {
       // bounds how fast the energy may change with t: at 64, neighbouring levels of a 64-level
       // grid (spacing ~1/63) are about 1 rad apart, so energies between training levels stay
       // tied to those on them (at 1000, 16 rad apart, they were not; METHODS.md).
-      const double top = json::getNumber(cfg, "timeMaxFrequency", "model", kDefaultTimeMaxFrequency);
+      const double top = o.timeMaxFrequency;
       if (!(top >= 1 && top <= 1e4))
         throw ConfigError("model.timeMaxFrequency must be in [1, 10000], got " + std::to_string(top));
       const int64_t half = timeEmbedDim_ / 2;
@@ -127,15 +150,16 @@ class Mlp : public EnergyModel {
 }  // namespace
 
 std::shared_ptr<EnergyModel> makeMlp(const json::Value& cfg, c10::Device device) {
-  const int64_t inputDim = json::getInt(cfg, "inputDim", "model");
-  if (inputDim < 1 || inputDim > (1 << 24))
-    throw ConfigError("model.inputDim must be an integer >= 1, got " + std::to_string(inputDim));
-  if (!json::getBool(cfg, "timeConditioned", "model", false) || cfg.has("timeMaxFrequency"))
-    return std::make_shared<Mlp>(cfg, device, inputDim);
+  const MlpOptions o = readOptions<MlpOptions>(cfg, "model");
+  if (o.inputDim < 1 || o.inputDim > (1 << 24))
+    throw ConfigError("model.inputDim must be an integer >= 1, got " + std::to_string(o.inputDim));
+  if (!o.timeConditioned || cfg.contains("timeMaxFrequency")) return std::make_shared<Mlp>(cfg, device, o);
   // The config a checkpoint stores names the frequency, so a later default cannot change it.
   json::Value resolved = cfg;
-  resolved.set("timeMaxFrequency", json::Value::number(kDefaultTimeMaxFrequency));
-  return std::make_shared<Mlp>(resolved, device, inputDim);
+  resolved["timeMaxFrequency"] = o.timeMaxFrequency;
+  return std::make_shared<Mlp>(resolved, device, o);
 }
+
+json::Value mlpDefaults() { return defaultsOf<MlpOptions>(); }
 
 }  // namespace ebm

@@ -8,20 +8,38 @@
 namespace ebm {
 
 namespace {
+const char* kDefaultDevice = "auto";
 // The model kinds: adding one is its .cc and one line here (and its TS schema member).
 const KindTable<std::shared_ptr<EnergyModel> (*)(const json::Value&, c10::Device)> kModels = {
-    {"mlp", makeMlp},       {"convnet", makeConvNet},         {"gaussian", makeGaussian},
-    {"gmm", makeMixture},   {"doublewell", makeDoubleWell},   {"classifier", makeClassifier},
-    {"latent", makeLatent}, {"torchscript", makeTorchScript}, {"compose", makeComposition},
+    {"mlp", makeMlp, mlpDefaults},
+    {"convnet", makeConvNet, convNetDefaults},
+    {"gaussian", makeGaussian, gaussianDefaults},
+    {"gmm", makeMixture, mixtureDefaults},
+    {"doublewell", makeDoubleWell, doubleWellDefaults},
+    {"classifier", makeClassifier, classifierDefaults},
+    {"latent", makeLatent, latentDefaults},
+    {"torchscript", makeTorchScript, torchScriptDefaults},
+    {"compose", makeComposition, nullptr},
 };
 }  // namespace
 
 std::vector<std::string> modelKinds() { return kindNames(kModels); }
 
+// Every model's defaults; `device` ('auto': CUDA when available) is common to all kinds.
+json::Value modelDefaults() {
+  json::Value out = json::Value::object();
+  for (const auto& entry : kModels) {
+    json::Value defaults = entry.defaults ? entry.defaults() : json::Value::object();
+    defaults["device"] = kDefaultDevice;
+    out[entry.kind] = defaults;
+  }
+  return out;
+}
+
 std::shared_ptr<EnergyModel> makeModel(const json::Value& config) {
-  if (!config.isObject()) throw ConfigError("model config must be an object");
+  if (!config.is_object()) throw ConfigError("model config must be an object");
   const std::string kind = json::getString(config, "kind", "model");
-  const c10::Device device = resolveDevice(json::getString(config, "device", "model", "auto"));
+  const c10::Device device = resolveDevice(json::getString(config, "device", "model", kDefaultDevice));
   for (const auto& entry : kModels)
     if (kind == entry.kind) return entry.make(config, device);
   throw ConfigError("model.kind must be one of: " + joinKinds(kModels) + "; got '" + kind + "'");

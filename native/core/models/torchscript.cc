@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "errors.h"
+#include "io/fields.h"
 #include "models/model_registry.h"
 #include "tensor_util.h"
 
@@ -71,19 +72,33 @@ std::string cause(const char* text) {
 }
 
 // The stored config: everything but the module's bytes (those travel as checkpoint metadata).
+struct TorchScriptOptions {
+  std::string path;
+  std::vector<int64_t> inputShape;    // one input row
+  bool timeConditioned = false;       // forward(x, t) instead of forward(x)
+  std::optional<std::string> module;  // the module's bytes (base64), as a checkpoint stores them
+};
+template <typename Fields>
+void describe(Fields& f, TorchScriptOptions& o) {
+  f.required("path", o.path);
+  f.required("inputShape", o.inputShape);
+  f.optional("timeConditioned", o.timeConditioned);
+  f.optional("module", o.module);
+}
+
 json::Value withoutBytes(const json::Value& cfg) {
   json::Value out = cfg;
-  out.mutableObject().erase("module");
+  out.erase("module");
   return out;
 }
 
 class ScriptedEnergy : public EnergyModel {
  public:
-  ScriptedEnergy(const json::Value& cfg, c10::Device device, std::vector<int64_t> inputShape, std::string bytes,
-                 const std::string& source)
+  ScriptedEnergy(const json::Value& cfg, c10::Device device, std::vector<int64_t> inputShape, bool timeConditioned,
+                 std::string bytes, const std::string& source)
       : EnergyModel(withoutBytes(cfg), inputShape, device),
         bytes_(std::move(bytes)),
-        timeConditioned_(json::getBool(cfg, "timeConditioned", "model", false)) {
+        timeConditioned_(timeConditioned) {
     try {
       std::istringstream in(bytes_);
       module_ = torch::jit::load(in, device);
@@ -149,16 +164,17 @@ class ScriptedEnergy : public EnergyModel {
 }  // namespace
 
 std::shared_ptr<EnergyModel> makeTorchScript(const json::Value& cfg, c10::Device device) {
-  const std::string path = json::getString(cfg, "path", "model");
-  std::vector<int64_t> shape = json::getIntArray(cfg, "inputShape", "model");
+  const TorchScriptOptions o = readOptions<TorchScriptOptions>(cfg, "model");
+  const std::string& path = o.path;
+  const std::vector<int64_t>& shape = o.inputShape;
   if (shape.empty() || shape.size() > 8)
     throw ConfigError("model.inputShape must list 1 to 8 dimensions of one input row, e.g. [2] or [1, 28, 28]");
   for (int64_t s : shape)
     if (s < 1 || s > (1 << 24)) throw ConfigError("model.inputShape entries must be integers >= 1");
   std::string bytes;
   std::string source = "'" + path + "'";
-  if (cfg.has("module")) {
-    bytes = base64Decode(json::getString(cfg, "module", "model"), "the checkpoint's TorchScript module");
+  if (o.module) {
+    bytes = base64Decode(*o.module, "the checkpoint's TorchScript module");
     source = "the module stored in the checkpoint (from " + source + ")";
   } else {
     std::ifstream in(path, std::ios::binary);
@@ -167,7 +183,9 @@ std::shared_ptr<EnergyModel> makeTorchScript(const json::Value& cfg, c10::Device
     all << in.rdbuf();
     bytes = all.str();
   }
-  return std::make_shared<ScriptedEnergy>(cfg, device, shape, std::move(bytes), source);
+  return std::make_shared<ScriptedEnergy>(cfg, device, shape, o.timeConditioned, std::move(bytes), source);
 }
+
+json::Value torchScriptDefaults() { return defaultsOf<TorchScriptOptions>(); }
 
 }  // namespace ebm

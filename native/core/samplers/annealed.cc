@@ -6,22 +6,28 @@
 #include <cmath>
 
 #include "errors.h"
-#include "losses/noise_path.h"
+#include "noise_path.h"
 #include "samplers/sampler_registry.h"
 
 namespace ebm {
 namespace {
 
+struct AnnealedOptions : ChainOptions {
+  int64_t levels = 10;
+  NoisePath path;  // its kind under "path" (default 'vp'), its parameters flat
+};
+template <typename Fields>
+void describe(Fields& f, AnnealedOptions& o) {
+  describe(f, static_cast<ChainOptions&>(o));
+  f.optional("levels", o.levels);
+  f.optional("path", o.path.kind);
+  describe(f, o.path);
+}
+
 class AnnealedLangevin : public Sampler {
  public:
-  AnnealedLangevin(const json::Value& cfg, const std::string& where)
-      : steps_(json::getInt(cfg, "steps", where)),
-        stepSize_(checkStepSize(cfg, where)),
-        levels_(json::getInt(cfg, "levels", where, 10)),
-        path_(NoisePath::fromConfig(cfg, where)) {
-    checkSteps(steps_, where);
-    if (levels_ < 1 || levels_ > 100000) throw ConfigError(where + ".levels must be an integer in [1, 100000]");
-  }
+  explicit AnnealedLangevin(const AnnealedOptions& o)
+      : steps_(o.steps), stepSize_(o.stepSize), levels_(o.levels), path_(o.path) {}
 
   int64_t steps() const override { return steps_ * levels_; }
 
@@ -87,8 +93,9 @@ class AnnealedLangevin : public Sampler {
 
 }  // namespace
 
-std::unique_ptr<Sampler> makeAnnealedLangevin(const json::Value& cfg, const std::string& where) {
-  return std::make_unique<AnnealedLangevin>(cfg, where);
+const SamplerKind& annealedLangevinKind() {
+  static const SamplerKind kind = samplerKind<AnnealedOptions, AnnealedLangevin>("annealed");
+  return kind;
 }
 
 }  // namespace ebm

@@ -21,28 +21,33 @@ namespace {
 // Rows per kernel block: at most 2048, and at most 2^26 kernel entries (256 MB) per block.
 int64_t blockRows(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(2048, (int64_t{1} << 26) / n)); }
 
+struct WgfOptions : ChainOptions {
+  json::Value bandwidth = "auto";  // a number, or 'auto': bandwidthScale x median nearest-neighbour distance
+  double bandwidthScale = 2.5;
+  bool blob = true;                 // the blob correction term
+  bool repulsion = true;            // the kernel repulsion terms (off: plain gradient descent)
+  std::string integrator = "heun";  // or 'euler'
+};
+template <typename Fields>
+void describe(Fields& f, WgfOptions& o) {
+  describe(f, static_cast<ChainOptions&>(o));
+  f.optional("bandwidth", o.bandwidth);
+  f.optional("bandwidthScale", o.bandwidthScale);
+  f.optional("blob", o.blob);
+  f.optional("repulsion", o.repulsion);
+  f.optional("integrator", o.integrator);
+}
+
 class GradientFlow : public Sampler {
  public:
-  GradientFlow(const json::Value& cfg, const std::string& where)
-      : steps_(json::getInt(cfg, "steps", where)),
-        stepSize_(checkStepSize(cfg, where)),
-        blob_(json::getBool(cfg, "blob", where, true)),
-        repulsion_(json::getBool(cfg, "repulsion", where, true)),
-        scale_(json::getNumber(cfg, "bandwidthScale", where, 2.5)),
-        integrator_(json::getString(cfg, "integrator", where, "heun")) {
-    checkSteps(steps_, where);
-    const json::Value& bw = cfg["bandwidth"];
-    if (bw.isNumber()) {
-      bandwidth_ = bw.asNumber();
-      if (!(bandwidth_ > 0) || !std::isfinite(bandwidth_))
-        throw ConfigError(where + ".bandwidth must be > 0 or 'auto'");
-    } else if (!bw.isNull() && !(bw.isString() && bw.asString() == "auto")) {
-      throw ConfigError(where + ".bandwidth must be a number > 0 or 'auto'");
-    }
-    if (!(scale_ > 0)) throw ConfigError(where + ".bandwidthScale must be > 0");
-    if (integrator_ != "heun" && integrator_ != "euler")
-      throw ConfigError(where + ".integrator must be 'heun' or 'euler', got '" + integrator_ + "'");
-  }
+  explicit GradientFlow(const WgfOptions& o)
+      : steps_(o.steps),
+        stepSize_(o.stepSize),
+        blob_(o.blob),
+        repulsion_(o.repulsion),
+        scale_(o.bandwidthScale),
+        integrator_(o.integrator),
+        bandwidth_(o.bandwidth.is_number() ? o.bandwidth.get<double>() : -1) {}
 
   int64_t steps() const override { return steps_; }
 
@@ -188,13 +193,14 @@ class GradientFlow : public Sampler {
   bool blob_, repulsion_;
   double scale_;
   std::string integrator_;
-  double bandwidth_ = -1;  // <= 0: automatic
+  double bandwidth_;  // <= 0: automatic
 };
 
 }  // namespace
 
-std::unique_ptr<Sampler> makeGradientFlow(const json::Value& cfg, const std::string& where) {
-  return std::make_unique<GradientFlow>(cfg, where);
+const SamplerKind& gradientFlowKind() {
+  static const SamplerKind kind = samplerKind<WgfOptions, GradientFlow>("wgf");
+  return kind;
 }
 
 }  // namespace ebm

@@ -17,22 +17,11 @@
 namespace ebm {
 namespace {
 
+// Step-size adaptation during the first adaptSteps steps; targetAccept's default is per sampler.
 struct Adaptation {
   int64_t steps = 0;
-  double target = 0.574;
+  double target;
   double rate = 0.05;
-
-  Adaptation(const json::Value& cfg, const std::string& where, double defaultTarget, int64_t totalSteps)
-      : target(defaultTarget) {
-    checkSteps(totalSteps, where);
-    steps = json::getInt(cfg, "adaptSteps", where, 0);
-    target = json::getNumber(cfg, "targetAccept", where, defaultTarget);
-    rate = json::getNumber(cfg, "adaptRate", where, 0.05);
-    if (steps < 0 || steps >= totalSteps)
-      throw ConfigError(where + ".adaptSteps must be in [0, steps), got " + std::to_string(steps));
-    if (!(target > 0 && target < 1)) throw ConfigError(where + ".targetAccept must be in (0, 1)");
-    if (!(rate > 0 && rate <= 1)) throw ConfigError(where + ".adaptRate must be in (0, 1]");
-  }
 
   // Updates log step sizes in place while adapting; returns whether this step counts for acceptRate.
   bool update(int64_t k, at::Tensor& logStep, const at::Tensor& acceptProb) const {
@@ -85,12 +74,38 @@ struct Chains {
   }
 };
 
+template <typename Fields>
+void describe(Fields& f, Adaptation& a) {
+  f.optional("adaptSteps", a.steps);
+  f.optional("targetAccept", a.target);
+  f.optional("adaptRate", a.rate);
+}
+
+struct MalaOptions : ChainOptions {
+  Adaptation adapt{0, 0.574};
+};
+template <typename Fields>
+void describe(Fields& f, MalaOptions& o) {
+  describe(f, static_cast<ChainOptions&>(o));
+  describe(f, o.adapt);
+}
+
+struct HmcOptions : ChainOptions {
+  int64_t leapfrogSteps = 10;
+  double jitter = 0.2;
+  Adaptation adapt{0, 0.65};
+};
+template <typename Fields>
+void describe(Fields& f, HmcOptions& o) {
+  describe(f, static_cast<ChainOptions&>(o));
+  f.optional("leapfrogSteps", o.leapfrogSteps);
+  f.optional("jitter", o.jitter);
+  describe(f, o.adapt);
+}
+
 class Mala : public Sampler {
  public:
-  Mala(const json::Value& cfg, const std::string& where)
-      : steps_(json::getInt(cfg, "steps", where)),
-        stepSize_(checkStepSize(cfg, where)),
-        adapt_(cfg, where, 0.574, steps_) {}
+  explicit Mala(const MalaOptions& o) : steps_(o.steps), stepSize_(o.stepSize), adapt_(o.adapt) {}
 
   int64_t steps() const override { return steps_; }
 
@@ -119,16 +134,8 @@ class Mala : public Sampler {
 
 class Hmc : public Sampler {
  public:
-  Hmc(const json::Value& cfg, const std::string& where)
-      : steps_(json::getInt(cfg, "steps", where)),
-        stepSize_(checkStepSize(cfg, where)),
-        leapfrog_(json::getInt(cfg, "leapfrogSteps", where, 10)),
-        jitter_(json::getNumber(cfg, "jitter", where, 0.2)),
-        adapt_(cfg, where, 0.65, steps_) {
-    if (leapfrog_ < 1 || leapfrog_ > 10000)
-      throw ConfigError(where + ".leapfrogSteps must be an integer in [1, 10000]");
-    if (!(jitter_ >= 0 && jitter_ < 1)) throw ConfigError(where + ".jitter must be in [0, 1)");
-  }
+  explicit Hmc(const HmcOptions& o)
+      : steps_(o.steps), stepSize_(o.stepSize), leapfrog_(o.leapfrogSteps), jitter_(o.jitter), adapt_(o.adapt) {}
 
   int64_t steps() const override { return steps_; }
 
@@ -166,12 +173,14 @@ class Hmc : public Sampler {
 
 }  // namespace
 
-std::unique_ptr<Sampler> makeMala(const json::Value& cfg, const std::string& where) {
-  return std::make_unique<Mala>(cfg, where);
+const SamplerKind& malaKind() {
+  static const SamplerKind kind = samplerKind<MalaOptions, Mala>("mala");
+  return kind;
 }
 
-std::unique_ptr<Sampler> makeHmc(const json::Value& cfg, const std::string& where) {
-  return std::make_unique<Hmc>(cfg, where);
+const SamplerKind& hmcKind() {
+  static const SamplerKind kind = samplerKind<HmcOptions, Hmc>("hmc");
+  return kind;
 }
 
 }  // namespace ebm

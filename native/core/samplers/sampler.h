@@ -48,7 +48,36 @@ class Sampler {
   virtual at::Tensor defaultInit(EnergyModel& model, int64_t n, at::Generator& gen) const;
 };
 
+// One sampler kind: its name, a factory from its config (`where` names it in errors, e.g.
+// "loss.sampler"), and the defaults of its optional fields.
+struct SamplerKind {
+  const char* kind;
+  std::unique_ptr<Sampler> (*make)(const json::Value& config, const std::string& where);
+  json::Value (*defaults)();
+};
+
+// The kind named by config.kind (ConfigError listing the kinds otherwise).
+const SamplerKind& samplerKindOf(const json::Value& config, const std::string& where);
 std::unique_ptr<Sampler> makeSampler(const json::Value& config, const std::string& where);
+
+// What sample() asks for besides the tensors (the validated options of lib/sample.ts).
+struct SampleRequest {
+  json::Value sampler;
+  int64_t n{};  // chains (init's rows, or drawn from the sampler's default start)
+  int64_t seed = 0;
+  bool returnTrajectory = false;
+  int64_t thin = 1;
+  int64_t progressEvery = 0;
+};
+template <typename Fields>
+void describe(Fields& f, SampleRequest& r) {
+  f.required("sampler", r.sampler);
+  f.required("n", r.n);
+  f.optional("seed", r.seed);
+  f.optional("returnTrajectory", r.returnTrajectory);
+  f.optional("thin", r.thin);
+  f.optional("progressEvery", r.progressEvery);
+}
 
 // A whole sampling job: locks the model, builds the sampler, checks or draws the initial states
 // (init [n, ...] or n chains from the sampler's default), runs it; results on the CPU.

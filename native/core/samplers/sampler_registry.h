@@ -1,18 +1,40 @@
-// Constructors of each sampler kind and helpers they share; makeSampler() dispatches on kind.
+// The sampler kinds, each defined in its own .cc, and helpers they share; registry.cc lists them once.
 #pragma once
 
+#include <memory>
+
+#include "io/fields.h"
 #include "samplers/sampler.h"
 
 namespace ebm {
 
-std::unique_ptr<Sampler> makeLangevin(const json::Value& cfg, const std::string& where);
-std::unique_ptr<Sampler> makeMala(const json::Value& cfg, const std::string& where);
-std::unique_ptr<Sampler> makeHmc(const json::Value& cfg, const std::string& where);
-std::unique_ptr<Sampler> makeAnnealedLangevin(const json::Value& cfg, const std::string& where);
-std::unique_ptr<Sampler> makeGradientFlow(const json::Value& cfg, const std::string& where);
+// The fields every sampler has.
+struct ChainOptions {
+  int64_t steps{};
+  double stepSize{};
+};
+template <typename Fields>
+void describe(Fields& f, ChainOptions& o) {
+  f.required("steps", o.steps);
+  f.required("stepSize", o.stepSize);
+}
 
-void checkSteps(int64_t steps, const std::string& where);
-double checkStepSize(const json::Value& cfg, const std::string& where);
+// A kind whose sampler class SamplerT is built from Options, read from the config.
+template <typename Options, typename SamplerT>
+SamplerKind samplerKind(const char* kind) {
+  return {kind,
+          [](const json::Value& config, const std::string& where) -> std::unique_ptr<Sampler> {
+            return std::make_unique<SamplerT>(readOptions<Options>(config, where));
+          },
+          defaultsOf<Options>};
+}
+
+const SamplerKind& langevinKind();
+const SamplerKind& malaKind();
+const SamplerKind& hmcKind();
+const SamplerKind& annealedLangevinKind();
+const SamplerKind& gradientFlowKind();
+
 // Cancellation check and progress report; call once per step with the steps done so far.
 void stepDone(const SampleOptions& options, int64_t done);
 void throwIfCancelled(const SampleOptions& options);

@@ -7,7 +7,9 @@
 #include <type_traits>
 
 #include "errors.h"
+#include "io/fields.h"
 #include "tensor_util.h"
+#include "train/settings.h"
 
 namespace ebm {
 namespace {
@@ -27,52 +29,83 @@ typename Map::key_type stateKey(const at::Tensor& p) {
   }
 }
 
-json::Value num(double v) { return json::Value::number(v); }
-
 at::Tensor stepTensor(int64_t step) { return torch::full({1}, step, torch::TensorOptions().dtype(torch::kLong)); }
 
 }  // namespace
 
-OptimizerBuild makeOptimizer(const json::Value& cfg, const std::vector<at::Tensor>& params) {
+namespace {
+
+struct AdamOptions {
+  double lr{};
+  std::vector<double> betas{0.9, 0.999};
+  double eps = 1e-8;
+  double weightDecay = 0;
+};
+// AdamW decouples weight decay; its default is PyTorch's.
+struct AdamWOptions : AdamOptions {
+  AdamWOptions() { weightDecay = 0.01; }
+};
+template <typename Fields>
+void describe(Fields& f, AdamOptions& o) {
+  f.required("lr", o.lr);
+  f.optional("betas", o.betas);
+  f.optional("eps", o.eps);
+  f.optional("weightDecay", o.weightDecay);
+}
+
+struct SgdOptions {
+  double lr{};
+  double momentum = 0;
+  double weightDecay = 0;
+};
+template <typename Fields>
+void describe(Fields& f, SgdOptions& o) {
+  f.required("lr", o.lr);
+  f.optional("momentum", o.momentum);
+  f.optional("weightDecay", o.weightDecay);
+}
+
+// Every option as used, to compare on resume.
+json::Value adamSettings(const char* kind, const AdamOptions& o) {
+  return {{"kind", kind}, {"lr", o.lr}, {"weightDecay", o.weightDecay}, {"betas", o.betas}, {"eps", o.eps}};
+}
+
+}  // namespace
+
+OptimizerBuild makeOptimizer(const json::Value& config, const std::vector<at::Tensor>& params) {
   const std::string where = "optimizer";
-  const std::string kind = json::getString(cfg, "kind", where, "adam");
-  const double lr = json::getNumber(cfg, "lr", where, 1e-3);
-  if (!(lr > 0)) throw ConfigError("optimizer.lr must be > 0, got " + std::to_string(lr));
-  const double wd = json::getNumber(cfg, "weightDecay", where, kind == "adamw" ? 0.01 : 0.0);
-  if (!(wd >= 0)) throw ConfigError("optimizer.weightDecay must be >= 0");
+  const std::string kind = json::getString(config, "kind", where);
   OptimizerBuild out;
-  out.settings = json::Value::object({{"kind", json::Value::string(kind)}, {"lr", num(lr)}, {"weightDecay", num(wd)}});
   if (kind == "adam" || kind == "adamw") {
-    double b1 = 0.9, b2 = 0.999;
-    if (cfg.has("betas")) {
-      const auto& b = cfg["betas"];
-      if (!b.isArray() || b.asArray().size() != 2 || !b.asArray()[0].isNumber() || !b.asArray()[1].isNumber())
-        throw ConfigError("optimizer.betas must be [beta1, beta2]");
-      b1 = b.asArray()[0].asNumber();
-      b2 = b.asArray()[1].asNumber();
-      if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw ConfigError("optimizer.betas must lie in [0, 1)");
-    }
-    const double eps = json::getNumber(cfg, "eps", where, 1e-8);
-    out.settings.set("betas", json::Value::array({num(b1), num(b2)}));
-    out.settings.set("eps", num(eps));
+    const AdamOptions o = kind == "adam" ? readOptions<AdamOptions>(config, where)
+                                         : static_cast<AdamOptions>(readOptions<AdamWOptions>(config, where));
+    if (o.betas.size() != 2) throw ConfigError("optimizer.betas must be [beta1, beta2]");
+    const std::tuple<double, double> betas{o.betas[0], o.betas[1]};
+    out.settings = adamSettings(kind.c_str(), o);
     if (kind == "adam")
       out.optimizer = std::make_unique<torch::optim::Adam>(
-          params, torch::optim::AdamOptions(lr).betas({b1, b2}).eps(eps).weight_decay(wd));
+          params, torch::optim::AdamOptions(o.lr).betas(betas).eps(o.eps).weight_decay(o.weightDecay));
     else
       out.optimizer = std::make_unique<torch::optim::AdamW>(
-          params, torch::optim::AdamWOptions(lr).betas({b1, b2}).eps(eps).weight_decay(wd));
+          params, torch::optim::AdamWOptions(o.lr).betas(betas).eps(o.eps).weight_decay(o.weightDecay));
     return out;
   }
   if (kind == "sgd") {
-    const double momentum = json::getNumber(cfg, "momentum", where, 0.0);
-    if (!(momentum >= 0 && momentum < 1)) throw ConfigError("optimizer.momentum must be in [0, 1)");
-    out.settings.set("momentum", num(momentum));
-    out.optimizer =
-        std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(wd));
+    const SgdOptions o = readOptions<SgdOptions>(config, where);
+    out.settings = {{"kind", kind}, {"lr", o.lr}, {"weightDecay", o.weightDecay}, {"momentum", o.momentum}};
+    out.optimizer = std::make_unique<torch::optim::SGD>(
+        params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weightDecay));
     return out;
   }
   throw ConfigError("optimizer.kind must be one of adam, adamw, sgd; got '" + kind + "'");
 }
+
+json::Value optimizerDefaults() {
+  return {
+      {"adam", defaultsOf<AdamOptions>()}, {"adamw", defaultsOf<AdamWOptions>()}, {"sgd", defaultsOf<SgdOptions>()}};
+}
+
+double optimizerLr(const json::Value& config) { return json::getNumber(config, "lr", "optimizer"); }
 
 double Schedule::at(int64_t step) const {
   double lr = base;
@@ -84,24 +117,15 @@ double Schedule::at(int64_t step) const {
   return lr;
 }
 
-json::Value Schedule::settings() const {
-  return json::Value::object(
-      {{"kind", json::Value::string(kind)}, {"minLr", num(minLr)}, {"warmupSteps", num(static_cast<double>(warmup))}});
-}
+json::Value Schedule::settings() const { return {{"kind", kind}, {"minLr", minLr}, {"warmupSteps", warmup}}; }
 
-Schedule makeSchedule(const json::Value& trainCfg, double baseLr, int64_t steps) {
+Schedule makeSchedule(const ScheduleOptions& options, double baseLr, int64_t steps) {
   Schedule schedule;
+  schedule.kind = options.kind;
   schedule.base = baseLr;
+  schedule.minLr = options.minLr;
+  schedule.warmup = options.warmupSteps;
   schedule.total = steps;
-  if (trainCfg.has("schedule")) {
-    const json::Value& s = trainCfg["schedule"];
-    schedule.kind = json::getString(s, "kind", "schedule", "constant");
-    if (schedule.kind != "constant" && schedule.kind != "cosine")
-      throw ConfigError("schedule.kind must be 'constant' or 'cosine', got '" + schedule.kind + "'");
-    schedule.minLr = json::getNumber(s, "minLr", "schedule", 0.0);
-    schedule.warmup = json::getInt(s, "warmupSteps", "schedule", 0);
-    if (schedule.warmup < 0) throw ConfigError("schedule.warmupSteps must be >= 0");
-  }
   return schedule;
 }
 

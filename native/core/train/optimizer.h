@@ -22,7 +22,10 @@ struct OptimizerBuild {
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   json::Value settings;  // every option as used (defaults filled in), to compare on resume
 };
-OptimizerBuild makeOptimizer(const json::Value& cfg, const std::vector<at::Tensor>& params);
+// `config`: { kind: 'adam' | 'adamw' | 'sgd', lr, ... } as validated by the TS façade.
+OptimizerBuild makeOptimizer(const json::Value& config, const std::vector<at::Tensor>& params);
+// The defaults of each optimizer kind's optional fields.
+json::Value optimizerDefaults();
 
 // Learning rate at a step: linear warm-up, then constant or cosine decay to minLr over `total`.
 struct Schedule {
@@ -33,7 +36,10 @@ struct Schedule {
   double at(int64_t step) const;
   json::Value settings() const;  // without `total`: a resumed run may change train.steps
 };
-Schedule makeSchedule(const json::Value& trainCfg, double baseLr, int64_t steps);
+struct ScheduleOptions;
+Schedule makeSchedule(const ScheduleOptions& options, double baseLr, int64_t steps);
+// The base learning rate of an optimizer config.
+double optimizerLr(const json::Value& config);
 
 // 'optimizer.<param>.<field>' tensors for every parameter the optimiser holds state for.
 std::vector<NamedTensor> optimizerState(torch::optim::Optimizer& optimizer, const std::vector<NamedTensor>& params);

@@ -16,6 +16,7 @@
 #include "losses/loss.h"
 #include "tensor_util.h"
 #include "train/optimizer.h"
+#include "train/settings.h"
 #include "train/weights.h"
 
 namespace ebm {
@@ -38,18 +39,24 @@ struct Position {
   int64_t cursor = 0;
 };
 
-json::Value withoutKeys(const json::Value& obj, const std::vector<std::string>& drop) {
-  std::map<std::string, json::Value> kept;
-  for (const auto& [k, v] : obj.asObject())
-    if (std::find(drop.begin(), drop.end(), k) == drop.end()) kept[k] = v;
-  return json::Value::object(kept);
+json::Value withoutKeys(json::Value obj, const std::vector<std::string>& drop) {
+  for (const auto& key : drop) obj.erase(key);
+  return obj;
+}
+
+// A loss config with its kind's defaults filled in, so a run compares equal to one that spelled
+// the defaults out.
+json::Value effectiveLoss(const json::Value& config) {
+  json::Value out = lossKindOf(config).defaults();
+  out.merge_patch(config);
+  return out;
 }
 
 // A resumed run must match the one that wrote the checkpoint in everything that shapes the
 // numbers; the first field that differs is named.
 void requireSameSettings(const json::Value& saved, const json::Value& now, const std::string& where) {
-  for (const auto& [key, value] : now.asObject()) {
-    const std::string before = saved.has(key) ? saved[key].dump() : "nothing";
+  for (const auto& [key, value] : now.items()) {
+    const std::string before = saved.contains(key) ? saved[key].dump() : "nothing";
     if (before == value.dump()) continue;
     throw ConfigError(
         where + " was written by a run with " + key + " " + before + ", this run has " + value.dump() +
@@ -72,7 +79,7 @@ int64_t metadataInt(const safetensors::File& file, const std::string& key, const
 
 }  // namespace
 
-TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Value& cfg,
+TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const TrainSettings& settings,
                   const std::function<void(const TrainProgress&)>& onProgress, const std::atomic<bool>& cancel,
                   const at::Tensor& labelsIn) {
   ModelLock lock(model);
@@ -80,25 +87,14 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   TrainingMode trainingMode(model);
   const auto start = Clock::now();
 
-  const int64_t steps = json::getInt(cfg, "steps", "train");
-  const int64_t batchSize = json::getInt(cfg, "batchSize", "train");
-  const uint64_t seed = static_cast<uint64_t>(json::getInt(cfg, "seed", "train", 0));
-  const bool replacement = json::getBool(cfg, "replacement", "train", false);
-  const int64_t logEvery = std::min(steps, json::getInt(cfg, "logEvery", "train", 10));
-  const double emaDecay = cfg.has("ema") ? json::getNumber(cfg["ema"], "decay", "train.ema") : 0.0;
-  if (steps < 1) throw ConfigError("train.steps must be >= 1");
-  if (batchSize < 1) throw ConfigError("train.batchSize must be >= 1");
-  if (logEvery < 1) throw ConfigError("train.logEvery must be >= 1");
-  if (!(emaDecay >= 0 && emaDecay < 1)) throw ConfigError("train.ema.decay must be in [0, 1)");
-  std::string checkpointPath;
-  int64_t checkpointEvery = 0;
-  if (cfg.has("checkpoint")) {
-    checkpointPath = json::getString(cfg["checkpoint"], "path", "train.checkpoint");
-    checkpointEvery = json::getInt(cfg["checkpoint"], "every", "train.checkpoint", 0);
-    if (checkpointEvery < 0 || checkpointEvery % logEvery != 0)
-      throw ConfigError("train.checkpoint.every must be a multiple of logEvery (" + std::to_string(logEvery) +
-                        "): checkpoints are written at reports, after the finiteness check");
-  }
+  const int64_t steps = settings.steps;
+  const int64_t batchSize = settings.batchSize;
+  const uint64_t seed = static_cast<uint64_t>(settings.seed);
+  const bool replacement = settings.replacement;
+  const int64_t logEvery = std::min(steps, settings.logEvery);
+  const double emaDecay = settings.ema ? settings.ema->decay : 0.0;
+  const std::string checkpointPath = settings.checkpoint ? settings.checkpoint->path : "";
+  const int64_t checkpointEvery = settings.checkpoint ? settings.checkpoint->every : 0;
 
   at::Tensor data = model.prepareInput(dataIn, "data");
   requireFinite(data, "data");
@@ -112,8 +108,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   }
   // Data-parallel: batchSize rows per rank, as in PyTorch DDP; every rank draws the global batch's
   // rows and noise and keeps its slice (losses/batch_noise.h).
-  DistributedConfig dist;
-  if (cfg.has("distributed")) dist = distributedConfig(cfg["distributed"]);
+  const DistributedConfig dist = settings.distributed.value_or(DistributedConfig{});
   const int64_t globalBatch = batchSize * dist.worldSize;
   if (!replacement && globalBatch > n)
     throw ConfigError("train.batchSize (" + std::to_string(batchSize) +
@@ -121,52 +116,52 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
                       ") is larger than the dataset (" + std::to_string(n) +
                       " rows); use a smaller batch or replacement: true");
 
-  std::unique_ptr<Loss> loss = makeLoss(cfg["loss"], model);
-  loss->setCancelFlag(&cancel);
+  const LossKind& lossKind = lossKindOf(settings.loss);
+  std::unique_ptr<Loss> loss = lossKind.make(settings.loss, model);
   if (loss->trainingGrid().levels > 0) model.setTrainingGrid(loss->trainingGrid());
-  const double gradClip = cfg.has("gradClip") ? json::getNumber(cfg, "gradClip", "train") : loss->defaultGradClip();
-  if (!(gradClip >= 0)) throw ConfigError("train.gradClip must be >= 0 (0 turns clipping off)");
+  const double gradClip = settings.gradClip.value_or(lossKind.recommendedGradClip);
+  const LossParameters lossParameters = loss->parameters();
 
   if (model.parameters().empty())
     throw ConfigError("model '" + model.kind() + "' has no trainable parameters (analytic energies and compositions " +
                       "are not trained; train their parts)");
   std::vector<at::Tensor> modelParams, lossParams;
   for (const auto& p : model.parameters()) modelParams.push_back(p.tensor);
-  for (const auto& p : loss->parameters()) lossParams.push_back(p.tensor);
-  const json::Value& optCfg = cfg["optimizer"];
-  OptimizerBuild built = makeOptimizer(optCfg, modelParams);
+  for (const auto& p : lossParameters.tensors) lossParams.push_back(p.tensor);
+  OptimizerBuild built = makeOptimizer(settings.optimizer, modelParams);
   torch::optim::Optimizer& optimizer = *built.optimizer;
   if (!lossParams.empty()) {
     // Loss-owned tensors (DiffCLF offsets) get their own group, optionally with their own lr.
     std::unique_ptr<torch::optim::OptimizerOptions> options = optimizer.defaults().clone();
-    if (loss->parameterLr() > 0) options->set_lr(loss->parameterLr());
+    if (lossParameters.lr > 0) options->set_lr(lossParameters.lr);
     optimizer.add_param_group(torch::optim::OptimizerParamGroup(lossParams, std::move(options)));
   }
   std::vector<at::Tensor> params = modelParams;
   params.insert(params.end(), lossParams.begin(), lossParams.end());
   // Every optimised tensor by the name its state carries in a checkpoint.
   std::vector<NamedTensor> namedParams = model.parameters();
-  for (const auto& p : loss->parameters()) namedParams.push_back({"loss." + p.name, p.tensor});
+  for (const auto& p : lossParameters.tensors) namedParams.push_back({"loss." + p.name, p.tensor});
   std::vector<double> groupLr;
   for (auto& group : optimizer.param_groups()) groupLr.push_back(group.options().get_lr());
 
-  const Schedule schedule = makeSchedule(cfg, json::getNumber(optCfg, "lr", "optimizer", 1e-3), steps);
+  const Schedule schedule =
+      makeSchedule(settings.schedule.value_or(ScheduleOptions{}), optimizerLr(settings.optimizer), steps);
 
   // What a resumed run must share with the one that wrote its checkpoint.
-  const json::Value settings = json::Value::object({
+  const json::Value runSettings = {
       {"model", withoutKeys(model.config(), {"device", "seed"})},
-      {"rows", json::Value::number(static_cast<double>(n))},
-      {"labels", json::Value::boolean(labels.defined())},
-      {"loss", cfg["loss"]},
+      {"rows", n},
+      {"labels", labels.defined()},
+      {"loss", effectiveLoss(settings.loss)},
       {"optimizer", built.settings},
       {"schedule", schedule.settings()},
-      {"batchSize", json::Value::number(static_cast<double>(batchSize))},
-      {"seed", json::Value::number(static_cast<double>(seed))},
-      {"replacement", json::Value::boolean(replacement)},
-      {"ema", json::Value::number(emaDecay)},
-      {"gradClip", json::Value::number(gradClip)},
-      {"worldSize", json::Value::number(dist.worldSize)},
-  });
+      {"batchSize", batchSize},
+      {"seed", seed},
+      {"replacement", replacement},
+      {"ema", emaDecay},
+      {"gradClip", gradClip},
+      {"worldSize", dist.worldSize},
+  };
 
   at::Generator gen = makeGenerator(model.device(), seed);
   std::unique_ptr<Communicator> comm;
@@ -175,7 +170,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     // Every rank starts from rank 0's weights (and loss-owned tensors).
     std::vector<at::Tensor> start;
     for (const auto& t : model.state()) start.push_back(t.tensor);
-    for (const auto& p : loss->parameters()) start.push_back(p.tensor);
+    for (const auto& p : lossParameters.tensors) start.push_back(p.tensor);
     broadcastFromRankZero(*comm, start);
   }
   // Rank 0 alone writes checkpoints.
@@ -188,15 +183,17 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
   std::vector<at::Tensor> ema = emaDecay > 0 ? cloneAll(model.parameters()) : std::vector<at::Tensor>{};
   int64_t startStep = 0;
 
-  if (cfg.has("resumeFrom")) {
-    const std::string path = json::getString(cfg, "resumeFrom", "train");
+  if (settings.resumeFrom) {
+    const std::string path = *settings.resumeFrom;
     const std::string where = "train.resumeFrom '" + path + "'";
     safetensors::File file = safetensors::load(path);
     auto found = file.metadata.find(std::string("ebm_torch.") + kSettingsKey);
     if (found == file.metadata.end())
       throw ConfigError(where + " holds weights only, not a training state: resume from a checkpoint that train() " +
                         "wrote (train.checkpoint.path: every `every` steps, at the end and on abort)");
-    requireSameSettings(json::parse(found->second, "training settings in " + where), settings, where);
+    json::Value previous = json::parse(found->second, "training settings in " + where);
+    if (previous.contains("loss")) previous["loss"] = effectiveLoss(previous["loss"]);
+    requireSameSettings(previous, runSettings, where);
     startStep = metadataInt(file, kStepKey, where);
     if (startStep >= steps)
       throw ConfigError(where + " is at step " + std::to_string(startStep) + ": train.steps (" + std::to_string(steps) +
@@ -218,7 +215,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     }
     {
       torch::NoGradGuard noGrad;
-      for (const auto& p : loss->parameters()) p.tensor.copy_(take("loss." + p.name, p.tensor.sizes()));
+      for (const auto& p : lossParameters.tensors) p.tensor.copy_(take("loss." + p.name, p.tensor.sizes()));
       const auto& ps = model.parameters();
       for (size_t i = 0; i < ema.size(); ++i) ema[i].copy_(take("ema." + ps[i].name, ps[i].tensor.sizes()));
     }
@@ -252,14 +249,14 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     const auto& ps = model.parameters();
     for (size_t i = 0; i < ema.size(); ++i) extra.push_back({"ema." + ps[i].name, ema[i]});
     for (size_t i = 0; i < raw.size(); ++i) extra.push_back({"trainer.weights." + ps[i].name, raw[i]});
-    for (const auto& p : loss->parameters()) extra.push_back({"loss." + p.name, p.tensor});
+    for (const auto& p : lossParameters.tensors) extra.push_back({"loss." + p.name, p.tensor});
     for (const auto& t : loss->state()) extra.push_back({"loss." + t.name, t.tensor});
     extra.push_back({"trainer.rng", pos.rng});
     if (pos.order.defined()) extra.push_back({"trainer.order", pos.order});
     writeCheckpoint(model, checkpointPath, extra,
                     {{kStepKey, std::to_string(pos.step)},
                      {kCursorKey, std::to_string(pos.cursor)},
-                     {kSettingsKey, settings.dump()}});
+                     {kSettingsKey, runSettings.dump()}});
   };
   auto here = [&](int64_t step) { return Position{step, gen.get_state(), order, cursor}; };
   // An abort leaves the model at its last completed step; with a checkpoint path that state is
@@ -303,16 +300,14 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     }
     if (comm) idx = idx.narrow(0, comm->rank() * batchSize, batchSize);
     at::Tensor batch = data.index_select(0, idx);
-    if (labels.defined()) loss->setLabels(labels.index_select(0, idx));
-
-    loss->beginStep(step);
+    const StepContext context{batch, gen, step, labels.defined() ? labels.index_select(0, idx) : at::Tensor(), &cancel};
     optimizer.zero_grad();
     LossOutput out;
     bool stopped = false;  // this rank was aborted inside the step
     try {
       std::optional<RowShard> shard;
       if (comm) shard.emplace(comm->rank() * batchSize, batchSize, globalBatch);
-      out = loss->compute(model, batch, gen);
+      out = loss->compute(model, context);
     } catch (const AbortedError&) {
       // CD's sampler stops mid-chain; report it as the run's abort (no update of this step applied).
       const std::string message = "training was aborted after " + std::to_string(step) + " steps (during step " +
@@ -334,7 +329,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
         if (p.grad().defined()) p.grad().mul_(scale);
     }
     optimizer.step();
-    loss->afterStep();
+    if (lossParameters.afterStep) lossParameters.afterStep();
     // Buffers (batch-norm statistics): the ranks' means, so every rank holds the same state.
     if (comm) averageTensors(*comm, buffers);
     if (emaDecay > 0) {
@@ -381,7 +376,8 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const json::Valu
     restoreAll(model.parameters(), ema);
   }
   if (writer && !checkpointPath.empty()) saveTrainingState(here(steps), raw);
-  for (const auto& p : loss->parameters()) result.lossParameters.push_back({p.name, p.tensor.detach().to(torch::kCPU)});
+  for (const auto& p : lossParameters.tensors)
+    result.lossParameters.push_back({p.name, p.tensor.detach().to(torch::kCPU)});
   result.steps = steps;
   result.rank = comm ? comm->rank() : 0;
   result.worldSize = comm ? comm->worldSize() : 1;
@@ -398,10 +394,9 @@ LossEvaluation evaluateLoss(EnergyModel& model, const at::Tensor& batchIn, const
   std::unique_ptr<Loss> loss = makeLoss(lossConfig, model);
   at::Generator gen = makeGenerator(model.device(), seed);
   std::vector<NamedTensor> tensors = model.parameters();
-  for (const auto& p : loss->parameters()) tensors.push_back(p);
+  for (const auto& p : loss->parameters().tensors) tensors.push_back(p);
   for (const auto& p : tensors) p.tensor.mutable_grad() = at::Tensor();
-  loss->beginStep(0);
-  LossOutput out = loss->compute(model, batch, gen);
+  LossOutput out = loss->compute(model, StepContext{batch, gen});
   out.loss.backward();
   LossEvaluation result;
   result.loss = out.loss.item<double>();

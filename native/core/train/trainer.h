@@ -13,6 +13,7 @@
 
 #include "io/json.h"
 #include "models/energy_model.h"
+#include "train/settings.h"
 
 namespace ebm {
 
@@ -36,7 +37,7 @@ struct TrainResult {
   std::vector<NamedTensor> lossParameters;
 };
 
-// `config` is the validated train config (loss, optimizer, schedule, batchSize, steps, seed, ...).
+// `settings` come from the validated train config (loss, optimizer, schedule, batchSize, steps, seed, ...).
 // With checkpoint.path, the checkpoints (every checkpoint.every steps, at the end, on abort) hold
 // the whole training state besides the model: optimiser state, EMA weights, loss state (DiffCLF
 // offsets, CD's replay buffer), the generator's state and the data order. `resumeFrom: path`
@@ -47,7 +48,7 @@ struct TrainResult {
 // set (the model keeps the weights of the last completed step), NumericsError when the loss or a
 // gradient becomes non-finite (the model keeps the weights of the last finite report).
 // `labels` ([N] integer class indices, optional) ride along with the rows for the 'ce' loss.
-TrainResult train(EnergyModel& model, const at::Tensor& data, const json::Value& config,
+TrainResult train(EnergyModel& model, const at::Tensor& data, const TrainSettings& settings,
                   const std::function<void(const TrainProgress&)>& onProgress, const std::atomic<bool>& cancel,
                   const at::Tensor& labels = at::Tensor());
 

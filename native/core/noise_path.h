@@ -8,8 +8,6 @@
 
 #include <string>
 
-#include "io/json.h"
-
 namespace ebm {
 
 struct NoisePath {
@@ -18,11 +16,21 @@ struct NoisePath {
   double sigmaMin = 0.01, sigmaMax = 10.0;
   double tMin = 1e-3;
 
-  static NoisePath fromConfig(const json::Value& cfg, const std::string& path);
   at::Tensor alpha(const at::Tensor& t) const;
   at::Tensor gamma(const at::Tensor& t) const;
   // L evenly spaced levels from tMin to 1 (increasing noise).
   at::Tensor grid(int64_t levels, const c10::Device& device) const;
 };
+
+// The path's parameters, read flat from the config of a loss or sampler; the kind ("path") is
+// read by each user, since for DSM its presence picks the form.
+template <typename Fields>
+void describe(Fields& f, NoisePath& p) {
+  f.optional("betaMin", p.betaMin);
+  f.optional("betaMax", p.betaMax);
+  f.optional("sigmaMin", p.sigmaMin);
+  f.optional("sigmaMax", p.sigmaMax);
+  f.optional("tMin", p.tMin);
+}
 
 }  // namespace ebm

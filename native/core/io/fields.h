@@ -1,0 +1,137 @@
+// Typed option structs from validated configs. Each struct lists its fields once, in a
+//   template <typename Fields> void describe(Fields& f, MyOptions& o)
+// calling f.required("key", o.key) or f.optional("key", o.key); an optional field's default is
+// the struct member's initialiser, so every default sits next to its field. Two visitors walk
+// that list: FieldReader fills a struct from a config (absent optional fields keep their
+// default) and DefaultsWriter exports the defaults, which the TypeScript façade reads to report
+// the effective config. Ranges and cross-field rules are checked once, in TypeScript
+// (lib/schema), before a config reaches here; the reader only needs each value's JSON type.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "errors.h"
+#include "io/json.h"
+
+namespace ebm {
+
+namespace fields_detail {
+template <typename T>
+struct IsOptional : std::false_type {};
+template <typename T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+template <typename T>
+struct IsVector : std::false_type {};
+template <typename T>
+struct IsVector<std::vector<T>> : std::true_type {};
+// Scalars, strings, arrays and raw JSON map onto JSON directly; anything else is a described struct.
+template <typename T>
+constexpr bool isPlain =
+    std::is_arithmetic_v<T> || std::is_same_v<T, std::string> || IsVector<T>::value || std::is_same_v<T, json::Value>;
+}  // namespace fields_detail
+
+class FieldReader {
+ public:
+  FieldReader(const json::Value& obj, std::string path) : obj_(obj), path_(std::move(path)) {
+    if (!obj_.is_object()) throw ConfigError(path_ + " must be an object");
+  }
+
+  template <typename T>
+  void required(const char* key, T& out) {
+    const json::Value& v = json::member(obj_, key);
+    if (v.is_null()) throw ConfigError(path_ + "." + key + " is required");
+    read(v, path_ + "." + key, out);
+  }
+
+  template <typename T>
+  void optional(const char* key, T& out) {
+    const json::Value& v = json::member(obj_, key);
+    if (!v.is_null()) read(v, path_ + "." + key, out);
+  }
+
+ private:
+  template <typename T>
+  static void read(const json::Value& v, const std::string& where, T& out) {
+    using fields_detail::isPlain;
+    if constexpr (fields_detail::IsOptional<T>::value) {
+      out.emplace();
+      read(v, where, *out);
+    } else if constexpr (std::is_same_v<T, json::Value>) {
+      out = v;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!v.is_boolean()) throw ConfigError(where + " must be a boolean");
+      out = v.get<bool>();
+    } else if constexpr (std::is_arithmetic_v<T>) {
+      if (!v.is_number()) throw ConfigError(where + " must be a number");
+      out = static_cast<T>(v.get<double>());
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (!v.is_string()) throw ConfigError(where + " must be a string");
+      out = v.get<std::string>();
+    } else if constexpr (fields_detail::IsVector<T>::value) {
+      if (!v.is_array()) throw ConfigError(where + " must be an array");
+      out.assign(v.size(), typename T::value_type{});
+      for (size_t i = 0; i < v.size(); ++i) read(v[i], where + "[" + std::to_string(i) + "]", out[i]);
+    } else {
+      FieldReader inner(v, where);
+      describe(inner, out);
+    }
+  }
+
+  const json::Value& obj_;
+  std::string path_;
+};
+
+class DefaultsWriter {
+ public:
+  json::Value out = json::Value::object();
+
+  // A required field has no default, but a required nested struct exports its own fields' defaults.
+  template <typename T>
+  void required(const char* key, T& value) {
+    if constexpr (!fields_detail::isPlain<T> && !fields_detail::IsOptional<T>::value) optional(key, value);
+  }
+
+  // An optional field without a value (std::nullopt) means "off" and has no default; an optional
+  // nested struct exports the defaults it gets when given.
+  template <typename T>
+  void optional(const char* key, T& value) {
+    if constexpr (fields_detail::IsOptional<T>::value) {
+      using Inner = typename T::value_type;
+      if (value) {
+        optional(key, *value);
+      } else if constexpr (!fields_detail::isPlain<Inner>) {
+        Inner fresh{};
+        optional(key, fresh);
+      }
+    } else if constexpr (fields_detail::isPlain<T>) {
+      out[key] = value;
+    } else {
+      DefaultsWriter inner;
+      describe(inner, value);
+      if (!inner.out.empty()) out[key] = inner.out;
+    }
+  }
+};
+
+// The struct a config describes, with every absent optional field at its default.
+template <typename Options>
+Options readOptions(const json::Value& config, const std::string& path) {
+  Options o{};
+  FieldReader reader(config, path);
+  describe(reader, o);
+  return o;
+}
+
+// The defaults of a struct's optional fields, as JSON.
+template <typename Options>
+json::Value defaultsOf() {
+  Options o{};
+  DefaultsWriter writer;
+  describe(writer, o);
+  return writer.out;
+}
+
+}  // namespace ebm
