@@ -2,47 +2,55 @@
  * Data-parallel training settings: given explicitly, or read from the environment variables
  * torchrun (and `ebm launch`) set for each worker process.
  */
+import { z } from 'zod';
 import { EbmConfigError } from './errors';
-import { checkOneOf, describeValue, optionalNumber, rejectUnknownKeys, requireNumber, requireObject } from './validate';
+import { optionDefaults as D } from './schema/defaults';
+import { fail, int, num, obj, oneOf, pick, text, typeTail } from './schema/fields';
+import { describeValue } from './validate';
 
-/** One rank of a data-parallel run on PyTorch's c10d (Gloo on CPU, NCCL on CUDA). */
-export interface DistributedOptions {
-  /** 'gloo' (CPU; default) or 'nccl' (a CUDA LibTorch built with NCCL) */
-  backend?: 'gloo' | 'nccl';
-  /** this process's rank in [0, worldSize) */
-  rank: number;
-  /** number of processes; batchSize is per rank, so the global batch is batchSize × worldSize */
-  worldSize: number;
-  /** address of rank 0, which hosts the rendezvous store (default '127.0.0.1') */
-  masterAddr?: string;
-  /** its port (default 29500) */
-  masterPort?: number;
-  /** a collective that waits longer than this for a rank fails on every other rank (default 60 s) */
-  timeoutSeconds?: number;
-}
+const DistributedOptionsSchema = obj({
+  backend: oneOf(['gloo', 'nccl'])
+    .default(() => D().train.distributed.backend)
+    .describe("'gloo' (CPU) or 'nccl' (a CUDA LibTorch built with NCCL)"),
+  worldSize: int(1, 65536).describe('number of processes; batchSize is per rank (global batch batchSize × worldSize)'),
+  rank: int(0).describe("this process's rank in [0, worldSize)"),
+  masterAddr: text('a host name or address')
+    .default(() => D().train.distributed.masterAddr)
+    .describe('address of rank 0, which hosts the rendezvous store'),
+  masterPort: int(1, 65535)
+    .default(() => D().train.distributed.masterPort)
+    .describe('its port'),
+  timeoutSeconds: num({ above: 0, max: 86400 })
+    .default(() => D().train.distributed.timeoutSeconds)
+    .describe('a collective that waits longer than this for a rank fails on every other rank'),
+}).superRefine((o, ctx) => {
+  if (o.rank > o.worldSize - 1) fail(ctx, ['rank'], ` must be <= ${o.worldSize - 1}, got ${o.rank}`);
+});
 
-/** `'env'`: the torchrun variables RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (and LOCAL_RANK). */
-export type DistributedSetting = DistributedOptions | 'env';
+/** Data-parallel settings: one rank's options, or 'env' (torchrun's variables). */
+export const DistributedSchema = pick([z.literal('env'), DistributedOptionsSchema], (v) => {
+  if (v === 'env') return 0;
+  if (typeof v === 'string') return ` must be 'env' or { rank, worldSize, ... }, got ${describeValue(v)}`;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? 1 : typeTail(v, 'an object');
+}).meta({
+  id: 'distributed',
+  description:
+    "data-parallel training over several processes (c10d: Gloo on CPU, NCCL on CUDA), or 'env' for the torchrun variables",
+});
 
-const keys = ['backend', 'rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutSeconds'];
+/**
+ * One rank of a data-parallel run on PyTorch's c10d (Gloo on CPU, NCCL on CUDA).
+ * @interface
+ */
+export type DistributedOptions = z.input<typeof DistributedOptionsSchema>;
 
-export function validateDistributed(value: unknown, path: string): DistributedSetting {
-  if (value === 'env') return value;
-  if (typeof value === 'string') {
-    throw new EbmConfigError(`${path} must be 'env' or { rank, worldSize, ... }, got ${describeValue(value)}`);
-  }
-  const cfg = requireObject(value, path);
-  rejectUnknownKeys(cfg, keys, path);
-  if (cfg.backend !== undefined) checkOneOf(cfg.backend, ['gloo', 'nccl'] as const, `${path}.backend`);
-  const worldSize = requireNumber(cfg, 'worldSize', path, { integer: true, min: 1, max: 65536 });
-  requireNumber(cfg, 'rank', path, { integer: true, min: 0, max: worldSize - 1 });
-  if (cfg.masterAddr !== undefined && (typeof cfg.masterAddr !== 'string' || cfg.masterAddr === '')) {
-    throw new EbmConfigError(`${path}.masterAddr must be a host name or address, got ${describeValue(cfg.masterAddr)}`);
-  }
-  optionalNumber(cfg, 'masterPort', path, { integer: true, min: 1, max: 65535 });
-  optionalNumber(cfg, 'timeoutSeconds', path, { above: 0, max: 86400 });
-  return cfg as unknown as DistributedOptions;
-}
+/**
+ * `'env'`: the torchrun variables RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (and LOCAL_RANK).
+ * @useDeclaredType
+ */
+export type DistributedSetting = z.input<typeof DistributedSchema>;
+/** @internal a setting with every default filled in */
+export type ResolvedDistributedSetting = z.output<typeof DistributedSchema>;
 
 function envInteger(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number {
   const raw = env[name];

@@ -1,69 +1,32 @@
 /**
- * The options of latent EBMs (latent.ts): the model config, the Langevin chains and trainLatent's
- * options, each checked with its defaults filled in. The defaults of every option live in this
- * file, once.
+ * The options of latent EBMs (latent.ts): the model config, the Langevin chains, trainLatent's
+ * options and those of the image methods, one schema each, checked with their defaults filled in.
+ * The defaults of every latent option live in this file, once (latentDefaults).
  */
-import { DistributedSetting, validateDistributed } from './distributed';
-import { CdLossConfig, EdLossConfig, validateLossConfig } from './config';
-import { EbmConfigError } from './errors';
+import { z } from 'zod';
+import { DistributedSchema } from './distributed';
 import { Activation, activations, Device } from './model-config';
-import type { TrainProgress } from './train';
+import { EbmConfigError } from './errors';
 import {
-  checkJobHooks,
-  checkNumber,
-  describeValue,
-  optionalBoolean,
-  optionalDevice,
-  optionalNumber,
-  optionalOneOf,
-  rejectUnknownKeys,
-  requireObject,
-} from './validate';
-
-/** What ebm.latentEbm() takes; every field but imageShape has a default. */
-export interface LatentEbmConfig {
-  /** [channels, height, width]; height and width even (28×28 grows from 7×7, 32×32 from 4×4) */
-  imageShape: [number, number, number];
-  /** default 64 */
-  latentDim?: number;
-  generator?: {
-    /** channels of the last hidden layer; they double towards the base (default 64) */
-    channels?: number;
-    /** BatchNorm after each hidden transposed convolution (default false) */
-    batchNorm?: boolean;
-  };
-  /** the energy E(z): an MLP latentDim → hidden… → 1 */
-  prior?: {
-    /** default [200, 200, 200] */
-    hidden?: number[];
-    /** default 'leaky_relu' (slope 0.2) */
-    activation?: Activation;
-  };
-  /** std σ of the Gaussian likelihood p(x | z) = N(g(z), σ²I) (default 0.3) */
-  likelihoodSigma?: number;
-  /** default 'auto': CUDA when available */
-  device?: Device;
-  /** seeds the weight initialisation (default 0) */
-  seed?: number;
-}
-
-/** The config a latent model holds, with every default filled in (as saved in its checkpoint). */
-export interface LatentModelConfig {
-  kind: 'latent';
-  imageShape: [number, number, number];
-  latentDim: number;
-  generator: { channels: number; batchNorm: boolean };
-  prior: { hidden: number[]; activation: Activation };
-  likelihoodSigma: number;
-  device: Device;
-  seed: number;
-}
-
-/** A short-run Langevin chain z ← z − (s²/2)∇U(z) + s ξ (Pang et al.'s step size s). */
-export interface LatentChain {
-  steps?: number;
-  stepSize?: number;
-}
+  bool,
+  device,
+  fail,
+  instance,
+  int,
+  kindOf,
+  num,
+  obj,
+  oneOf,
+  oneOfTail,
+  pick,
+  seed,
+  text,
+} from './schema/fields';
+import { CdSchema, EdLossConfig, EdSchema, lossKinds } from './schema/losses';
+import { parseConfig } from './schema/parse';
+import type { TrainProgress } from './train';
+import { optionDefaults as D } from './schema/defaults';
+import { describeValue } from './validate';
 
 /** Defaults (METHODS.md, "Latent image prior"). */
 export const latentDefaults = {
@@ -72,6 +35,8 @@ export const latentDefaults = {
   priorHidden: [200, 200, 200],
   priorActivation: 'leaky_relu' as Activation,
   likelihoodSigma: 0.3,
+  /** of training, generation and evaluation chains (the model's own defaults are the native ones) */
+  seed: 0,
   /** posterior chains, in training and inference */
   posterior: { steps: 20, stepSize: 0.1 },
   /** prior chains of generate() */
@@ -79,140 +44,243 @@ export const latentDefaults = {
   priorLoss: { kind: 'ed', t: 0.25, m: 16, w: 1 } as EdLossConfig,
   generatorLr: 1e-4,
   priorLr: 5e-5,
+  priorGradClip: 0,
   betas: [0.5, 0.999] as [number, number],
   logEvery: 10,
+  checkpointEvery: 0,
 } as const;
 
-/** @internal the range of every seed option */
-export const seedRange = { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER };
+/** A short-run Langevin chain z ← z − (s²/2)∇U(z) + s ξ (Pang et al.'s step size s), with its defaults. */
+export function chainFields(defaults: { steps: number; stepSize: number }) {
+  return {
+    steps: int(0, 1e6).default(defaults.steps).describe('Langevin steps'),
+    stepSize: num({ above: 0, max: 10 }).default(defaults.stepSize).describe("step size s (Pang et al.'s)"),
+  };
+}
+
+const latentEbmShape = {
+  kind: z
+    .literal('latent', { error: (iss) => ` must be 'latent' (or left out), got ${describeValue(iss.input)}` })
+    .optional()
+    .describe("'latent' (a run-config file needs it)"),
+  imageShape: z
+    .tuple([int(1, 64), int(6, 4096), int(6, 4096)], {
+      error: () => ' must be [channels, height, width], e.g. [1, 28, 28]',
+    })
+    .describe('[channels, height, width]; height and width even (28×28 grows from 7×7, 32×32 from 4×4)'),
+  latentDim: int(1, 4096).default(latentDefaults.latentDim).describe('dimension of the latent z'),
+  generator: obj({
+    channels: int(1, 4096)
+      .default(latentDefaults.generatorChannels)
+      .describe('channels of the last hidden layer; they double towards the base'),
+    batchNorm: bool()
+      .default(() => D().model.latent.generator.batchNorm)
+      .describe('BatchNorm after each hidden transposed convolution'),
+  })
+    .prefault({})
+    .describe('the generator g(z)'),
+  prior: obj({
+    hidden: z
+      .array(int(1, 65536), { error: () => ' must list 1 to 16 layer widths, e.g. [200, 200, 200]' })
+      .min(1, { error: () => ' must list 1 to 16 layer widths, e.g. [200, 200, 200]' })
+      .max(16, { error: () => ' must list 1 to 16 layer widths, e.g. [200, 200, 200]' })
+      .default(() => [...latentDefaults.priorHidden])
+      .describe('hidden widths of the energy E(z), an MLP latentDim → hidden… → 1'),
+    activation: oneOf(activations)
+      .default(latentDefaults.priorActivation)
+      .describe("activation of E(z) ('leaky_relu': slope 0.2)"),
+  })
+    .prefault({})
+    .describe('the energy E(z)'),
+  likelihoodSigma: num({ above: 0, max: 100 })
+    .default(latentDefaults.likelihoodSigma)
+    .describe('std σ of the Gaussian likelihood p(x | z) = N(g(z), σ²I)'),
+  device: device()
+    .default(() => D().model.latent.device as Device)
+    .describe("'auto': CUDA when available"),
+  seed: seed()
+    .default(() => D().model.latent.seed)
+    .describe('seeds the weight initialisation'),
+};
+
+function refineImageShape(o: { imageShape: [number, number, number] }, ctx: z.core.$RefinementCtx): void {
+  const [, h, w] = o.imageShape;
+  if (h % 2 !== 0 || w % 2 !== 0) {
+    fail(
+      ctx,
+      ['imageShape'],
+      `: height and width must be even (the generator doubles a base of at least 3×3 pixels), got ${h} × ${w}`,
+    );
+  }
+}
+
+export const LatentEbmSchema = obj(latentEbmShape)
+  .superRefine(refineImageShape)
+  .transform((o) => ({ ...o, kind: 'latent' as const }));
+
+/** The latent model of a run-config file: `"kind": "latent"` required (it tells the file's kind). */
+export const LatentModelFileSchema = obj({
+  ...latentEbmShape,
+  kind: z.literal('latent', { error: (iss) => ` must be 'latent', got ${describeValue(iss.input)}` }),
+}).superRefine(refineImageShape);
+
+/**
+ * What ebm.latentEbm() takes; every field but imageShape has a default.
+ * @interface
+ */
+export type LatentEbmConfig = z.input<typeof LatentEbmSchema>;
+/**
+ * The config a latent model holds, with every default filled in (as saved in its checkpoint).
+ * @interface
+ */
+export type LatentModelConfig = z.output<typeof LatentEbmSchema>;
+
+/** A short-run Langevin chain z ← z − (s²/2)∇U(z) + s ξ (Pang et al.'s step size s). */
+export interface LatentChain {
+  steps?: number;
+  stepSize?: number;
+}
 
 /** Checks a latent model config and fills in its defaults. */
 export function validateLatentConfig(value: unknown, path = 'config'): LatentModelConfig {
-  const cfg = requireObject(value, path);
-  rejectUnknownKeys(
-    cfg,
-    ['kind', 'imageShape', 'latentDim', 'generator', 'prior', 'likelihoodSigma', 'device', 'seed'],
-    path,
-  );
-  if (cfg.kind !== undefined && cfg.kind !== 'latent') {
-    throw new EbmConfigError(`${path}.kind must be 'latent' (or left out), got ${describeValue(cfg.kind)}`);
-  }
-  const shape = cfg.imageShape;
-  if (!Array.isArray(shape) || shape.length !== 3) {
-    throw new EbmConfigError(`${path}.imageShape must be [channels, height, width], e.g. [1, 28, 28]`);
-  }
-  shape.forEach((v: unknown, i: number) =>
-    checkNumber(v, `${path}.imageShape[${i}]`, { integer: true, min: i === 0 ? 1 : 6, max: i === 0 ? 64 : 4096 }),
-  );
-  const [, h, w] = shape as number[];
-  if (h % 2 !== 0 || w % 2 !== 0) {
-    throw new EbmConfigError(
-      `${path}.imageShape: height and width must be even (the generator doubles a base of at least 3×3 pixels), got ${h} × ${w}`,
-    );
-  }
-  optionalNumber(cfg, 'latentDim', path, { integer: true, min: 1, max: 4096 });
-  const generator = cfg.generator === undefined ? {} : requireObject(cfg.generator, `${path}.generator`);
-  rejectUnknownKeys(generator, ['channels', 'batchNorm'], `${path}.generator`);
-  optionalNumber(generator, 'channels', `${path}.generator`, { integer: true, min: 1, max: 4096 });
-  optionalBoolean(generator, 'batchNorm', `${path}.generator`);
-  const prior = cfg.prior === undefined ? {} : requireObject(cfg.prior, `${path}.prior`);
-  rejectUnknownKeys(prior, ['hidden', 'activation'], `${path}.prior`);
-  if (prior.hidden !== undefined) {
-    if (!Array.isArray(prior.hidden) || prior.hidden.length === 0 || prior.hidden.length > 16) {
-      throw new EbmConfigError(`${path}.prior.hidden must list 1 to 16 layer widths, e.g. [200, 200, 200]`);
-    }
-    prior.hidden.forEach((v: unknown, i: number) =>
-      checkNumber(v, `${path}.prior.hidden[${i}]`, { integer: true, min: 1, max: 65536 }),
-    );
-  }
-  optionalOneOf(prior, 'activation', activations, `${path}.prior`);
-  optionalNumber(cfg, 'likelihoodSigma', path, { above: 0, max: 100 });
-  optionalDevice(cfg, 'device', path);
-  optionalNumber(cfg, 'seed', path, seedRange);
-  return {
-    kind: 'latent',
-    imageShape: [...(shape as number[])] as [number, number, number],
-    latentDim: (cfg.latentDim as number | undefined) ?? latentDefaults.latentDim,
-    generator: {
-      channels: (generator.channels as number | undefined) ?? latentDefaults.generatorChannels,
-      batchNorm: (generator.batchNorm as boolean | undefined) ?? false,
-    },
-    prior: {
-      hidden: [...((prior.hidden as number[] | undefined) ?? latentDefaults.priorHidden)],
-      activation: (prior.activation as Activation | undefined) ?? latentDefaults.priorActivation,
-    },
-    likelihoodSigma: (cfg.likelihoodSigma as number | undefined) ?? latentDefaults.likelihoodSigma,
-    device: (cfg.device as Device | undefined) ?? 'auto',
-    seed: (cfg.seed as number | undefined) ?? 0,
-  };
+  return parseConfig(LatentEbmSchema, value, path);
 }
 
-/** @internal A chain option with its defaults filled in. */
-export function checkChain(value: unknown, path: string, defaults: { steps: number; stepSize: number }) {
-  const c = value === undefined ? {} : requireObject(value, path);
-  rejectUnknownKeys(c, ['steps', 'stepSize'], path);
-  optionalNumber(c, 'steps', path, { integer: true, min: 0, max: 1e6 });
-  optionalNumber(c, 'stepSize', path, { above: 0, max: 10 });
-  return {
-    steps: (c.steps as number | undefined) ?? defaults.steps,
-    stepSize: (c.stepSize as number | undefined) ?? defaults.stepSize,
-  };
+const priorLoss = pick([EdSchema, CdSchema], (v) => {
+  const kind = kindOf(v);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return ` must be an object, got ${describeValue(v)}`;
+  if (kind === 'ed') return 0;
+  if (kind === 'cd') return 1;
+  return (lossKinds as readonly unknown[]).includes(kind)
+    ? `.kind must be 'ed' or 'cd' for a latent prior, got '${String(kind)}'`
+    : `.kind${oneOfTail(lossKinds, kind)}`;
+});
+
+const PriorSchema = pick(
+  [
+    z.literal('gaussian'),
+    obj({
+      loss: priorLoss
+        .prefault(() => latentDefaults.priorLoss)
+        .describe("'ed' or 'cd' (short-run prior Langevin negatives)"),
+      lr: num({ above: 0, max: 10 }).default(latentDefaults.priorLr).describe('Adam learning rate of the energy'),
+      gradClip: num({ min: 0 })
+        .default(latentDefaults.priorGradClip)
+        .describe("clip the energy's gradient norm (0: off)"),
+    }),
+  ],
+  (v) =>
+    v === 'gaussian'
+      ? 0
+      : typeof v === 'object' && v !== null && !Array.isArray(v)
+        ? 1
+        : ` must be 'gaussian' or an object { loss, lr, gradClip }, got ${describeValue(v)}`,
+);
+
+const latentTrainShape = {
+  batchSize: int(1, 1e6).describe('images per step (per rank when distributed)'),
+  steps: int(1, 1e9).describe('number of steps'),
+  prior: PriorSchema.prefault({}).describe("the prior's training: a loss on the posterior latents, or 'gaussian'"),
+  posterior: obj({
+    ...chainFields(latentDefaults.posterior),
+    sigma: num({ above: 0, max: 100 }).optional().describe("likelihood std (default: the model's likelihoodSigma)"),
+    persistent: bool()
+      .default(false)
+      .describe("each image's chain continues from its previous latents (false: from N(0, I))"),
+  })
+    .prefault({})
+    .describe('the posterior chains'),
+  generatorLr: num({ above: 0, max: 10 })
+    .default(latentDefaults.generatorLr)
+    .describe('Adam learning rate of the generator'),
+  betas: z
+    .tuple([num({ min: 0, max: 0.999999 }), num({ min: 0, max: 0.999999 })], {
+      error: () => ' must be [beta1, beta2]',
+    })
+    .default(() => [...latentDefaults.betas] as [number, number])
+    .describe('Adam betas of both networks'),
+  seed: seed().default(latentDefaults.seed).describe('fixes data order and all noise'),
+  logEvery: int(1).default(latentDefaults.logEvery).describe('a progress report every logEvery steps'),
+  ema: obj({ decay: num({ min: 0, max: 0.999999 }) })
+    .optional()
+    .describe('exponential moving average of all weights, swapped in at the end'),
+  checkpoint: obj({
+    path: text(),
+    every: int(0).default(latentDefaults.checkpointEvery),
+  })
+    .optional()
+    .describe('written every `every` steps (a multiple of logEvery) and at the end'),
+  distributed: DistributedSchema.optional(),
+};
+
+type LatentTrainShapeOutput = z.output<z.ZodObject<typeof latentTrainShape>>;
+
+function refineLatentTrain(o: LatentTrainShapeOutput, ctx: z.core.$RefinementCtx): void {
+  const logEvery = Math.min(o.steps, o.logEvery);
+  if (o.checkpoint && o.checkpoint.every % logEvery !== 0) {
+    fail(
+      ctx,
+      ['checkpoint', 'every'],
+      ` must be a multiple of logEvery (${logEvery}): checkpoints are written at reports, after the finiteness check`,
+    );
+  }
 }
 
-/** The prior's training: a loss on the posterior latents, or 'gaussian' (no EBM: N(0, I)). */
-export type LatentPriorOptions =
-  | 'gaussian'
-  | {
-      /** 'ed' (default { kind: 'ed', t: 0.25, m: 16, w: 1 }) or 'cd' (short-run prior Langevin negatives) */
-      loss?: EdLossConfig | CdLossConfig;
-      /** Adam learning rate of the energy (default 5e-5) */
-      lr?: number;
-      /** clip the energy's gradient norm (default 0: off) */
-      gradClip?: number;
-    };
+/** trainLatent's options in a run-config file (no hooks). */
+export const LatentTrainFileSchema = obj(latentTrainShape, {
+  unknownKey: (key, known) =>
+    key === 'onProgress' || key === 'signal'
+      ? `.${key} cannot be set in a config file`
+      : `.${key} is not a known option (known: ${known.join(', ')})`,
+}).superRefine(refineLatentTrain);
 
-export interface LatentTrainOptions {
-  batchSize: number;
-  steps: number;
-  /** default { loss: { kind: 'ed', t: 0.25, m: 16, w: 1 } } */
-  prior?: LatentPriorOptions;
-  posterior?: LatentChain & {
-    /** likelihood std (default: the model's likelihoodSigma) */
-    sigma?: number;
-    /** each image's chain continues from its previous latents (default false: from N(0, I)) */
-    persistent?: boolean;
-  };
-  /** Adam learning rate of the generator (default 1e-4) */
-  generatorLr?: number;
-  /** Adam betas of both networks (default [0.5, 0.999]) */
-  betas?: [number, number];
-  seed?: number;
-  logEvery?: number;
-  /** exponential moving average of all weights, swapped in at the end */
-  ema?: { decay: number };
-  /** written every `every` steps (a multiple of logEvery) and at the end */
-  checkpoint?: { path: string; every?: number };
-  /** data-parallel over several processes, as in ebm.train (batchSize is per rank) */
-  distributed?: DistributedSetting;
-  onProgress?: (progress: TrainProgress) => void;
+const hooks = {
+  onProgress: instance<(progress: TrainProgress) => void>((v) => typeof v === 'function', 'a function').optional(),
   /** aborting rejects with EbmAbortError within a chain step; the model keeps its last completed step */
-  signal?: AbortSignal;
-}
+  signal: instance<AbortSignal>((v) => v instanceof AbortSignal, 'an AbortSignal').optional(),
+};
+
+const LatentTrainSchema = obj({ ...latentTrainShape, ...hooks }).superRefine(refineLatentTrain);
+
+/**
+ * The prior's training: a loss on the posterior latents, or 'gaussian' (no EBM: N(0, I)).
+ * @useDeclaredType
+ */
+export type LatentPriorOptions = z.input<typeof PriorSchema>;
+/**
+ * trainLatent()'s options.
+ * @interface
+ */
+export type LatentTrainOptions = z.input<typeof LatentTrainSchema>;
+
+type ParsedLatentTrain = z.output<typeof LatentTrainFileSchema>;
 
 /** The options trainLatent() runs with, every default filled in. */
-export interface ResolvedLatentTrainOptions {
-  batchSize: number;
-  steps: number;
-  prior: 'gaussian' | { loss: EdLossConfig | CdLossConfig; lr: number; gradClip: number };
-  posterior: { steps: number; stepSize: number; sigma: number; persistent: boolean };
-  generatorLr: number;
+export interface ResolvedLatentTrainOptions extends Omit<ParsedLatentTrain, 'posterior'> {
+  posterior: ParsedLatentTrain['posterior'] & { sigma: number };
+  /** the prior's learning rate (prior.lr, or the default with a Gaussian prior) */
   priorLr: number;
-  betas: [number, number];
-  seed: number;
-  logEvery: number;
-  ema?: { decay: number };
-  checkpoint?: { path: string; every: number };
-  distributed?: DistributedSetting;
+}
+
+/**
+ * The model's part of the options (the posterior's sigma defaults to its likelihoodSigma), the
+ * prior's lr at the top and logEvery capped at steps; the batch size against the images.
+ */
+export function resolveLatentTrain(
+  o: ParsedLatentTrain,
+  model: { config: LatentModelConfig },
+  rows: number,
+  path: string,
+): ResolvedLatentTrainOptions {
+  if (o.batchSize > rows) {
+    throw new EbmConfigError(`${path}.batchSize (${o.batchSize}) is larger than the dataset (${rows} images)`);
+  }
+  return {
+    ...o,
+    posterior: { ...o.posterior, sigma: o.posterior.sigma ?? model.config.likelihoodSigma },
+    priorLr: o.prior === 'gaussian' ? latentDefaults.priorLr : o.prior.lr,
+    logEvery: Math.min(o.steps, o.logEvery),
+  };
 }
 
 /** Checks trainLatent options against a model and fills in the defaults. */
@@ -221,107 +289,52 @@ export function validateLatentTrainOptions(
   model: { config: LatentModelConfig },
   rows: number,
   path = 'options',
-): ResolvedLatentTrainOptions {
-  const o = requireObject(value, path);
-  rejectUnknownKeys(
-    o,
-    [
-      'batchSize',
-      'steps',
-      'prior',
-      'posterior',
-      'generatorLr',
-      'betas',
-      'seed',
-      'logEvery',
-      'ema',
-      'checkpoint',
-      'distributed',
-      'onProgress',
-      'signal',
-    ],
-    path,
-  );
-  const steps = checkNumber(o.steps, `${path}.steps`, { integer: true, min: 1, max: 1e9 });
-  const batchSize = checkNumber(o.batchSize, `${path}.batchSize`, { integer: true, min: 1, max: 1e6 });
-  if (batchSize > rows) {
-    throw new EbmConfigError(`${path}.batchSize (${batchSize}) is larger than the dataset (${rows} images)`);
-  }
-  let prior: ResolvedLatentTrainOptions['prior'];
-  let priorLr: number = latentDefaults.priorLr;
-  if (o.prior === 'gaussian') {
-    prior = 'gaussian';
-  } else {
-    const p = o.prior === undefined ? {} : requireObject(o.prior, `${path}.prior`);
-    rejectUnknownKeys(p, ['loss', 'lr', 'gradClip'], `${path}.prior`);
-    const loss =
-      p.loss === undefined ? { ...latentDefaults.priorLoss } : validateLossConfig(p.loss, false, `${path}.prior.loss`);
-    if (loss.kind !== 'ed' && loss.kind !== 'cd') {
-      throw new EbmConfigError(`${path}.prior.loss.kind must be 'ed' or 'cd' for a latent prior, got '${loss.kind}'`);
-    }
-    optionalNumber(p, 'lr', `${path}.prior`, { above: 0, max: 10 });
-    optionalNumber(p, 'gradClip', `${path}.prior`, { min: 0 });
-    priorLr = (p.lr as number | undefined) ?? latentDefaults.priorLr;
-    prior = { loss, lr: priorLr, gradClip: (p.gradClip as number | undefined) ?? 0 };
-  }
-  const post = o.posterior === undefined ? {} : requireObject(o.posterior, `${path}.posterior`);
-  rejectUnknownKeys(post, ['steps', 'stepSize', 'sigma', 'persistent'], `${path}.posterior`);
-  const chain = checkChain(
-    { steps: post.steps, stepSize: post.stepSize },
-    `${path}.posterior`,
-    latentDefaults.posterior,
-  );
-  optionalNumber(post, 'sigma', `${path}.posterior`, { above: 0, max: 100 });
-  optionalBoolean(post, 'persistent', `${path}.posterior`);
-  optionalNumber(o, 'generatorLr', path, { above: 0, max: 10 });
-  if (o.betas !== undefined) {
-    if (!Array.isArray(o.betas) || o.betas.length !== 2)
-      throw new EbmConfigError(`${path}.betas must be [beta1, beta2]`);
-    o.betas.forEach((b: unknown, i: number) => checkNumber(b, `${path}.betas[${i}]`, { min: 0, max: 0.999999 }));
-  }
-  optionalNumber(o, 'seed', path, seedRange);
-  optionalNumber(o, 'logEvery', path, { integer: true, min: 1 });
-  const logEvery = Math.min(steps, (o.logEvery as number | undefined) ?? latentDefaults.logEvery);
-  let ema: ResolvedLatentTrainOptions['ema'];
-  if (o.ema !== undefined) {
-    const e = requireObject(o.ema, `${path}.ema`);
-    rejectUnknownKeys(e, ['decay'], `${path}.ema`);
-    ema = { decay: checkNumber(e.decay, `${path}.ema.decay`, { min: 0, max: 0.999999 }) };
-  }
-  let checkpoint: ResolvedLatentTrainOptions['checkpoint'];
-  if (o.checkpoint !== undefined) {
-    const c = requireObject(o.checkpoint, `${path}.checkpoint`);
-    rejectUnknownKeys(c, ['path', 'every'], `${path}.checkpoint`);
-    if (typeof c.path !== 'string' || c.path.length === 0) {
-      throw new EbmConfigError(`${path}.checkpoint.path must be a non-empty string`);
-    }
-    optionalNumber(c, 'every', `${path}.checkpoint`, { integer: true, min: 0 });
-    const every = (c.every as number | undefined) ?? 0;
-    if (every % logEvery !== 0) {
-      throw new EbmConfigError(
-        `${path}.checkpoint.every must be a multiple of logEvery (${logEvery}): checkpoints are written at reports, after the finiteness check`,
-      );
-    }
-    checkpoint = { path: c.path, every };
-  }
-  if (o.distributed !== undefined) validateDistributed(o.distributed, `${path}.distributed`);
-  checkJobHooks(o, path);
+): ResolvedLatentTrainOptions & z.output<z.ZodObject<typeof hooks>> {
+  const { onProgress, signal, ...options } = parseConfig(LatentTrainSchema, value, path);
   return {
-    batchSize,
-    steps,
-    prior,
-    posterior: {
-      ...chain,
-      sigma: (post.sigma as number | undefined) ?? model.config.likelihoodSigma,
-      persistent: (post.persistent as boolean | undefined) ?? false,
-    },
-    generatorLr: (o.generatorLr as number | undefined) ?? latentDefaults.generatorLr,
-    priorLr,
-    betas: (o.betas as [number, number] | undefined) ?? [...latentDefaults.betas],
-    seed: (o.seed as number | undefined) ?? 0,
-    logEvery,
-    ...(ema ? { ema } : {}),
-    ...(checkpoint ? { checkpoint } : {}),
-    ...(o.distributed !== undefined ? { distributed: o.distributed as DistributedSetting } : {}),
+    ...resolveLatentTrain(options, model, rows, path),
+    ...(onProgress !== undefined ? { onProgress } : {}),
+    ...(signal !== undefined ? { signal } : {}),
   };
+}
+
+/** The options of generate(). */
+const GenerateSchema = obj({
+  n: int(1, 1e7).describe('number of images'),
+  prior: obj(chainFields(latentDefaults.prior)).prefault({}).describe('the prior chain'),
+  seed: seed().default(latentDefaults.seed),
+  onProgress: instance<(done: number, total: number) => void>((v) => typeof v === 'function', 'a function').optional(),
+  signal: hooks.signal,
+});
+
+/**
+ * The options of LatentEbm.generate(): n images from prior chains.
+ * @interface
+ */
+export type GenerateOptions = z.input<typeof GenerateSchema>;
+
+/** @internal checks generate()'s options */
+export function validateGenerateOptions(value: unknown) {
+  return parseConfig(GenerateSchema, value, 'options');
+}
+
+const posteriorShape = {
+  ...chainFields(latentDefaults.posterior),
+  sigma: num({ above: 0, max: 100 }).optional().describe("likelihood std (default: the model's likelihoodSigma)"),
+  seed: seed().default(latentDefaults.seed).describe("fixes the chains' start and noise"),
+  onProgress: GenerateSchema.shape.onProgress.describe('images finished so far, after every chunk of 1024'),
+  signal: hooks.signal,
+};
+const PosteriorSchema = obj(posteriorShape);
+const DenoiseSchema = obj({ ...posteriorShape, sigma: num({ above: 0, max: 100, typeWhenMissing: true }) });
+
+/**
+ * Options shared by the posterior calls (infer, reconstruct, inpaint, denoise).
+ * @interface
+ */
+export type PosteriorOptions = z.input<typeof PosteriorSchema>;
+
+/** @internal checks the options of a posterior call (denoise: sigma required) */
+export function validatePosteriorOptions(value: unknown, denoise: boolean) {
+  return parseConfig(denoise ? DenoiseSchema : PosteriorSchema, value, 'options');
 }

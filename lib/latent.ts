@@ -8,52 +8,34 @@ import { configJson } from './config';
 import { resolveDistributed } from './distributed';
 import { awaitJob, callNativeSync, EbmAbortError, EbmConfigError, EbmShapeError } from './errors';
 import {
-  checkChain,
-  latentDefaults,
-  LatentChain,
+  GenerateOptions,
   LatentEbmConfig,
   LatentModelConfig,
   LatentTrainOptions,
-  seedRange,
+  PosteriorOptions,
+  ResolvedLatentTrainOptions,
+  validateGenerateOptions,
   validateLatentConfig,
   validateLatentTrainOptions,
+  validatePosteriorOptions,
 } from './latent-config';
 import { Device, EnergyModel, loadModel, registerModelClass, requireModel } from './model';
 import { native, NativeModelHandle, NativeTensor } from './native';
 import { checkRows, snapshot, Tensor } from './tensor';
-import { flattenProgress, TrainRun } from './train';
-import { checkJobHooks, checkNumber, optionalNumber, rejectUnknownKeys, requireObject } from './validate';
+import { flattenProgress, TrainProgress, TrainRun } from './train';
 
 // the options are part of this module's interface, as they were before they had a file of their own
 export { latentDefaults, validateLatentConfig, validateLatentTrainOptions } from './latent-config';
 export type {
+  GenerateOptions,
   LatentChain,
   LatentEbmConfig,
   LatentModelConfig,
   LatentPriorOptions,
   LatentTrainOptions,
+  PosteriorOptions,
   ResolvedLatentTrainOptions,
 } from './latent-config';
-
-/** Options shared by the posterior calls (infer, reconstruct, inpaint, denoise). */
-export interface PosteriorOptions extends LatentChain {
-  /** likelihood std (default: the model's likelihoodSigma) */
-  sigma?: number;
-  /** fixes the chains' start and noise (default 0) */
-  seed?: number;
-  /** images finished so far, after every chunk of 1024 */
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
-}
-
-export interface GenerateOptions {
-  n: number;
-  /** the prior chain (default 500 steps of size 0.2) */
-  prior?: LatentChain;
-  seed?: number;
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
-}
 
 type PosteriorOutput = 'latents' | 'images' | 'fill';
 
@@ -84,19 +66,14 @@ export class LatentEbm extends EnergyModel {
 
   /** n images: prior Langevin from N(0, I), then the generator. Tensor [n, C, H, W] in (−1, 1). */
   async generate(options: GenerateOptions): Promise<Tensor> {
-    const o = requireObject(options, 'options');
-    rejectUnknownKeys(o, ['n', 'prior', 'seed', 'onProgress', 'signal'], 'options');
-    const n = checkNumber(o.n, 'options.n', { integer: true, min: 1, max: 1e7 });
-    const prior = checkChain(o.prior, 'options.prior', latentDefaults.prior);
-    optionalNumber(o, 'seed', 'options', seedRange);
-    checkJobHooks(o, 'options');
-    if (options.signal?.aborted) throw new EbmAbortError('generation was aborted before it started');
-    const json = configJson({ n, prior, seed: options.seed ?? 0 });
-    const report = options.onProgress ? (done: number) => options.onProgress?.(done, n) : undefined;
+    const { n, prior, seed, onProgress, signal } = validateGenerateOptions(options);
+    if (signal?.aborted) throw new EbmAbortError('generation was aborted before it started');
+    const json = configJson({ n, prior, seed });
+    const report = onProgress ? (done: number) => onProgress(done, n) : undefined;
     const out = await this.runExclusive(
       undefined,
-      () => awaitJob(native().latentGenerate(this.handle, json, report), options.signal),
-      { signal: options.signal, what: 'generation' },
+      () => awaitJob(native().latentGenerate(this.handle, json, report), signal),
+      { signal, what: 'generation' },
     );
     return asTensor(out);
   }
@@ -129,8 +106,6 @@ export class LatentEbm extends EnergyModel {
 
   /** g(z) at the posterior of noisy images under a likelihood of std `sigma` (the noise level). */
   async denoise(images: Tensor, options: PosteriorOptions & { sigma: number }): Promise<Tensor> {
-    const o = requireObject(options, 'options');
-    checkNumber(o.sigma, 'options.sigma', { above: 0, max: 100 });
     return this.posterior(images, undefined, options, 'images', 'denoise');
   }
 
@@ -149,25 +124,22 @@ export class LatentEbm extends EnergyModel {
     what: string,
   ): Promise<Tensor> {
     checkRows(images, this.imageShape, 'images');
-    const o = requireObject(options, 'options');
-    rejectUnknownKeys(o, ['steps', 'stepSize', 'sigma', 'seed', 'onProgress', 'signal'], 'options');
-    const chain = checkChain({ steps: o.steps, stepSize: o.stepSize }, 'options', latentDefaults.posterior);
-    optionalNumber(o, 'sigma', 'options', { above: 0, max: 100 });
-    optionalNumber(o, 'seed', 'options', seedRange);
-    checkJobHooks(o, 'options');
-    if (options.signal?.aborted) throw new EbmAbortError(`${what} was aborted before it started`);
+    const o = validatePosteriorOptions(options, what === 'denoise');
+    const { onProgress, signal } = o;
+    if (signal?.aborted) throw new EbmAbortError(`${what} was aborted before it started`);
     const total = images.shape[0];
     const json = configJson({
       output,
-      ...chain,
-      sigma: options.sigma ?? this.config.likelihoodSigma,
-      seed: options.seed ?? 0,
+      steps: o.steps,
+      stepSize: o.stepSize,
+      sigma: o.sigma ?? this.config.likelihoodSigma,
+      seed: o.seed,
     });
-    const report = options.onProgress ? (done: number) => options.onProgress?.(done, total) : undefined;
+    const report = onProgress ? (done: number) => onProgress(done, total) : undefined;
     const out = await this.runExclusive(
       { images, mask },
-      (a) => awaitJob(native().latentPosterior(this.handle, a.images, a.mask, json, report), options.signal),
-      { copy: (a) => ({ images: snapshot(a.images), mask: a.mask && snapshot(a.mask) }), signal: options.signal, what },
+      (a) => awaitJob(native().latentPosterior(this.handle, a.images, a.mask, json, report), signal),
+      { copy: (a) => ({ images: snapshot(a.images), mask: a.mask && snapshot(a.mask) }), signal, what },
     );
     return asTensor(out);
   }
@@ -177,8 +149,12 @@ registerModelClass('latent', (handle) => new LatentEbm(handle));
 
 /** Creates a latent EBM (generator + prior energy). Throws EbmConfigError naming the bad field. */
 export function latentEbm(config: LatentEbmConfig): LatentEbm {
-  const cfg = validateLatentConfig(config);
-  return callNativeSync(() => new LatentEbm(native().createModel(JSON.stringify(cfg))));
+  return createLatentEbm(validateLatentConfig(config));
+}
+
+/** @internal Builds a latent model from a config validateLatentConfig has checked (and filled in). */
+export function createLatentEbm(config: LatentModelConfig): LatentEbm {
+  return callNativeSync(() => new LatentEbm(native().createModel(JSON.stringify(config))));
 }
 
 /**
@@ -192,8 +168,19 @@ export async function trainLatent(model: LatentEbm, images: Tensor, options: Lat
     throw new EbmConfigError('trainLatent needs a latent model (ebm.latentEbm); use ebm.train for other energies');
   }
   checkRows(images, model.imageShape, 'images');
-  const resolved = validateLatentTrainOptions(options, model, images.shape[0]);
-  const { onProgress, signal } = options;
+  return trainLatentValidated(model, images, validateLatentTrainOptions(options, model, images.shape[0]));
+}
+
+/** @internal Trains with options validateLatentTrainOptions has checked and filled in (plus the hooks). */
+export async function trainLatentValidated(
+  model: LatentEbm,
+  images: Tensor,
+  options: ResolvedLatentTrainOptions & {
+    onProgress?: (progress: TrainProgress) => void;
+    signal?: AbortSignal;
+  },
+): Promise<TrainRun> {
+  const { onProgress, signal, ...resolved } = options;
   if (signal?.aborted) throw new EbmAbortError('training was aborted before it started');
   const json = configJson({
     ...resolved,

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { callNative, callNativeSync, EbmAbortError, EbmConfigError, EbmIoError } from './errors';
 import { anyPending, ExclusiveOptions, JobQueue, runExclusive } from './job-queue';
 import type { LatentModelConfig } from './latent-config';
-import { CompositionConfig, Device, ModelConfig, validateModelConfig } from './model-config';
+import { CompositionConfig, Device, ModelConfig, ResolvedModelConfig, validateModelConfig } from './model-config';
 import { native, NativeModelHandle } from './native';
 import { checkTensor, snapshot, Tensor } from './tensor';
 import {
@@ -28,6 +28,7 @@ export type {
   GmmConfig,
   MlpConfig,
   ModelConfig,
+  ResolvedModelConfig,
   TorchScriptConfig,
 } from './model-config';
 
@@ -155,8 +156,12 @@ export function requireModel(value: unknown, what = 'model'): asserts value is E
 
 /** Creates an energy model. Throws EbmConfigError naming the bad field. */
 export function energyModel(config: ModelConfig): EnergyModel {
-  const cfg = validateModelConfig(config);
-  return callNativeSync(() => new EnergyModel(native().createModel(JSON.stringify(cfg))));
+  return createModel(validateModelConfig(config));
+}
+
+/** @internal Builds a model from a config validateModelConfig has checked (and filled in). */
+export function createModel(config: ResolvedModelConfig): EnergyModel {
+  return callNativeSync(() => new EnergyModel(native().createModel(JSON.stringify(config))));
 }
 
 /** Product of experts E(x) = Σ w_k E_k(x): an energy usable by every sampler and metric. */

@@ -73,8 +73,92 @@ export interface NativeJob<T> {
   cancel(): void;
 }
 
+/** The ranges of a noising path (VP β, VE σ, the smallest time). */
+export interface NativePathDefaults {
+  betaMin: number;
+  betaMax: number;
+  sigmaMin: number;
+  sigmaMax: number;
+  tMin: number;
+}
+
+/**
+ * The defaults of the optional config fields, as the native option structs hold them (each next
+ * to its field): only fields with a real default (a field whose absence means "off" has none).
+ * A nested object (cd's buffer) applies only when its parent is given.
+ */
+export interface NativeOptionDefaults {
+  loss: {
+    ed: { perturbation: 'gaussian' | 'bernoulli'; epsilon: number };
+    dsm: NativePathDefaults & { weighting: 'noise' | 'edm'; sigmaData: number };
+    diffclf: NativePathDefaults & {
+      weighting: 'noise' | 'edm';
+      sigmaData: number;
+      dsmWeight: number;
+      warmupSteps: number;
+    };
+    cd: { alpha: number; init: 'data' | 'noise'; buffer: { reinit: number } };
+    ssm: { projections: number };
+    ce: Record<string, never>;
+  };
+  sampler: {
+    langevin: { temperature: number };
+    mala: { adaptSteps: number; targetAccept: number; adaptRate: number };
+    hmc: { adaptSteps: number; targetAccept: number; adaptRate: number; leapfrogSteps: number; jitter: number };
+    annealed: NativePathDefaults & { path: 'vp' | 've'; levels: number };
+    wgf: {
+      bandwidth: number | 'auto';
+      bandwidthScale: number;
+      blob: boolean;
+      repulsion: boolean;
+      integrator: 'heun' | 'euler';
+    };
+  };
+  optimizer: {
+    adam: { betas: [number, number]; eps: number; weightDecay: number };
+    adamw: { betas: [number, number]; eps: number; weightDecay: number };
+    sgd: { momentum: number; weightDecay: number };
+  };
+  train: {
+    seed: number;
+    replacement: boolean;
+    logEvery: number;
+    checkpoint: { every: number };
+    distributed: { backend: 'gloo' | 'nccl'; masterAddr: string; masterPort: number; timeoutSeconds: number };
+    /** the optimiser and schedule of a run that names none */
+    optimizer: { kind: 'adam'; lr: number };
+    /** the fields of a schedule given without them (and the schedule of a run that names none) */
+    schedule: { kind: 'constant'; warmupSteps: number; minLr: number };
+  };
+  /** each loss kind's train.gradClip when none is given (0: no clipping) */
+  lossGradClip: Record<string, number>;
+  model: {
+    mlp: {
+      activation: 'silu' | 'softplus' | 'leaky_relu' | 'elu' | 'tanh';
+      timeConditioned: boolean;
+      timeEmbedDim: number;
+      timeMaxFrequency: number;
+      spectralNorm: boolean;
+      device: string;
+      seed: number;
+    };
+    convnet: { activation: 'silu' | 'softplus' | 'leaky_relu' | 'elu' | 'tanh'; device: string; seed: number };
+    classifier: { classes: number; featureDim: number; device: string; seed: number };
+    gaussian: { std: number; device: string };
+    latent: { generator: { batchNorm: boolean }; seed: number; device: string };
+    compose: { device: string };
+    /** the path ranges apply to a mixture given a path */
+    gmm: NativePathDefaults & { device: string };
+    doublewell: { dim: number; barrier: number; device: string };
+    torchscript: { timeConditioned: boolean; device: string };
+  };
+  sample: { seed: number; thin: number; returnTrajectory: boolean; progressEvery: number };
+}
+
 export interface NativeAddon {
   version(): NativeRuntimeInfo;
+  /** JSON text of a NativeOptionDefaults (read once, through optionDefaults() in schema/defaults.ts) */
+  optionDefaultsJson: string;
   setNumThreads(n: number): void;
   kinds(): { losses: string[]; samplers: string[]; models: string[] };
   createModel(configJson: string): NativeModelHandle;

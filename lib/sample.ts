@@ -1,36 +1,71 @@
 /** Sampling: a whole chain run in C++ on a worker thread, cancellable, with diagnostics. */
-import { SamplerConfig, validateSamplerConfig } from './config';
-import { awaitJob, EbmAbortError, EbmConfigError } from './errors';
+import { z } from 'zod';
+import { awaitJob, EbmAbortError } from './errors';
 import { EnergyModel, requireModel } from './model';
 import { native } from './native';
+import { optionDefaults as D } from './schema/defaults';
+import { bool, fail, instance, int, num, obj, pick, seed } from './schema/fields';
+import { parseConfig } from './schema/parse';
+import { ResolvedSamplerConfig, SamplerSchema } from './schema/samplers';
 import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
-import {
-  checkJobHooks,
-  checkNumber,
-  describeValue,
-  optionalBoolean,
-  optionalNumber,
-  rejectUnknownKeys,
-  requireObject,
-} from './validate';
+import { describeValue } from './validate';
 
-export interface SampleOptions {
-  /** number of chains (ignored when init is given) */
-  n?: number;
-  sampler: SamplerConfig;
-  /** fixes the initial draw and all noise (default 0) */
-  seed?: number;
-  /** starting states [n, ...]; default N(0, I) (annealed: the t = 1 marginal) */
-  init?: Tensor;
-  /** fixed time for time-conditioned models with non-annealed samplers */
-  t?: number | Float32Array;
-  /** also return the states after every `thin`-th step as [T, n, ...] */
-  returnTrajectory?: boolean;
-  thin?: number;
-  /** steps done so far, every progressEvery steps (default: 20 reports per run) */
-  onProgress?: (step: number, total: number) => void;
-  progressEvery?: number;
-  signal?: AbortSignal;
+const SampleOptionsSchema = obj({
+  n: int(1, 1e8).optional().describe('number of chains (ignored when init is given)'),
+  sampler: SamplerSchema.describe('the sampler'),
+  seed: seed()
+    .default(() => D().sample.seed)
+    .describe('fixes the initial draw and all noise'),
+  // checked against the model's input shape
+  init: z
+    .custom<Tensor>(() => true)
+    .optional()
+    .describe('starting states [n, ...]; default N(0, I) (annealed: the t = 1 marginal)'),
+  t: pick([num(), instance<Float32Array>((v) => v instanceof Float32Array, 'a Float32Array')], (v) =>
+    v instanceof Float32Array
+      ? 1
+      : typeof v === 'number'
+        ? 0
+        : ` must be a number or a Float32Array with one value per chain, got ${describeValue(v, 0)}`,
+  )
+    .optional()
+    .describe('fixed time for time-conditioned models with non-annealed samplers'),
+  returnTrajectory: bool()
+    .default(() => D().sample.returnTrajectory)
+    .describe('also return the states after every `thin`-th step as [T, n, ...]'),
+  thin: int(1)
+    .default(() => D().sample.thin)
+    .describe('the trajectory keeps every thin-th step'),
+  onProgress: instance<(step: number, total: number) => void>((v) => typeof v === 'function', 'a function')
+    .optional()
+    .describe('steps done so far, every progressEvery steps'),
+  progressEvery: int(1).optional().describe('steps between progress reports (default: 20 reports per run)'),
+  signal: instance<AbortSignal>((v) => v instanceof AbortSignal, 'an AbortSignal').optional(),
+}).superRefine((o, ctx) => {
+  if (o.init === undefined && o.n === undefined)
+    fail(ctx, ['n'], ' (number of chains) is required without options.init');
+});
+
+/**
+ * The options of ebm.sample(): the sampler, the chains (n, or init), and the job hooks.
+ * @interface
+ */
+export type SampleOptions = z.input<typeof SampleOptionsSchema>;
+/** @internal sample()'s options with every default filled in */
+export type ResolvedSampleOptions = z.output<typeof SampleOptionsSchema>;
+
+/** The rules that join the options to the model: the sampler and `t` against its timeConditioned. */
+function refineSampleContext(o: ResolvedSampleOptions, ctx: z.core.$RefinementCtx, timeConditioned: boolean): void {
+  const kind = o.sampler.kind;
+  if (kind === 'annealed' && !timeConditioned) {
+    fail(ctx, ['sampler'], ': the annealed sampler needs a time-conditioned model');
+  } else if (timeConditioned && kind !== 'annealed' && o.t === undefined) {
+    fail(ctx, ['t'], ` is required to sample a time-conditioned model with '${kind}'`);
+  } else if (!timeConditioned && o.t !== undefined) {
+    fail(ctx, ['t'], ' was given but the model is not time-conditioned');
+  } else if (kind === 'annealed' && o.t !== undefined) {
+    fail(ctx, ['t'], ' does not apply to the annealed sampler (it runs over the levels of t)');
+  }
 }
 
 /** The final states, plus per-chain diagnostics read once at the end. */
@@ -51,71 +86,43 @@ export interface SampleResult extends Tensor {
   trajectory?: Tensor;
 }
 
-function samplerSteps(s: SamplerConfig): number {
-  return s.kind === 'annealed' ? s.steps * (s.levels ?? 10) : s.steps;
+function samplerSteps(s: ResolvedSamplerConfig): number {
+  return s.kind === 'annealed' ? s.steps * s.levels : s.steps;
 }
 
 /** Draws samples from p ∝ exp(−E) with any sampler. Bad options are rejected before native work. */
 export async function sample(model: EnergyModel, options: SampleOptions): Promise<SampleResult> {
   requireModel(model);
-  const o = requireObject(options, 'options');
-  rejectUnknownKeys(
-    o,
-    ['n', 'sampler', 'seed', 'init', 't', 'returnTrajectory', 'thin', 'onProgress', 'progressEvery', 'signal'],
-    'options',
-  );
-  const sampler = validateSamplerConfig(options.sampler, 'options.sampler');
-  if (options.init !== undefined) {
-    checkRows(options.init, model.inputShape, 'options.init');
-    checkFinite(options.init, 'options.init');
-  } else if (options.n === undefined) {
-    throw new EbmConfigError('options.n (number of chains) is required without options.init');
+  const schema = SampleOptionsSchema.superRefine((o, ctx) => refineSampleContext(o, ctx, model.timeConditioned));
+  return sampleValidated(model, parseConfig(schema, options, 'options'));
+}
+
+/** @internal Samples with options sample()'s checks have passed: only `init` is checked, against the model. */
+export async function sampleValidated(
+  model: EnergyModel,
+  options: Omit<ResolvedSampleOptions, 'returnTrajectory' | 'thin'> & Partial<ResolvedSampleOptions>,
+): Promise<SampleResult> {
+  const { sampler, init, t, onProgress, signal } = options;
+  if (init !== undefined) {
+    checkRows(init, model.inputShape, 'options.init');
+    checkFinite(init, 'options.init');
   }
-  // n is ignored with init, but a bad one is still a mistake
-  optionalNumber(o, 'n', 'options', { integer: true, min: 1, max: 1e8 });
-  optionalNumber(o, 'seed', 'options', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-  optionalNumber(o, 'thin', 'options', { integer: true, min: 1 });
-  optionalNumber(o, 'progressEvery', 'options', { integer: true, min: 1 });
-  optionalBoolean(o, 'returnTrajectory', 'options');
-  checkJobHooks(o, 'options');
-  if (sampler.kind === 'annealed' && !model.timeConditioned) {
-    throw new EbmConfigError('options.sampler: the annealed sampler needs a time-conditioned model');
-  }
-  if (model.timeConditioned && sampler.kind !== 'annealed' && options.t === undefined) {
-    throw new EbmConfigError(`options.t is required to sample a time-conditioned model with '${sampler.kind}'`);
-  }
-  if (!model.timeConditioned && options.t !== undefined) {
-    throw new EbmConfigError('options.t was given but the model is not time-conditioned');
-  }
-  if (sampler.kind === 'annealed' && options.t !== undefined) {
-    throw new EbmConfigError('options.t does not apply to the annealed sampler (it runs over the levels of t)');
-  }
-  if (options.t !== undefined && !(options.t instanceof Float32Array)) {
-    if (typeof options.t !== 'number') {
-      throw new EbmConfigError(
-        `options.t must be a number or a Float32Array with one value per chain, got ${describeValue(options.t, 0)}`,
-      );
-    }
-    checkNumber(options.t, 'options.t');
-  }
-  if (options.signal?.aborted) throw new EbmAbortError('sampling was aborted before it started');
+  if (signal?.aborted) throw new EbmAbortError('sampling was aborted before it started');
 
   const total = samplerSteps(sampler);
   const progressEvery = options.progressEvery ?? Math.max(1, Math.ceil(total / 20));
-  const onProgress = options.onProgress;
   // Everything the job reads is fixed now, at the call, even if it has to wait for the model.
   const jobJson = JSON.stringify({
     sampler,
-    n: options.init ? options.init.shape[0] : options.n,
-    seed: options.seed ?? 0,
-    returnTrajectory: options.returnTrajectory ?? false,
-    thin: options.thin ?? 1,
+    n: init ? init.shape[0] : options.n,
+    seed: options.seed,
+    returnTrajectory: options.returnTrajectory ?? D().sample.returnTrajectory,
+    thin: options.thin ?? D().sample.thin,
     progressEvery: onProgress ? progressEvery : 0,
   });
   const report = onProgress ? (step: number) => onProgress(step, total) : undefined;
-  const signal = options.signal;
   return model.runExclusive(
-    { init: options.init, t: options.t },
+    { init, t },
     (a) => awaitJob(native().sample(model.handle, jobJson, a.init, a.t, report), signal),
     {
       copy: (a) => ({ init: a.init && snapshot(a.init), t: a.t instanceof Float32Array ? a.t.slice() : a.t }),

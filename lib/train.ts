@@ -1,11 +1,21 @@
 /** Training: the whole loop runs in C++ on a worker thread; JS gets progress every logEvery steps. */
-import { configJson, LossConfig, TrainOptions, validateLossConfig, validateTrainOptions } from './config';
+import { z } from 'zod';
+import {
+  configJson,
+  LossConfig,
+  ResolvedTrainConfig,
+  TrainConfigSchema,
+  validateLossConfig,
+  validateTrainOptions,
+} from './config';
 import { resolveDistributed } from './distributed';
 import { awaitJob, EbmAbortError, EbmConfigError, EbmShapeError } from './errors';
 import { EnergyModel, requireModel } from './model';
 import { native, NativeTrainProgress } from './native';
+import { optionDefaults } from './schema/defaults';
 import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
-import { checkNumber, rejectUnknownKeys, requireObject } from './validate';
+import { obj, seed } from './schema/fields';
+import { parseConfig } from './schema/parse';
 
 /** Diagnostics a loss reports (each loss reports its own subset). */
 export type LossMetric =
@@ -17,7 +27,7 @@ export type LossMetric =
   | 'dsm' // diffclf: its DSM term
   | 'clf' // diffclf: its classification term
   | 'clfAccuracy' // diffclf: how often the true level wins
-  | 'scoreNorm'; // dsm, ssm: mean |score|
+  | 'scoreNorm'; // the score-matching losses: mean |score|
 
 /** Diagnostics of a latent-prior run (trainLatent); the prior loss's own metrics come as `prior.<name>`. */
 export type LatentMetric =
@@ -65,13 +75,11 @@ export interface TrainRun {
   lossParameters: Record<string, Tensor>;
 }
 
-export interface TrainConfig extends TrainOptions {
-  /** class index per data row, for the 'ce' loss */
-  labels?: Int32Array | Uint8Array;
-  onProgress?: (progress: TrainProgress) => void;
-  /** aborting rejects with EbmAbortError within a step; the model keeps its last completed step */
-  signal?: AbortSignal;
-}
+/**
+ * train()'s config: the options of TrainOptions, the class labels of the 'ce' loss, and the job hooks.
+ * @interface
+ */
+export type TrainConfig = z.input<typeof TrainConfigSchema>;
 
 /** @internal a native report as the public TrainProgress */
 export function flattenProgress(p: NativeTrainProgress): TrainProgress {
@@ -95,13 +103,24 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
     throw new EbmConfigError('a latent model is trained with ebm.trainLatent(model, images, options), not ebm.train');
   }
   checkRows(data, model.inputShape, 'data');
-  const cfg = validateTrainOptions(config, model.timeConditioned, data.shape[0]);
-  checkFinite(data, 'data');
-  const { signal, onProgress, labels } = config;
-  if (cfg.loss.kind === 'ce') {
-    if (model.config.kind !== 'classifier') throw new EbmConfigError("config.loss: 'ce' needs a 'classifier' model");
-    if (labels === undefined) throw new EbmConfigError("config.labels is required for the 'ce' loss");
-  }
+  const cfg = validateTrainOptions(config, model.timeConditioned, data.shape[0], model.config.kind);
+  return trainValidated(model, data, cfg);
+}
+
+/**
+ * @internal Trains with a config train()'s checks have passed (validateTrainOptions' result, or
+ * a run-config file's train section with its hooks added): the data is checked (finite values,
+ * labels against it and the model), the config is not checked again. `dataChecked`: the caller
+ * has already checked the data's values.
+ */
+export async function trainValidated(
+  model: EnergyModel,
+  data: Tensor,
+  cfg: ResolvedTrainConfig,
+  options: { dataChecked?: boolean } = {},
+): Promise<TrainRun> {
+  if (!options.dataChecked) checkFinite(data, 'data');
+  const { signal, onProgress, labels } = cfg;
   if (labels !== undefined) {
     if (!(labels instanceof Int32Array || labels instanceof Uint8Array)) {
       throw new EbmConfigError('config.labels must be an Int32Array or a Uint8Array');
@@ -109,7 +128,10 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
     if (labels.length !== data.shape[0]) {
       throw new EbmShapeError(`config.labels has ${labels.length} entries, data has ${data.shape[0]} rows`);
     }
-    const classes = model.config.kind === 'classifier' ? (model.config.classes ?? 10) : undefined;
+    const classes =
+      model.config.kind === 'classifier'
+        ? (model.config.classes ?? optionDefaults().model.classifier.classes)
+        : undefined;
     const bad = classes === undefined ? -1 : labels.findIndex((l) => l < 0 || l >= classes);
     if (bad >= 0) {
       throw new EbmConfigError(`config.labels[${bad}] must be a class in [0, ${classes}), got ${labels[bad]}`);
@@ -136,6 +158,8 @@ export async function train(model: EnergyModel, data: Tensor, config: TrainConfi
   };
 }
 
+const EvaluateOptionsSchema = obj({ seed: seed().default(0).describe("fixes the loss's noise") });
+
 export interface LossEvaluation {
   loss: number;
   metrics: Record<string, number>;
@@ -155,11 +179,9 @@ export async function evaluateLoss(
 ): Promise<LossEvaluation> {
   requireModel(model);
   checkRows(batch, model.inputShape, 'batch');
-  validateLossConfig(loss, model.timeConditioned, 'loss');
+  const lossConfig = validateLossConfig(loss, model.timeConditioned, 'loss');
+  const { seed } = parseConfig(EvaluateOptionsSchema, options, 'options');
   checkFinite(batch, 'batch');
-  const o = requireObject(options, 'options');
-  rejectUnknownKeys(o, ['seed'], 'options');
-  const seed = o.seed === undefined ? 0 : checkNumber(o.seed, 'options.seed', { integer: true, min: 0 });
-  const lossJson = configJson(loss);
+  const lossJson = configJson(lossConfig);
   return model.runExclusive(batch, (b) => native().evaluateLoss(model.handle, b, lossJson, seed), { copy: snapshot });
 }

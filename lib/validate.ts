@@ -1,5 +1,9 @@
-/** Field checks shared by every config schema; each failure names the field path. */
-import { EbmConfigError, EbmError } from './errors';
+/**
+ * Checks of the arguments that are not configs (tensors, file readers' and plots' options,
+ * metrics), and how a message shows a value; each failure names the field path. The configs
+ * themselves are checked by their schemas (lib/schema).
+ */
+import { EbmConfigError } from './errors';
 
 export type Obj = Record<string, unknown>;
 
@@ -108,11 +112,6 @@ export function optionalNumber(obj: Obj, key: string, path: string, range: Numbe
   if (obj[key] !== undefined) checkNumber(obj[key], `${path}.${key}`, range);
 }
 
-export function requireNumber(obj: Obj, key: string, path: string, range: NumberRange = {}): number {
-  if (obj[key] === undefined) throw new EbmConfigError(`${path}.${key} is required`);
-  return checkNumber(obj[key], `${path}.${key}`, range);
-}
-
 export function checkOneOf<T extends string>(value: unknown, allowed: readonly T[], path: string): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw new EbmConfigError(
@@ -163,15 +162,5 @@ export function optionalDevice(obj: Obj, key: string, path: string): void {
   const v = obj[key];
   if (v !== undefined && (typeof v !== 'string' || !devicePattern.test(v))) {
     throw new EbmConfigError(`${path}.${key} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got ${describeValue(v)}`);
-  }
-}
-
-/** Re-labels a validation message from a library path ('config.loss.t') to the file's ('train.loss.t'). */
-export function relabel<T>(from: RegExp, to: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof EbmError) err.message = err.message.replace(from, to);
-    throw err;
   }
 }

@@ -125,7 +125,11 @@ describe('cli: latent image priors', function () {
         device: 'cpu',
         seed: 0,
       });
-      assert.deepEqual(train.prior, { loss: { kind: 'ed', t: 0.25, m: 16, w: 1 }, lr: 5e-5, gradClip: 0 });
+      assert.deepEqual(train.prior, {
+        loss: { kind: 'ed', t: 0.25, m: 16, w: 1, perturbation: 'gaussian', epsilon: 0.1 },
+        lr: 5e-5,
+        gradClip: 0,
+      });
       assert.deepEqual(train.posterior, { steps: 20, stepSize: 0.1, sigma: 0.3, persistent: false });
       assert.equal(train.generatorLr, 1e-4);
       assert.deepEqual(train.betas, [0.5, 0.999]);

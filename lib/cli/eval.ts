@@ -7,6 +7,7 @@ import { toy, toyLogDensity, toyMixture, ToyName, toyNames } from '../data/toy';
 import { UsageError, numberFlag, parseCommand, parseGrid, parseNumber, requiredFlag, stringFlag } from './args';
 import { energies, gridNllAt, is2dShape, mean } from './figures';
 import { fitRows } from '../data/spec';
+import { optionDefaults } from '../schema/defaults';
 import { deviceFlag } from './sample';
 
 export const evalHelp = `Usage: ebm eval <model.safetensors> --data DATA [--grid lo,hi,res] [--t T] [--device D]
@@ -77,7 +78,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   if (gridText !== undefined && !is2dShape(model.inputShape)) {
     throw new UsageError(`--grid applies only to 2D models; this model takes [${model.inputShape.join(', ')}]`);
   }
-  const t = model.timeConditioned ? (tFlag ?? 1e-3) : undefined;
+  const t = model.timeConditioned ? (tFlag ?? optionDefaults().loss.dsm.tMin) : undefined;
   const raw =
     data.tensor.shape.length === 1 ? { data: data.tensor.data, shape: [data.tensor.shape[0], 1] } : data.tensor;
   const x = fitRows(raw, model.inputShape, `--data ${dataText}`);

@@ -24,35 +24,88 @@
  * posterior chain of train.posterior.
  */
 import * as nodePath from 'node:path';
+import { z } from 'zod';
+import { DataSpec, DataSpecSchema, fitRows, loadData, resolveDataPaths } from '../data/spec';
+import { EbmConfigError } from '../errors';
 import {
-  EbmConfigError,
-  LatentModelConfig,
+  chainFields,
+  LatentModelFileSchema,
   latentDefaults,
+  LatentModelConfig,
+  LatentTrainFileSchema,
+  resolveLatentTrain,
   ResolvedLatentTrainOptions,
-  Tensor,
-  validateLatentConfig,
-  validateLatentTrainOptions,
-} from '../index';
-import { checkFinite } from '../tensor';
-import {
-  checkNumber,
-  checkOneOf,
-  Obj,
-  optionalNumber,
-  optionalOneOf,
-  rejectUnknownKeys,
-  requireObject,
-} from '../validate';
+} from '../latent-config';
+import { fail, int, obj, oneOf, seed } from '../schema/fields';
+import { parseConfig } from '../schema/parse';
+import { checkFinite, Tensor } from '../tensor';
 import { requireLayout, STRIP_COLUMNS } from './latent-figures';
-import type { MaskKind } from '../metrics/images';
-import { DataSpec, fitRows, loadData, validateDataSpec } from '../data/spec';
-import { checkRunHeader, namingFile, readJsonFile } from './run-config';
+import {
+  namingFile,
+  notRunConfig,
+  readJsonFile,
+  runConfigNaming,
+  runHeaderShape,
+  runName,
+  withSteps,
+} from './run-config';
 
-export interface LatentEvalSpec {
-  samples: { n: number; seed: number; prior: { steps: number; stepSize: number } };
-  reconstruct: { n: number; seed: number };
-  inpaint: { n: number; mask: MaskKind; seed: number };
-}
+const evalSeed = () => seed().default(latentDefaults.seed).describe('fixes the chains');
+
+const LatentEvalSchema = obj({
+  samples: obj({
+    n: int(1, 4096).default(64).describe('images drawn from the prior (samples.png)'),
+    seed: evalSeed(),
+    prior: obj(chainFields(latentDefaults.prior)).prefault({}).describe('the prior chain'),
+  }).prefault({}),
+  reconstruct: obj({
+    n: int(1, 1024).default(16).describe('training images over g(posterior z) (reconstructions.png)'),
+    seed: evalSeed(),
+  }).prefault({}),
+  inpaint: obj({
+    n: int(1, 1024).default(16).describe('training images inpainted (inpaintings.png)'),
+    mask: oneOf(['centre', 'half']).default('centre').describe('the missing part'),
+    seed: evalSeed(),
+  }).prefault({}),
+});
+
+export type LatentEvalSpec = z.output<typeof LatentEvalSchema>;
+
+/** data sources that hold images (the toys and mixtures are points) */
+const imageSources = ['"fashionMnist"', '"imageFolder"', '"idx"', '"npy"', '"csv"'];
+
+/** A run-config file of a latent image prior (`"model": { "kind": "latent", ... }`). */
+export const LatentRunFileSchema = obj(
+  {
+    ...runHeaderShape,
+    data: DataSpecSchema,
+    model: LatentModelFileSchema.describe('the latent model, as ebm.latentEbm() takes it, with "kind": "latent"'),
+    train: LatentTrainFileSchema.describe('the options of ebm.trainLatent(), without onProgress and signal'),
+    eval: LatentEvalSchema.prefault({}).describe('what to draw after training'),
+  },
+  { notObject: notRunConfig },
+).superRefine((c, ctx) => {
+  // the latent rules on top of the data spec: image sources only, pixel scales that give [-1, 1]
+  const d = c.data;
+  if ('toy' in d || 'mixture' in d) {
+    const source = 'toy' in d ? 'toy' : 'mixture';
+    fail(ctx, ['data', source], `: a latent model trains on images; use ${imageSources.join(', ')}`);
+  }
+  if ('fashionMnist' in d && d.fashionMnist.scale !== undefined && d.fashionMnist.scale !== '-11') {
+    fail(
+      ctx,
+      ['data', 'fashionMnist', 'scale'],
+      ` must be '-11' for a latent model (its generator draws images in [-1, 1]), got '${d.fashionMnist.scale}'`,
+    );
+  }
+  if ('idx' in d && d.scale === '01') {
+    fail(
+      ctx,
+      ['data', 'scale'],
+      " must be '-11' (pixels 0..255) or 'none' (values already in [-1, 1]) for a latent model, got '01'",
+    );
+  }
+});
 
 /** A latent run's config as run (and saved in the run folder's config.json): every default filled in. */
 export interface LatentRunConfig {
@@ -60,9 +113,8 @@ export interface LatentRunConfig {
   description?: string;
   /** absolute paths; fashionMnist with its scale */
   data: DataSpec;
-  /** validateLatentConfig's output */
   model: LatentModelConfig;
-  /** validateLatentTrainOptions's output (checkpoint.path still as written in the file) */
+  /** checkpoint.path still as written in the file */
   train: ResolvedLatentTrainOptions;
   eval: LatentEvalSpec;
 }
@@ -75,10 +127,6 @@ export interface PreparedLatentRun {
   images: Tensor;
 }
 
-const seedRange = { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER };
-/** data sources that hold images (the toys and mixtures are points) */
-const imageSources = ['"fashionMnist"', '"imageFolder"', '"idx"', '"npy"', '"csv"'];
-
 /** True when `file` holds a run config of a latent model; false for any other file, readable or not. */
 export function isLatentRunFile(file: string): boolean {
   let raw: unknown;
@@ -87,74 +135,13 @@ export function isLatentRunFile(file: string): boolean {
   } catch {
     return false;
   }
-  const model = typeof raw === 'object' && raw !== null ? (raw as Obj).model : undefined;
-  return typeof model === 'object' && model !== null && (model as Obj).kind === 'latent';
+  return isLatentRun(raw);
 }
 
-/** The latent rules on top of the data spec: image sources only, pixel scales that give [-1, 1]. */
-function latentDataSpec(spec: DataSpec): DataSpec {
-  if ('toy' in spec || 'mixture' in spec) {
-    throw new EbmConfigError(
-      `data.${'toy' in spec ? 'toy' : 'mixture'}: a latent model trains on images; use ${imageSources.join(', ')}`,
-    );
-  }
-  if ('fashionMnist' in spec) {
-    const scale = spec.fashionMnist.scale;
-    if (scale !== undefined && scale !== '-11') {
-      throw new EbmConfigError(
-        `data.fashionMnist.scale must be '-11' for a latent model (its generator draws images in [-1, 1]), got '${scale}'`,
-      );
-    }
-    return { fashionMnist: { ...spec.fashionMnist, scale: '-11' } };
-  }
-  if ('idx' in spec && spec.scale === '01') {
-    throw new EbmConfigError(
-      `data.scale must be '-11' (pixels 0..255) or 'none' (values already in [-1, 1]) for a latent model, got '01'`,
-    );
-  }
-  return spec;
-}
-
-function chainOf(value: unknown, path: string): { steps: number; stepSize: number } {
-  const c = value === undefined ? {} : requireObject(value, path);
-  rejectUnknownKeys(c, ['steps', 'stepSize'], path);
-  optionalNumber(c, 'steps', path, { integer: true, min: 0, max: 1e6 });
-  optionalNumber(c, 'stepSize', path, { above: 0, max: 10 });
-  return {
-    steps: (c.steps as number | undefined) ?? latentDefaults.prior.steps,
-    stepSize: (c.stepSize as number | undefined) ?? latentDefaults.prior.stepSize,
-  };
-}
-
-/** Checks the eval section and fills in its defaults (counts are capped to the data later). */
-export function validateLatentEval(value: unknown, path = 'eval'): LatentEvalSpec {
-  const e = value === undefined ? {} : requireObject(value, path);
-  rejectUnknownKeys(e, ['samples', 'reconstruct', 'inpaint'], path);
-  const part = (key: string, keys: string[]): Obj => {
-    const o = e[key] === undefined ? {} : requireObject(e[key], `${path}.${key}`);
-    rejectUnknownKeys(o, keys, `${path}.${key}`);
-    optionalNumber(o, 'seed', `${path}.${key}`, seedRange);
-    return o;
-  };
-  const count = (o: Obj, key: string, fallback: number, max: number): number =>
-    o.n === undefined ? fallback : checkNumber(o.n, `${path}.${key}.n`, { integer: true, min: 1, max });
-  const s = part('samples', ['n', 'seed', 'prior']);
-  const r = part('reconstruct', ['n', 'seed']);
-  const i = part('inpaint', ['n', 'mask', 'seed']);
-  optionalOneOf(i, 'mask', ['centre', 'half'] as const, `${path}.inpaint`);
-  return {
-    samples: {
-      n: count(s, 'samples', 64, 4096),
-      seed: (s.seed as number | undefined) ?? 0,
-      prior: chainOf(s.prior, `${path}.samples.prior`),
-    },
-    reconstruct: { n: count(r, 'reconstruct', 16, 1024), seed: (r.seed as number | undefined) ?? 0 },
-    inpaint: {
-      n: count(i, 'inpaint', 16, 1024),
-      mask: (i.mask as MaskKind | undefined) ?? 'centre',
-      seed: (i.seed as number | undefined) ?? 0,
-    },
-  };
+/** True when a run config's model is a latent one (`"kind": "latent"`). */
+export function isLatentRun(raw: unknown): boolean {
+  const model = typeof raw === 'object' && raw !== null ? (raw as { model?: unknown }).model : undefined;
+  return typeof model === 'object' && model !== null && (model as { kind?: unknown }).kind === 'latent';
 }
 
 /** The smallest and largest value (NaN-free data). */
@@ -180,19 +167,11 @@ export function prepareLatentRun(file: string, overrides: { steps?: number } = {
 }
 
 function prepareParsed(raw: unknown, dir: string, file: string, overrides: { steps?: number }): PreparedLatentRun {
-  const { cfg, name, description } = checkRunHeader(raw, file);
-  const data = latentDataSpec(validateDataSpec(cfg.data, dir));
-  const model = validateLatentConfig(cfg.model, 'model');
-  checkOneOf(requireObject(cfg.model, 'model').kind, ['latent'], 'model.kind');
-
-  const t = requireObject(cfg.train, 'train');
-  for (const key of ['onProgress', 'signal']) {
-    if (t[key] !== undefined) throw new EbmConfigError(`train.${key} cannot be set in a config file`);
-  }
-  const options: Obj = { ...t, ...(overrides.steps !== undefined ? { steps: overrides.steps } : {}) };
-  // field checks first; the batch size against the data comes once the data is loaded
-  validateLatentTrainOptions(options, { config: model }, Number.MAX_SAFE_INTEGER, 'train');
-  const evalSpec = validateLatentEval(cfg.eval);
+  const c = parseConfig(LatentRunFileSchema, withSteps(raw, overrides.steps), runConfigNaming);
+  const resolved = resolveDataPaths(c.data, dir);
+  const data: DataSpec =
+    'fashionMnist' in resolved ? { fashionMnist: { ...resolved.fashionMnist, scale: '-11' } } : resolved;
+  const model = c.model;
 
   const loaded = fitRows(loadData(data).train, model.imageShape, 'data');
   checkFinite(loaded, 'data');
@@ -207,11 +186,14 @@ function prepareParsed(raw: unknown, dir: string, file: string, overrides: { ste
     );
   }
   const rows = loaded.shape[0];
-  const train = validateLatentTrainOptions(options, { config: model }, rows, 'train');
+  const train = resolveLatentTrain(c.train, { config: model }, rows, 'train');
 
   // what is shown: at most the training images, and pictures that fit
-  evalSpec.reconstruct.n = Math.min(evalSpec.reconstruct.n, rows);
-  evalSpec.inpaint.n = Math.min(evalSpec.inpaint.n, rows);
+  const evalSpec: LatentEvalSpec = {
+    ...c.eval,
+    reconstruct: { ...c.eval.reconstruct, n: Math.min(c.eval.reconstruct.n, rows) },
+    inpaint: { ...c.eval.inpaint, n: Math.min(c.eval.inpaint.n, rows) },
+  };
   const shape = model.imageShape;
   requireLayout(evalSpec.samples.n, 1, shape, Math.ceil(Math.sqrt(evalSpec.samples.n)), 'eval.samples.n');
   requireLayout(evalSpec.reconstruct.n, 2, shape, STRIP_COLUMNS, 'eval.reconstruct.n');
@@ -219,7 +201,14 @@ function prepareParsed(raw: unknown, dir: string, file: string, overrides: { ste
 
   return {
     file,
-    config: { name, ...(description !== undefined ? { description } : {}), data, model, train, eval: evalSpec },
+    config: {
+      name: runName(c.name, file),
+      ...(c.description !== undefined ? { description: c.description } : {}),
+      data,
+      model,
+      train,
+      eval: evalSpec,
+    },
     images: loaded,
   };
 }

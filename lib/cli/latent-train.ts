@@ -6,18 +6,8 @@ import { rankOf } from '../distributed';
 import { runDistribution, runWorkerRank } from './launch';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import {
-  EbmAbortError,
-  EbmIoError,
-  LatentEbm,
-  LatentTrainOptions,
-  RunLog,
-  TrainProgress,
-  TrainRun,
-  latentEbm,
-  trainLatent,
-  version,
-} from '../index';
+import { EbmAbortError, EbmIoError, LatentEbm, RunLog, TrainProgress, TrainRun, version } from '../index';
+import { createLatentEbm, trainLatentValidated } from '../latent';
 import { imageMse as mse, inpaintMask, meanFill } from '../metrics/images';
 import { displayPath } from './args';
 import { finishInterrupted, onInterrupt } from './interrupt';
@@ -163,22 +153,22 @@ export async function trainLatentCommand(
   const { quiet } = options;
   const run = prepareLatentRun(file, options.steps !== undefined ? { steps: options.steps } : {});
   const { config } = run;
-  const model = latentEbm(config.model);
+  const model = createLatentEbm(config.model);
   const outDir = nodePath.resolve(options.out ?? nodePath.join('runs', config.name));
   if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) {
     throw new EbmIoError(`--out ${displayPath(outDir)} exists and is not a directory`);
   }
-  // trainLatent takes options, not its resolved form (priorLr lives in prior.lr there)
-  const trainOptions: LatentTrainOptions & { priorLr?: number } = { ...config.train };
-  delete trainOptions.priorLr;
-  if (trainOptions.checkpoint) {
-    const path = nodePath.resolve(outDir, trainOptions.checkpoint.path);
-    trainOptions.checkpoint = { ...trainOptions.checkpoint, path };
-  }
+  // the options are checked (prepareLatentRun): train with them as they are, the checkpoint in the run folder
+  const trainOptions = {
+    ...config.train,
+    ...(config.train.checkpoint
+      ? { checkpoint: { ...config.train.checkpoint, path: nodePath.resolve(outDir, config.train.checkpoint.path) } }
+      : {}),
+  };
 
   const distributed = runDistribution(config.train.distributed);
   if (rankOf(distributed) > 0) {
-    return runWorkerRank((signal) => trainLatent(model, run.images, { ...trainOptions, distributed, signal }));
+    return runWorkerRank((signal) => trainLatentValidated(model, run.images, { ...trainOptions, distributed, signal }));
   }
 
   for (const f of OUTPUTS) fs.rmSync(nodePath.join(outDir, f), { force: true });
@@ -202,7 +192,7 @@ export async function trainLatentCommand(
   let phase: 'training' | 'evaluation' = 'training';
   const written = ['config.json', 'metrics.jsonl'];
   try {
-    const result: TrainRun = await trainLatent(model, run.images, {
+    const result: TrainRun = await trainLatentValidated(model, run.images, {
       ...trainOptions,
       ...(distributed !== undefined ? { distributed } : {}),
       signal: interrupt.signal,

@@ -8,7 +8,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as os from 'node:os';
-import { DistributedSetting } from '../distributed';
+import { ResolvedDistributedSetting } from '../distributed';
 import { EbmAbortError, EbmDistributedError } from '../errors';
 import { INTERRUPTED_EXIT, onInterrupt } from './interrupt';
 import { numberFlag, parseCommand, UsageError } from './args';
@@ -156,7 +156,9 @@ export async function launchCommand(argv: readonly string[]): Promise<number> {
  * A run's data-parallel setting: the config's, else 'env' under torchrun or --nproc
  * (WORLD_SIZE > 1 in the environment), else none.
  */
-export function runDistribution(configured: DistributedSetting | undefined): DistributedSetting | undefined {
+export function runDistribution(
+  configured: ResolvedDistributedSetting | undefined,
+): ResolvedDistributedSetting | undefined {
   return configured ?? (Number(process.env.WORLD_SIZE ?? '1') > 1 ? 'env' : undefined);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `ebm` command line: train / sample / eval / plot. Exit status: 0 success, 1 a failure while
+ * The `ebm` command line: train / sample / eval / plot / launch / schema. Exit status: 0 success, 1 a failure while
  * running (bad config file, unreadable data, numerics), 2 a usage error (unknown flag, bad flag
  * value, missing argument), 130 interrupted by Ctrl-C. Errors are one line `ebm: <reason>` on
  * stderr; set EBM_DEBUG=1 to also get the stack.
@@ -12,6 +12,7 @@ import { evalCommand, evalHelp } from './eval';
 import { launchCommand, launchHelp } from './launch';
 import { plotCommand, plotHelp } from './plot';
 import { sampleCommand, sampleHelp } from './sample';
+import { schemaCommand, schemaHelp } from './schema';
 import { trainCommand, trainHelp } from './train';
 
 const topHelp = `Usage: ebm <command> [options]
@@ -24,6 +25,7 @@ Commands:
   eval <model.safetensors>    print a saved model's energy and grid NLL on data, as JSON
   plot <runDir>               redraw loss.png and density.png of a run folder
   launch --nproc N <script>   run a script as N data-parallel ranks (torchrun's variables)
+  schema [--out FILE]         print the JSON Schema of run-config files (for editors)
 
 Options:
   -h, --help      show help ('ebm <command> --help' for a command's options)
@@ -45,6 +47,7 @@ const commands: Record<string, Command> = {
   eval: { help: evalHelp, run: evalCommand },
   plot: { help: plotHelp, run: plotCommand },
   launch: { help: launchHelp, run: launchCommand },
+  schema: { help: schemaHelp, run: schemaCommand },
 };
 
 function versionText(): string {

@@ -3,11 +3,12 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { EbmError, EbmIoError, Tensor, loadModel } from '../index';
 import { writeFileAtomic } from '../log/run';
+import { optionDefaults } from '../schema/defaults';
 import { parseCommand } from './args';
 import { densityFigure, is2dShape, lossPng, parseMetricsJsonl } from './figures';
 import { latentLossPng } from './latent-figures';
 import { fitRows, loadData } from '../data/spec';
-import { GridSpec, RunConfig, defaultBox, readJsonFile } from './run-config';
+import { GridSpec, RunConfig, defaultBox, defaultGridResolution, readJsonFile } from './run-config';
 import { displayPath } from './train';
 
 export const plotHelp = `Usage: ebm plot <runDir>
@@ -73,10 +74,10 @@ export async function plotCommand(argv: readonly string[]): Promise<number> {
       }
       const grid: GridSpec = config.eval?.grid ?? {
         ...(points ? defaultBox(points) : { lo: -4, hi: 4 }),
-        resolution: 300,
+        resolution: defaultGridResolution(),
       };
       const loss = config.train?.loss as { tMin?: number } | undefined;
-      const t = model.timeConditioned ? (config.eval?.t ?? loss?.tMin ?? 1e-3) : undefined;
+      const t = model.timeConditioned ? (config.eval?.t ?? loss?.tMin ?? optionDefaults().loss.dsm.tMin) : undefined;
       const title = `${name}: exp(-E)${t !== undefined ? ` at t = ${t}` : ''}`;
       writeFileAtomic(file('density.png'), await densityFigure(model, grid, title, points, t));
       written.push(file('density.png'));

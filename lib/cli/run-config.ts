@@ -1,9 +1,11 @@
 /**
- * The run config file read by `ebm train` (JSON). Every field is checked, and the data loaded,
- * before anything is created on disk; relative data paths are resolved against the config file's
- * folder.
+ * The run config file read by `ebm train` (JSON). The whole file is checked once, against its
+ * schema (every field and the rules across sections), and the data loaded, before anything is
+ * created on disk; relative data paths are resolved against the config file's folder. `ebm schema`
+ * prints the file's JSON Schema (schema/run-config.schema.json), which `"$schema"` points editors at.
  *
  *   {
+ *     "$schema": "../schema/run-config.schema.json",  // optional, ignored: for editors
  *     "name": "8gaussians-ed",                 // optional; default: the file name without .json.
  *                                              //   Letters, digits, '.', '_', '-'. Output: runs/<name>
  *     "description": "free text",              // optional, ignored
@@ -30,7 +32,7 @@
  *       "grid": { "lo": -4, "hi": 4, "resolution": 300 },   // 2D data only; default: a box holding the data
  *       "samples": { "n": 2000, "sampler": SamplerConfig, "seed": 0, "t": 0.01 },  // draw samples after training
  *       "t": 0.001                             // time-conditioned models: evaluate E(x, t) here
- *                                              //   (default: train.loss.tMin, else 0.001)
+ *                                              //   (default: train.loss.tMin)
  *     }
  *   }
  *
@@ -40,32 +42,111 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import {
-  EbmConfigError,
-  EbmError,
-  EbmIoError,
-  SamplerConfig,
-  Tensor,
-  TrainOptions,
-  ModelConfig,
-  validateModelConfig,
-  validateSamplerConfig,
-  validateTrainOptions,
-} from '../index';
-import { checkFinite } from '../tensor';
+import { z } from 'zod';
+import { ResolvedTrainOptions, TrainOptionsSchema } from '../config';
+import { DataSpec, DataSpecSchema, dataHasLabels, fitRows, LoadedData, loadData, resolveDataPaths } from '../data/spec';
+import { EbmConfigError, EbmError, EbmIoError } from '../errors';
+import { modelRowShape, ModelSchema, modelTimeConditioned, ResolvedModelConfig } from '../model-config';
+import { optionDefaults as D } from '../schema/defaults';
+import { fail, int, num, obj, relativePath, seed } from '../schema/fields';
+import { lossModelTail } from '../schema/losses';
+import { parseConfig } from '../schema/parse';
+import { samplerSchema } from '../schema/samplers';
+import { checkFinite, Tensor } from '../tensor';
+import { describeValue } from '../validate';
 import { JsonSyntaxError, parseJson } from './json';
-import { DataSpec, fitRows, LoadedData, loadData, validateDataSpec } from '../data/spec';
-import { modelRowShape, modelTimeConditioned } from '../model-config';
-import {
-  checkNumber,
-  describeValue,
-  Obj,
-  optionalNumber,
-  rejectUnknownKeys,
-  relabel,
-  requireNumber,
-  requireObject,
-} from '../validate';
+
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** The fields every run-config file starts with. */
+export const runHeaderShape = {
+  $schema: z
+    .string({ error: (iss) => ` must be a string (the JSON Schema of this file), got ${describeValue(iss.input)}` })
+    .optional()
+    .describe('the JSON Schema of this file, for editors (e.g. "../schema/run-config.schema.json"); ignored'),
+  name: z
+    .string({ error: (iss) => nameTail(iss.input) })
+    .regex(namePattern, { error: (iss) => nameTail(iss.input) })
+    .optional()
+    .describe("the run's name: letters, digits, '.', '_', '-'; output runs/<name> (default: the file name)"),
+  description: z
+    .string({ error: () => ' must be a string' })
+    .optional()
+    .describe('free text, ignored'),
+};
+
+function nameTail(input: unknown): string {
+  return ` must be 1-100 letters, digits, '.', '_' or '-' (it names the run folder), got ${describeValue(input)}`;
+}
+
+/** The tail of a run-config file that is not an object. */
+export const notRunConfig = () => ' must be a JSON object { "name", "data", "model", "train", "eval"? }';
+
+const GridSchema = obj({
+  lo: num().optional().describe('left and bottom edge (default: a box holding the data)'),
+  hi: num().optional().describe('right and top edge (default: a box holding the data)'),
+  resolution: int(2, 4096).default(300).describe('grid points per side'),
+})
+  .superRefine((g, ctx) => {
+    if (g.lo !== undefined && g.hi !== undefined && !(g.hi > g.lo))
+      fail(ctx, ['hi'], ` must be > lo (${g.lo}), got ${g.hi}`);
+  })
+  .describe('the density grid (2D data only)');
+
+const SamplesSchema = obj({
+  n: int(1, 1e6).describe('number of chains'),
+  sampler: samplerSchema(' is required, e.g. { "kind": "mala", "steps": 500, "stepSize": 0.01 }'),
+  seed: seed()
+    .default(() => D().sample.seed)
+    .describe('fixes the initial draw and all noise'),
+  t: num({ above: 0, max: 1 })
+    .optional()
+    .describe('time-conditioned models with a non-annealed sampler: sample E(x, t) (default: eval.t)'),
+}).describe('samples drawn after training');
+
+const EvalSchema = obj({
+  grid: GridSchema.optional(),
+  samples: SamplesSchema.optional(),
+  t: num({ above: 0, max: 1 })
+    .optional()
+    .describe('time-conditioned models: evaluate E(x, t) here (default: train.loss.tMin)'),
+});
+
+/** A run-config file of an energy model (not a latent one: latent-run.ts). */
+export const RunFileSchema = obj(
+  {
+    ...runHeaderShape,
+    data: DataSpecSchema,
+    model: ModelSchema.describe('the model, as ebm.energyModel() takes it'),
+    train: TrainOptionsSchema.describe('the options of ebm.train(), without onProgress and signal'),
+    eval: EvalSchema.optional().describe('what to evaluate after training'),
+  },
+  { notObject: notRunConfig },
+).superRefine((c, ctx) => {
+  // the rules across sections: the loss and the eval options against the model, labels for 'ce'
+  const timeConditioned = modelTimeConditioned(c.model);
+  const lossTail = lossModelTail(c.train.loss, timeConditioned);
+  if (lossTail !== undefined) fail(ctx, ['train', 'loss'], lossTail);
+  if (c.train.loss.kind === 'ce') {
+    if (c.model.kind !== 'classifier') fail(ctx, ['train', 'loss'], ": 'ce' needs a 'classifier' model");
+    if (!dataHasLabels(c.data)) {
+      fail(
+        ctx,
+        ['train', 'loss'],
+        ' \'ce\' needs class labels: use data.fashionMnist, or data.idx with "labels" (an IDX file)',
+      );
+    }
+  }
+  const e = c.eval;
+  if (e?.t !== undefined && !timeConditioned) fail(ctx, ['eval', 't'], ' applies only to time-conditioned models');
+  const sampler = e?.samples?.sampler.kind;
+  if (sampler === 'annealed' && !timeConditioned) {
+    fail(ctx, ['eval', 'samples', 'sampler'], ': the annealed sampler needs a time-conditioned model');
+  }
+  if (e?.samples?.t !== undefined && (!timeConditioned || sampler === 'annealed')) {
+    fail(ctx, ['eval', 'samples', 't'], ' applies only to time-conditioned models with a non-annealed sampler');
+  }
+});
 
 export interface GridSpec {
   lo: number;
@@ -73,12 +154,7 @@ export interface GridSpec {
   resolution: number;
 }
 
-export interface SamplesSpec {
-  n: number;
-  sampler: SamplerConfig;
-  seed?: number;
-  t?: number;
-}
+export type SamplesSpec = z.output<typeof SamplesSchema>;
 
 export interface EvalSpec {
   grid?: GridSpec;
@@ -86,19 +162,21 @@ export interface EvalSpec {
   t?: number;
 }
 
+/** A run as it is trained (and saved in the run folder's config.json): every default filled in. */
 export interface RunConfig {
   name: string;
   description?: string;
+  /** absolute paths */
   data: DataSpec;
-  model: ModelConfig;
-  train: TrainOptions;
+  model: ResolvedModelConfig;
+  train: ResolvedTrainOptions;
   eval?: EvalSpec;
 }
 
 export interface PreparedRun {
   /** the config file as given on the command line */
   file: string;
-  /** normalised: absolute data paths, --steps applied, eval.grid filled in for 2D data */
+  /** effective: every default filled in, absolute data paths, --steps applied, eval.grid filled in for 2D data */
   config: RunConfig;
   data: LoadedData;
   rowShape: number[];
@@ -107,8 +185,30 @@ export interface PreparedRun {
   evalTime?: number;
 }
 
-export const runConfigKeys = ['name', 'description', 'data', 'model', 'train', 'eval'] as const;
-const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/**
+ * How a run-config file names a field: its sections bare ('train.loss.t', 'name'), the file
+ * itself and its missing sections as 'config' ('config.extras is not a known option').
+ */
+export function runConfigNaming(issue: { path: readonly PropertyKey[]; message: string }): string {
+  const text = relativePath(issue.path) + issue.message;
+  const aboutFile = /^(\.[\w$]+ is required| must be a JSON object|\.[^.[\s]+ is not a known option)/.test(text);
+  return aboutFile ? `config${text}` : text.replace(/^\./, '');
+}
+
+/** The file's raw JSON with `train.steps` replaced (the --steps flag), before it is checked. */
+export function withSteps(raw: unknown, steps: number | undefined): unknown {
+  if (steps === undefined || typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const train = (raw as { train?: unknown }).train;
+  if (typeof train !== 'object' || train === null || Array.isArray(train)) return raw;
+  return { ...raw, train: { ...train, steps } };
+}
+
+/** The name of a run: the file's `name`, else the file name without .json (or 'run'). */
+export function runName(name: string | undefined, file: string): string {
+  if (name !== undefined) return name;
+  const base = nodePath.basename(file).replace(/\.json$/i, '');
+  return namePattern.test(base) ? base : 'run';
+}
 
 /** Reads and parses a JSON file; syntax errors name the file, line and column. */
 export function readJsonFile(file: string, what: string): unknown {
@@ -145,45 +245,25 @@ export function defaultBox(data: Tensor): { lo: number; hi: number } {
   return { lo: -b, hi: b };
 }
 
-function validateGrid(value: unknown, path: string, data: Tensor): GridSpec {
-  const fallback = defaultBox(data);
-  if (value === undefined) return { ...fallback, resolution: 300 };
-  const g = requireObject(value, path);
-  rejectUnknownKeys(g, ['lo', 'hi', 'resolution'], path);
-  const lo = g.lo === undefined ? fallback.lo : checkNumber(g.lo, `${path}.lo`);
-  const hi = g.hi === undefined ? fallback.hi : checkNumber(g.hi, `${path}.hi`);
-  if (!(hi > lo)) throw new EbmConfigError(`${path}.hi must be > lo (${lo}), got ${hi}`);
-  const resolution =
-    g.resolution === undefined
-      ? 300
-      : checkNumber(g.resolution, `${path}.resolution`, { integer: true, min: 2, max: 4096 });
-  return { lo, hi, resolution };
+/** The grid resolution of a run that names none. */
+export function defaultGridResolution(): number {
+  return GridSchema.shape.resolution.parse(undefined);
 }
 
-function validateEvalShape(value: unknown, path: string): Obj {
-  const e = requireObject(value, path);
-  rejectUnknownKeys(e, ['grid', 'samples', 't'], path);
-  optionalNumber(e, 't', path, { above: 0, max: 1 });
-  if (e.samples !== undefined) {
-    const s = requireObject(e.samples, `${path}.samples`);
-    rejectUnknownKeys(s, ['n', 'sampler', 'seed', 't'], `${path}.samples`);
-    requireNumber(s, 'n', `${path}.samples`, { integer: true, min: 1, max: 1e6 });
-    if (s.sampler === undefined) {
-      throw new EbmConfigError(
-        `${path}.samples.sampler is required, e.g. { "kind": "mala", "steps": 500, "stepSize": 0.01 }`,
-      );
-    }
-    validateSamplerConfig(s.sampler, `${path}.samples.sampler`);
-    optionalNumber(s, 'seed', `${path}.samples`, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-    optionalNumber(s, 't', `${path}.samples`, { above: 0, max: 1 });
-  }
-  return e;
+/** eval.grid with its defaults filled in from the data (a box that holds it), checked against it. */
+function fillGrid(grid: z.output<typeof GridSchema> | undefined, data: Tensor): GridSpec {
+  const fallback = defaultBox(data);
+  const lo = grid?.lo ?? fallback.lo;
+  const hi = grid?.hi ?? fallback.hi;
+  if (!(hi > lo)) throw new EbmConfigError(`eval.grid.hi must be > lo (${lo}), got ${hi}`);
+  return { lo, hi, resolution: grid?.resolution ?? defaultGridResolution() };
 }
 
 /**
- * Reads, checks and loads everything a training run needs, in this order: JSON syntax, top-level
- * keys, name, data spec, model, train options, eval section, then the data itself (files read,
- * rows checked against the model). Nothing is written. Errors name the file and the field.
+ * Reads, checks and loads everything a training run needs: the JSON, then the whole config
+ * against its schema (every field and the rules across sections), then the data itself (files
+ * read, rows checked against the model and the batch size). Nothing is written. Errors name the
+ * file and the field.
  */
 export function prepareRun(file: string, overrides: { steps?: number } = {}): PreparedRun {
   const raw = readJsonFile(file, 'config file');
@@ -200,110 +280,46 @@ export function namingFile<T>(file: string, fn: () => T): T {
   }
 }
 
-/** The checks every run config starts with: an object, known top-level keys, data/model/train given, name. */
-export function checkRunHeader(raw: unknown, file: string): { cfg: Obj; name: string; description?: string } {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new EbmConfigError('the config must be a JSON object { "name", "data", "model", "train", "eval"? }');
-  }
-  const cfg = raw as Obj;
-  rejectUnknownKeys(cfg, runConfigKeys, 'config');
-  for (const key of ['data', 'model', 'train'] as const) {
-    if (cfg[key] === undefined) throw new EbmConfigError(`config.${key} is required`);
-  }
-  let name: string;
-  if (cfg.name === undefined) {
-    name = nodePath.basename(file).replace(/\.json$/i, '');
-    if (!namePattern.test(name)) name = 'run';
-  } else {
-    if (typeof cfg.name !== 'string' || !namePattern.test(cfg.name)) {
-      throw new EbmConfigError(
-        `name must be 1-100 letters, digits, '.', '_' or '-' (it names the run folder), got ${describeValue(cfg.name)}`,
-      );
-    }
-    name = cfg.name;
-  }
-  if (cfg.description !== undefined && typeof cfg.description !== 'string') {
-    throw new EbmConfigError('description must be a string');
-  }
-  return { cfg, name, ...(cfg.description !== undefined ? { description: cfg.description as string } : {}) };
-}
-
 function prepareParsed(raw: unknown, dir: string, file: string, overrides: { steps?: number }): PreparedRun {
-  const { cfg, name, description } = checkRunHeader(raw, file);
-
-  const dataSpec = validateDataSpec(cfg.data, dir);
-  const checked = validateModelConfig(cfg.model, 'model');
+  const c = parseConfig(RunFileSchema, withSteps(raw, overrides.steps), runConfigNaming);
+  const data = resolveDataPaths(c.data, dir);
   // a module path is relative to the config file, like data paths
-  const model = checked.kind === 'torchscript' ? { ...checked, path: nodePath.resolve(dir, checked.path) } : checked;
+  const model = c.model.kind === 'torchscript' ? { ...c.model, path: nodePath.resolve(dir, c.model.path) } : c.model;
   const timeConditioned = modelTimeConditioned(model);
   const rowShape = modelRowShape(model);
-
-  const t = requireObject(cfg.train, 'train');
-  for (const key of ['onProgress', 'signal']) {
-    if (t[key] !== undefined) throw new EbmConfigError(`train.${key} cannot be set in a config file`);
-  }
-  const trainOptions = { ...t } as Obj;
-  if (overrides.steps !== undefined) trainOptions.steps = overrides.steps;
-  if (trainOptions.checkpoint !== undefined && typeof trainOptions.checkpoint === 'object') {
-    trainOptions.checkpoint = { ...(trainOptions.checkpoint as Obj) };
-  }
-  // field checks first (the batch size against the data comes once the data is loaded)
-  relabel(/^config\b/, 'train', () => validateTrainOptions(trainOptions, timeConditioned, Number.MAX_SAFE_INTEGER));
-
-  const evalRaw = cfg.eval === undefined ? undefined : validateEvalShape(cfg.eval, 'eval');
-  const loss = trainOptions.loss as Obj;
-  if (evalRaw?.t !== undefined && !timeConditioned) {
-    throw new EbmConfigError('eval.t applies only to time-conditioned models');
-  }
+  const loss = c.train.loss;
   const evalTime = timeConditioned
-    ? ((evalRaw?.t as number | undefined) ?? (loss.tMin as number | undefined) ?? 1e-3)
+    ? (c.eval?.t ?? ('tMin' in loss ? loss.tMin : undefined) ?? D().loss.dsm.tMin)
     : undefined;
-  const samplesRaw = evalRaw?.samples as Obj | undefined;
-  if (samplesRaw) {
-    const kind = (samplesRaw.sampler as Obj).kind;
-    if (kind === 'annealed' && !timeConditioned) {
-      throw new EbmConfigError('eval.samples.sampler: the annealed sampler needs a time-conditioned model');
-    }
-    if (samplesRaw.t !== undefined && (!timeConditioned || kind === 'annealed')) {
-      throw new EbmConfigError('eval.samples.t applies only to time-conditioned models with a non-annealed sampler');
-    }
-  }
 
   // the data: read, check, fit to the model
-  const loaded = loadData(dataSpec);
+  const loaded = loadData(data);
   const train = fitRows(loaded.train, rowShape, 'data');
   const test = fitRows(loaded.test, rowShape, 'data');
   checkFinite(train, 'data');
-  if (loss.kind === 'ce' && !loaded.labels) {
+  const rows = train.shape[0];
+  if (!c.train.replacement && c.train.batchSize > rows) {
     throw new EbmConfigError(
-      'train.loss \'ce\' needs class labels: use data.fashionMnist, or data.idx with "labels" (an IDX file)',
+      `train.batchSize (${c.train.batchSize}) is larger than the dataset (${rows} rows); use a smaller batch or replacement: true`,
     );
   }
-  relabel(/^config\b/, 'train', () => validateTrainOptions(trainOptions, timeConditioned, train.shape[0]));
 
   const is2d = rowShape.length === 1 && rowShape[0] === 2;
-  if (evalRaw?.grid !== undefined && !is2d) {
+  if (c.eval?.grid !== undefined && !is2d) {
     throw new EbmConfigError(`eval.grid applies only to 2D data; this model takes [${rowShape.join(', ')}]`);
   }
   const evalSpec: EvalSpec = {};
-  if (is2d) evalSpec.grid = validateGrid(evalRaw?.grid, 'eval.grid', train);
-  if (samplesRaw) evalSpec.samples = samplesRaw as unknown as SamplesSpec;
-  if (evalRaw?.t !== undefined) evalSpec.t = evalRaw.t as number;
+  if (is2d) evalSpec.grid = fillGrid(c.eval?.grid, train);
+  if (c.eval?.samples) evalSpec.samples = c.eval.samples;
+  if (c.eval?.t !== undefined) evalSpec.t = c.eval.t;
 
   const config: RunConfig = {
-    name,
-    ...(description !== undefined ? { description } : {}),
-    data: dataSpec,
+    name: runName(c.name, file),
+    ...(c.description !== undefined ? { description: c.description } : {}),
+    data,
     model,
-    train: trainOptions as unknown as TrainOptions,
+    train: c.train,
     ...(Object.keys(evalSpec).length > 0 ? { eval: evalSpec } : {}),
   };
-  return {
-    file,
-    config,
-    data: { ...loaded, train, test },
-    rowShape,
-    timeConditioned,
-    evalTime,
-  };
+  return { file, config, data: { ...loaded, train, test }, rowShape, timeConditioned, evalTime };
 }

@@ -1,7 +1,10 @@
 /** `ebm sample <model.safetensors>`: draws samples from a saved model into an NPY (and a PNG). */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { Device, EbmConfigError, LatentEbm, SamplerConfig, loadModel, sample, samplerKinds } from '../index';
+import { Device, EbmConfigError, LatentEbm, SamplerConfig, loadModel, samplerKinds } from '../index';
+import { sampleValidated } from '../sample';
+import { optionDefaults } from '../schema/defaults';
+import type { ResolvedSamplerConfig } from '../schema/samplers';
 import { writeNpy } from '../data/npy';
 import { writeFileAtomic } from '../log/run';
 import { checkOneOf } from '../validate';
@@ -55,7 +58,7 @@ const flagOfField: Record<string, string> = {
 };
 
 /** The sampler config the flags describe; every mistake is a UsageError naming the flag. */
-export function samplerFromFlags(args: ParsedArgs, command: string): SamplerConfig {
+export function samplerFromFlags(args: ParsedArgs, command: string): ResolvedSamplerConfig {
   const kindText = requiredFlag(args, command, 'sampler', `(${samplerKinds.join(' | ')})`);
   let kind: SamplerConfig['kind'];
   try {
@@ -129,7 +132,7 @@ export async function sampleCommand(argv: readonly string[]): Promise<number> {
     ['model.safetensors'],
   );
   // a latent model takes no energy sampler: the sampler flags' errors wait until the model is read
-  let sampler: SamplerConfig | undefined;
+  let sampler: ResolvedSamplerConfig | undefined;
   let samplerError: UsageError | undefined;
   try {
     sampler = samplerFromFlags(args, command);
@@ -138,7 +141,8 @@ export async function sampleCommand(argv: readonly string[]): Promise<number> {
     samplerError = err;
   }
   const nFlag = numberFlag(args, 'n', { integer: true, min: 1, max: 1e8 });
-  const seed = numberFlag(args, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }) ?? 0;
+  const seed =
+    numberFlag(args, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }) ?? optionDefaults().sample.seed;
   const t = numberFlag(args, 't', { min: 0, max: 1 });
   const device = deviceFlag(args);
   const out = stringFlag(args, 'out') ?? 'samples.npy';
@@ -171,7 +175,8 @@ export async function sampleCommand(argv: readonly string[]): Promise<number> {
 
   const started = Date.now();
   const result = await interruptible('sampling', (signal) =>
-    sample(model, { n, sampler, seed, signal, ...(t !== undefined ? { t } : {}) }),
+    // the flags are checked above, against the model: sample with them as they are
+    sampleValidated(model, { n, sampler, seed, signal, ...(t !== undefined ? { t } : {}) }),
   );
   if (!result) return INTERRUPTED_EXIT;
   const seconds = (Date.now() - started) / 1000;

@@ -10,11 +10,12 @@ import {
   SampleResult,
   TrainProgress,
   TrainRun,
-  energyModel,
-  sample,
-  train,
   version,
 } from '../index';
+import { createModel } from '../model';
+import { sampleValidated } from '../sample';
+import { optionDefaults } from '../schema/defaults';
+import { trainValidated } from '../train';
 import { mmd } from '../metrics/stats';
 import { classifierAccuracy } from '../metrics/frechet';
 import { displayPath, numberFlag, parseCommand, stringFlag } from './args';
@@ -44,7 +45,8 @@ export { displayPath };
 export const trainHelp = `Usage: ebm train <config.json> [--out DIR | --resume DIR] [--steps N] [--nproc N] [--quiet]
 
 Trains the model a config file describes and writes a run folder (default runs/<name>):
-  config.json        the config as run (data paths absolute, --steps applied) and versions
+  config.json        the effective config (every default filled in, data paths absolute, --steps
+                     applied) and versions
   metrics.jsonl      one JSON line per progress report (step, loss, lr, steps/s, loss metrics)
   model.safetensors  the trained weights (loadable with ebm.loadModel or Python safetensors) and the
                      training state --resume continues from (optimizer.*, ema.*, loss.*, trainer.*)
@@ -75,8 +77,9 @@ Progress goes to stderr: an updating bar on a terminal, else a line every train.
 Ctrl-C stops training, saves the weights and training state of the last completed step (so
 --resume can continue) and exits with status 130.
 
-Config file (JSON):
+Config file (JSON; 'ebm schema' prints its JSON Schema, for editors):
   {
+    "$schema": "../schema/run-config.schema.json", optional, ignored: where editors find the schema
     "name": "8gaussians-ed",                      optional; default: the file name
     "data": { "toy": "8gaussians", "n": 20000, "seed": 0 }
           | { "npy": "file.npy" }
@@ -198,10 +201,10 @@ async function evaluate(
     const t = spec.sampler.kind === 'annealed' ? undefined : (spec.t ?? evalTime);
     say(`sampling ${spec.n} chains with ${spec.sampler.kind} (${spec.sampler.steps} steps)`);
     const started = Date.now();
-    const s: SampleResult = await sample(model, {
+    const s: SampleResult = await sampleValidated(model, {
       n: spec.n,
       sampler: spec.sampler,
-      seed: spec.seed ?? 0,
+      seed: spec.seed,
       signal,
       ...(t !== undefined ? { t } : {}),
     });
@@ -276,7 +279,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   }
   const run = prepareRun(args.positionals[0], steps !== undefined ? { steps } : {});
   const { config } = run;
-  const model = energyModel(config.model);
+  const model = createModel(config.model);
   const outFlag = stringFlag(args, 'out');
   if (resumeDir !== undefined && outFlag !== undefined && nodePath.resolve(outFlag) !== nodePath.resolve(resumeDir)) {
     throw new EbmConfigError('--resume continues the run in its own folder: leave out --out');
@@ -294,7 +297,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     ...config.train,
     checkpoint: config.train.checkpoint
       ? { ...config.train.checkpoint, path: nodePath.resolve(outDir, config.train.checkpoint.path) }
-      : { path: modelFile, every: 0 },
+      : { path: modelFile, every: optionDefaults().train.checkpoint.every },
   };
   const nativeWritesModel = trainOptions.checkpoint.path === modelFile;
   const distributed = runDistribution(config.train.distributed);
@@ -309,13 +312,18 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
 
   if (rank > 0) {
     return runWorkerRank((signal) =>
-      train(model, run.data.train, {
-        ...trainOptions,
-        distributed,
-        ...(resume ? { resumeFrom: resume.file } : {}),
-        ...(trainOptions.loss.kind === 'ce' && run.data.labels ? { labels: run.data.labels } : {}),
-        signal,
-      }),
+      trainValidated(
+        model,
+        run.data.train,
+        {
+          ...trainOptions,
+          distributed,
+          ...(resume ? { resumeFrom: resume.file } : {}),
+          ...(trainOptions.loss.kind === 'ce' && run.data.labels ? { labels: run.data.labels } : {}),
+          signal,
+        },
+        { dataChecked: true },
+      ),
     );
   }
 
@@ -342,18 +350,23 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   let phase: 'training' | 'evaluation' = 'training';
   const written = ['config.json', 'metrics.jsonl'];
   try {
-    const result: TrainRun = await train(model, run.data.train, {
-      ...trainOptions,
-      ...(resume ? { resumeFrom: resume.file } : {}),
-      ...(distributed !== undefined ? { distributed } : {}),
-      ...(trainOptions.loss.kind === 'ce' && run.data.labels ? { labels: run.data.labels } : {}),
-      signal: interrupt.signal,
-      onProgress: (p) => {
-        records.push(p);
-        log.log(p);
-        sink.update(p);
+    const result: TrainRun = await trainValidated(
+      model,
+      run.data.train,
+      {
+        ...trainOptions,
+        ...(resume ? { resumeFrom: resume.file } : {}),
+        ...(distributed !== undefined ? { distributed } : {}),
+        ...(trainOptions.loss.kind === 'ce' && run.data.labels ? { labels: run.data.labels } : {}),
+        signal: interrupt.signal,
+        onProgress: (p) => {
+          records.push(p);
+          log.log(p);
+          sink.update(p);
+        },
       },
-    });
+      { dataChecked: true },
+    );
     sink.finish();
     if (!nativeWritesModel) await model.save(modelFile);
     written.push('model.safetensors');

@@ -5,60 +5,34 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { EbmConfigError, EbmError, EbmIoError } from '../errors';
+import { z } from 'zod';
+import { EbmError, EbmIoError } from '../errors';
+import { bool, int, obj, pick, text } from '../schema/fields';
 import { Tensor } from '../tensor';
+import { describeValue } from '../validate';
 import { imageFolder } from './image-folder';
-import {
-  checkNumber,
-  describeValue,
-  Obj,
-  optionalBoolean,
-  optionalNumber,
-  rejectUnknownKeys,
-  requireObject,
-} from '../validate';
 
-export interface ImageFolderSpec {
-  /** the folder, absolute once validated (relative paths are resolved against the config file's folder) */
-  dir: string;
-  /** one number for a square, or [height, width]; default: the size of the first image */
-  size?: number | [number, number];
-  /** default false: 3 channels (R, G, B) */
-  grayscale?: boolean;
-  limit?: number;
-  recursive?: boolean;
-}
+const side = () => int(1, 4096);
 
-const sideRange = { integer: true, min: 1, max: 4096 };
+export const ImageFolderSchema = obj({
+  dir: text('a non-empty folder path').describe(
+    'the folder of PNG images (relative paths are resolved against the config file’s folder)',
+  ),
+  size: pick([side(), z.tuple([side(), side()], { error: () => ' must be a number or [height, width]' })], (v) =>
+    Array.isArray(v) ? 1 : typeof v === 'number' ? 0 : ` must be a number or [height, width], got ${describeValue(v)}`,
+  )
+    .optional()
+    .describe('one number for a square, or [height, width]; default: the size of the first image'),
+  grayscale: bool().optional().describe('one channel (default false: 3 channels, R, G, B)'),
+  limit: int(1).optional().describe('the first `limit` images'),
+  recursive: bool().optional().describe('also the images in sub-folders'),
+}).describe('PNG images as [N, C, H, W] in [-1, 1]');
 
-/** Checks `{ "imageFolder": { ... } }` (no file access) and resolves its folder against `dir`. */
-export function validateImageFolderSpec(o: Obj, dir: string, path: string): { imageFolder: ImageFolderSpec } {
-  rejectUnknownKeys(o, ['imageFolder'], path);
-  const fp = `${path}.imageFolder`;
-  const f = requireObject(o.imageFolder, fp);
-  rejectUnknownKeys(f, ['dir', 'size', 'grayscale', 'limit', 'recursive'], fp);
-  if (typeof f.dir !== 'string' || f.dir.length === 0) {
-    throw new EbmConfigError(`${fp}.dir must be a non-empty folder path, got ${describeValue(f.dir)}`);
-  }
-  const spec: ImageFolderSpec = { dir: nodePath.resolve(dir, f.dir) };
-  if (f.size !== undefined) {
-    if (Array.isArray(f.size)) {
-      if (f.size.length !== 2) throw new EbmConfigError(`${fp}.size must be a number or [height, width]`);
-      spec.size = [
-        checkNumber(f.size[0], `${fp}.size[0]`, sideRange),
-        checkNumber(f.size[1], `${fp}.size[1]`, sideRange),
-      ];
-    } else {
-      spec.size = checkNumber(f.size, `${fp}.size`, sideRange);
-    }
-  }
-  optionalBoolean(f, 'grayscale', fp);
-  optionalNumber(f, 'limit', fp, { integer: true, min: 1 });
-  optionalBoolean(f, 'recursive', fp);
-  if (f.grayscale !== undefined) spec.grayscale = f.grayscale as boolean;
-  if (f.limit !== undefined) spec.limit = f.limit as number;
-  if (f.recursive !== undefined) spec.recursive = f.recursive as boolean;
-  return { imageFolder: spec };
+export type ImageFolderSpec = z.output<typeof ImageFolderSchema>;
+
+/** The spec with its folder resolved against `dir` (a config file's folder). */
+export function resolveImageFolder(spec: ImageFolderSpec, dir: string): ImageFolderSpec {
+  return { ...spec, dir: nodePath.resolve(dir, spec.dir) };
 }
 
 /** Loads the images; a missing folder names data.imageFolder.dir, other failures data.imageFolder. */

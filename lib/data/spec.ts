@@ -4,47 +4,108 @@
  * and the true density when it is known.
  */
 import * as nodePath from 'node:path';
+import { z } from 'zod';
 import { EbmConfigError, EbmIoError, EbmShapeError } from '../errors';
+import { bool, fail, int, num, obj, oneOf, pick, text, typeTail } from '../schema/fields';
 import { firstRows, Tensor } from '../tensor';
-import {
-  checkNumber,
-  checkOneOf,
-  describeValue,
-  Obj,
-  optionalBoolean,
-  optionalNumber,
-  optionalOneOf,
-  rejectUnknownKeys,
-  relabel,
-  requireNumber,
-  requireObject,
-} from '../validate';
+import { describeValue } from '../validate';
 import { readCsv } from './csv';
 import { fashionMnist } from './fashion';
 import { readIdx } from './idx';
-import { ImageFolderSpec, loadImageFolderSpec, validateImageFolderSpec } from './image-folder-spec';
-import { GaussianMixture, GaussianMixtureSpec } from './mixture';
+import { ImageFolderSchema, loadImageFolderSpec, resolveImageFolder } from './image-folder-spec';
+import { GaussianMixture } from './mixture';
 import { readNpy } from './npy';
-import { toy, toyLogDensity, toyMixture, ToyName, toyNames } from './toy';
+import { toy, toyLogDensity, toyMixture, toyNames } from './toy';
 
-export type PixelScale = '01' | '-11' | 'none';
+const pixelScales = ['01', '-11', 'none'] as const;
+export type PixelScale = (typeof pixelScales)[number];
+const pixelScale = () =>
+  oneOf(pixelScales).describe("pixels 0..255 to [0, 1] ('01'), to [-1, 1] ('-11'), or as stored ('none')");
 
-export type DataSpec =
-  | { toy: ToyName; n: number; seed?: number }
-  | { npy: string }
-  | { csv: string; header?: boolean; delimiter?: string; columns?: number[] }
-  | { idx: string; scale?: PixelScale; labels?: string }
-  | { fashionMnist: { split?: 'train' | 'test'; limit?: number; scale?: PixelScale; dir?: string } }
-  | { imageFolder: ImageFolderSpec }
-  | {
-      mixture: {
-        means: number[][];
-        stds: number | number[] | number[][];
-        weights: number[];
-        n: number;
-        seed?: number;
-      };
-    };
+/** A file path (relative paths are resolved against the config file's folder). */
+const file = (what: string) => text('a non-empty file path').describe(what);
+const dataSeed = () => int(0, 2 ** 31).describe('seed of the draw (default 0; the test rows use seed + 1)');
+
+const Toy = obj({
+  toy: oneOf(toyNames).describe('a 2D toy distribution'),
+  n: int(2, 1e8).describe('rows drawn'),
+  seed: dataSeed().optional(),
+});
+const Npy = obj({ npy: file('float32/float64 .npy, [N, ...]') });
+const Csv = obj({
+  csv: file('a CSV file of numbers, one row per line'),
+  header: bool().optional().describe('whether the first line names the columns (default: detected)'),
+  delimiter: z
+    .string({ error: (iss) => ` must be one character, got ${describeValue(iss.input)}` })
+    .length(1, { error: (iss) => ` must be one character, got ${describeValue(iss.input)}` })
+    .optional()
+    .describe("the delimiter (default ',')"),
+  columns: z
+    .array(int(0), { error: () => ' must be a non-empty array of 0-based column numbers' })
+    .min(1, { error: () => ' must be a non-empty array of 0-based column numbers' })
+    .optional()
+    .describe('the columns to read, 0-based (default: all)'),
+});
+const Idx = obj({
+  idx: file('an IDX file (gzip or not), e.g. file-idx3-ubyte.gz'),
+  scale: pixelScale().optional(),
+  labels: file("class labels, uint8 or int32 IDX, one per row (for the 'ce' loss)").optional(),
+});
+const FashionMnist = obj({
+  fashionMnist: obj({
+    split: oneOf(['train', 'test']).optional().describe("'train' (default) or 'test'"),
+    limit: int(1).optional().describe('the first `limit` images'),
+    scale: pixelScale().optional(),
+    dir: file("the folder of the IDX files (default: Debian's dataset-fashion-mnist)").optional(),
+  }).describe('Fashion-MNIST images [N, 1, 28, 28] and their labels'),
+});
+const ImageFolder = obj({ imageFolder: ImageFolderSchema });
+
+/** A selector: `array` for an array, `other` for a number, else the tail of a value of neither kind. */
+const arrayOr =
+  (array: number, other: number) =>
+  (v: unknown): number | string =>
+    Array.isArray(v) ? array : typeof v === 'number' ? other : ` must be a number or an array, got ${describeValue(v)}`;
+
+const numbers = (what: string) => z.array(num(), { error: (iss) => typeTail(iss.input, what) });
+const Mixture = obj({
+  mixture: obj({
+    means: z
+      .array(numbers('an array of numbers'), { error: (iss) => typeTail(iss.input, 'an array of rows') })
+      .describe('K component means, each of length dim'),
+    stds: pick([num(), z.array(pick([num(), numbers('an array of numbers')], arrayOr(1, 0)))], arrayOr(1, 0)).describe(
+      'one std for all, one per component, or one row of per-coordinate stds per component',
+    ),
+    weights: numbers('an array of numbers').describe('K weights (sum 1)'),
+    n: int(2, 1e8).describe('rows drawn'),
+    seed: dataSeed().optional(),
+  })
+    .superRefine((m, ctx) => {
+      // the mixture's own checks, as datasets.GaussianMixture makes them
+      try {
+        new GaussianMixture({ means: m.means, stds: m.stds, weights: m.weights });
+      } catch (err) {
+        if (!(err instanceof EbmConfigError)) throw err;
+        const tail = err.message.replace(/^mixture/, '');
+        fail(ctx, [], /^[.[ :]/.test(tail) ? tail : `: ${tail}`);
+      }
+    })
+    .describe('a diagonal Gaussian mixture in any dimension (its exact log-density is known)'),
+});
+
+const dataSources = ['toy', 'npy', 'csv', 'idx', 'fashionMnist', 'imageFolder', 'mixture'] as const;
+
+/** The `data` of a run config: one source of rows. */
+export const DataSpecSchema = pick([Toy, Npy, Csv, Idx, FashionMnist, ImageFolder, Mixture], (v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return ` must be an object, got ${describeValue(v)}`;
+  const sources = dataSources.filter((k) => (v as Record<string, unknown>)[k] !== undefined);
+  if (sources.length === 1) return dataSources.indexOf(sources[0]);
+  return sources.length === 0
+    ? ` needs one source: ${dataSources.map((s) => `"${s}"`).join(', ')}, e.g. { "toy": "8gaussians", "n": 20000 }`
+    : ` must have exactly one source, got ${sources.map((s) => `"${s}"`).join(' and ')}`;
+}).meta({ id: 'data', description: 'one source of rows' });
+
+export type DataSpec = z.output<typeof DataSpecSchema>;
 
 export interface LoadedData {
   /** training rows, shaped [N, ...model input shape] */
@@ -58,101 +119,26 @@ export interface LoadedData {
   logDensity?: (x: Tensor) => Float64Array;
 }
 
-const dataSources = ['toy', 'npy', 'csv', 'idx', 'fashionMnist', 'imageFolder', 'mixture'] as const;
-const pixelScales = ['01', '-11', 'none'] as const;
 /** rows drawn for the metrics of generated data, and the most training rows used for file data */
 const TEST_ROWS = 5000;
 
-function requirePath(o: Obj, key: string, path: string, dir: string): string {
-  const v = o[key];
-  if (typeof v !== 'string' || v.length === 0) {
-    throw new EbmConfigError(`${path}.${key} must be a non-empty file path, got ${describeValue(v)}`);
+/** The spec with its paths resolved against `dir` (a config file's folder). */
+export function resolveDataPaths(spec: DataSpec, dir: string): DataSpec {
+  const at = (p: string) => nodePath.resolve(dir, p);
+  if ('npy' in spec) return { ...spec, npy: at(spec.npy) };
+  if ('csv' in spec) return { ...spec, csv: at(spec.csv) };
+  if ('idx' in spec)
+    return { ...spec, idx: at(spec.idx), ...(spec.labels !== undefined ? { labels: at(spec.labels) } : {}) };
+  if ('fashionMnist' in spec && spec.fashionMnist.dir !== undefined) {
+    return { fashionMnist: { ...spec.fashionMnist, dir: at(spec.fashionMnist.dir) } };
   }
-  return nodePath.resolve(dir, v);
+  if ('imageFolder' in spec) return { imageFolder: resolveImageFolder(spec.imageFolder, dir) };
+  return spec;
 }
 
-/** Checks the data spec's shape (no file access) and resolves its paths against `dir`. */
-export function validateDataSpec(value: unknown, dir: string, path = 'data'): DataSpec {
-  const o = requireObject(value, path);
-  const sources = dataSources.filter((k) => o[k] !== undefined);
-  if (sources.length !== 1) {
-    throw new EbmConfigError(
-      sources.length === 0
-        ? `${path} needs one source: ${dataSources.map((s) => `"${s}"`).join(', ')}, e.g. { "toy": "8gaussians", "n": 20000 }`
-        : `${path} must have exactly one source, got ${sources.map((s) => `"${s}"`).join(' and ')}`,
-    );
-  }
-  switch (sources[0]) {
-    case 'toy': {
-      rejectUnknownKeys(o, ['toy', 'n', 'seed'], path);
-      const name = checkOneOf(o.toy, toyNames, `${path}.toy`);
-      const n = requireNumber(o, 'n', path, { integer: true, min: 2, max: 1e8 });
-      optionalNumber(o, 'seed', path, { integer: true, min: 0, max: 2 ** 31 });
-      return o.seed === undefined ? { toy: name, n } : { toy: name, n, seed: o.seed as number };
-    }
-    case 'npy':
-      rejectUnknownKeys(o, ['npy'], path);
-      return { npy: requirePath(o, 'npy', path, dir) };
-    case 'csv': {
-      rejectUnknownKeys(o, ['csv', 'header', 'delimiter', 'columns'], path);
-      const spec: DataSpec = { csv: requirePath(o, 'csv', path, dir) };
-      optionalBoolean(o, 'header', path);
-      if (o.header !== undefined) spec.header = o.header as boolean;
-      if (o.delimiter !== undefined) {
-        if (typeof o.delimiter !== 'string' || o.delimiter.length !== 1) {
-          throw new EbmConfigError(`${path}.delimiter must be one character, got ${describeValue(o.delimiter)}`);
-        }
-        spec.delimiter = o.delimiter;
-      }
-      if (o.columns !== undefined) {
-        if (!Array.isArray(o.columns) || o.columns.length === 0) {
-          throw new EbmConfigError(`${path}.columns must be a non-empty array of 0-based column numbers`);
-        }
-        spec.columns = o.columns.map((c: unknown, i: number) =>
-          checkNumber(c, `${path}.columns[${i}]`, { integer: true, min: 0 }),
-        );
-      }
-      return spec;
-    }
-    case 'idx': {
-      rejectUnknownKeys(o, ['idx', 'scale', 'labels'], path);
-      optionalOneOf(o, 'scale', pixelScales, path);
-      const spec: DataSpec = { idx: requirePath(o, 'idx', path, dir) };
-      if (o.scale !== undefined) spec.scale = o.scale as PixelScale;
-      if (o.labels !== undefined) spec.labels = requirePath(o, 'labels', path, dir);
-      return spec;
-    }
-    case 'fashionMnist': {
-      rejectUnknownKeys(o, ['fashionMnist'], path);
-      const f = requireObject(o.fashionMnist, `${path}.fashionMnist`);
-      const fp = `${path}.fashionMnist`;
-      rejectUnknownKeys(f, ['split', 'limit', 'scale', 'dir'], fp);
-      optionalOneOf(f, 'split', ['train', 'test'] as const, fp);
-      optionalNumber(f, 'limit', fp, { integer: true, min: 1 });
-      optionalOneOf(f, 'scale', pixelScales, fp);
-      const spec = { ...f } as { split?: 'train' | 'test'; limit?: number; scale?: PixelScale; dir?: string };
-      if (f.dir !== undefined) spec.dir = requirePath(f, 'dir', fp, dir);
-      return { fashionMnist: spec };
-    }
-    case 'imageFolder':
-      return validateImageFolderSpec(o, dir, path);
-    case 'mixture': {
-      rejectUnknownKeys(o, ['mixture'], path);
-      const mp = `${path}.mixture`;
-      const m = requireObject(o.mixture, mp);
-      rejectUnknownKeys(m, ['means', 'stds', 'weights', 'n', 'seed'], mp);
-      requireNumber(m, 'n', mp, { integer: true, min: 2, max: 1e8 });
-      optionalNumber(m, 'seed', mp, { integer: true, min: 0, max: 2 ** 31 });
-      relabel(
-        /^mixture/,
-        mp,
-        () =>
-          new GaussianMixture({ means: m.means, stds: m.stds, weights: m.weights } as unknown as GaussianMixtureSpec),
-      );
-      return { mixture: m as unknown as Extract<DataSpec, { mixture: unknown }>['mixture'] };
-    }
-  }
-  throw new EbmConfigError(`${path}: unknown source`);
+/** Whether the data carries class labels (what the 'ce' loss needs). */
+export function dataHasLabels(spec: DataSpec): boolean {
+  return 'fashionMnist' in spec || ('idx' in spec && spec.labels !== undefined);
 }
 
 function scalePixels(values: ArrayLike<number>, scale: PixelScale): Float32Array {

@@ -9,6 +9,7 @@ import { fashionMnist } from '../data/fashion';
 import { EbmConfigError, EbmShapeError } from '../errors';
 import { EnergyModel, energyModel, loadModel, requireModel } from '../model';
 import { native } from '../native';
+import { optionDefaults } from '../schema/defaults';
 import { checkFinite, checkRows, snapshot, Tensor } from '../tensor';
 import { train, TrainProgress } from '../train';
 import {
@@ -49,7 +50,8 @@ export async function classifierLogits(model: EnergyModel, x: Tensor): Promise<T
 export async function classifierAccuracy(model: EnergyModel, x: Tensor, labels: ArrayLike<number>): Promise<number> {
   requireClassifier(model);
   checkRows(x, model.inputShape, 'x');
-  const classCount = model.config.kind === 'classifier' ? (model.config.classes ?? 10) : 0;
+  const classCount =
+    model.config.kind === 'classifier' ? (model.config.classes ?? optionDefaults().model.classifier.classes) : 0;
   checkSeries(labels, 'labels');
   if (labels.length !== x.shape[0]) {
     throw new EbmShapeError(`labels has ${labels.length} entries but x has ${x.shape[0]} rows`);
