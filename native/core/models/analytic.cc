@@ -22,7 +22,7 @@ namespace {
 struct GaussianOptions {
   std::vector<double> mean;
   std::optional<std::vector<std::vector<double>>> cov;  // full covariance; absent: std^2 I
-  std::optional<double> std;                            // absent (and no cov): 1
+  double std = 1.0;                                     // sigma of sigma^2 I, when cov is absent
 };
 template <typename Fields>
 void describe(Fields& f, GaussianOptions& o) {
@@ -155,7 +155,7 @@ std::shared_ptr<EnergyModel> makeGaussian(const json::Value& cfg, c10::Device de
       throw ConfigError("model.cov must be " + std::to_string(d) + " x " + std::to_string(d));
     if (!torch::allclose(cov, cov.t())) throw ConfigError("model.cov must be symmetric");
   } else {
-    const double std = o.std.value_or(1.0);
+    const double std = o.std;
     if (!(std > 0)) throw ConfigError("model.std must be > 0");
     cov = torch::eye(d, torch::kFloat64) * (std * std);
   }
