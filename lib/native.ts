@@ -160,6 +160,8 @@ export interface NativeAddon {
   /** JSON text of a NativeOptionDefaults (read once, through optionDefaults() in schema/defaults.ts) */
   optionDefaultsJson: string;
   setNumThreads(n: number): void;
+  /** the count of jobs without a thread preference of their own, when neither setNumThreads nor OMP_NUM_THREADS chose */
+  setDefaultThreads(n: number): void;
   kinds(): { losses: string[]; samplers: string[]; models: string[] };
   createModel(configJson: string): NativeModelHandle;
   loadModel(path: string, device?: string): Promise<NativeModelHandle>;
@@ -230,9 +232,9 @@ export function native(): NativeAddon {
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
     cached = bindings('ebm_torch') as NativeAddon;
-    // Some LibTorch builds (Debian's) start with one intra-op thread; use the machine unless the
-    // user chose with OMP_NUM_THREADS.
-    if (process.env.OMP_NUM_THREADS === undefined) cached.setNumThreads(Math.max(1, os.availableParallelism()));
+    // Some LibTorch builds (Debian's) start with one intra-op thread; jobs use the machine unless
+    // the user chose (OMP_NUM_THREADS, setNumThreads) or the job runs faster on one (native/core/threads.h).
+    if (process.env.OMP_NUM_THREADS === undefined) cached.setDefaultThreads(Math.max(1, os.availableParallelism()));
   } catch (err) {
     const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new EbmError(

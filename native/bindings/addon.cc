@@ -46,12 +46,25 @@ Napi::Value Kinds(const Napi::CallbackInfo& info) {
   });
 }
 
+int threadCountFrom(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw ConfigError("numThreads must be an integer");
+  double n = info[0].As<Napi::Number>().DoubleValue();
+  if (n != static_cast<double>(static_cast<int>(n))) throw ConfigError("numThreads must be an integer");
+  return static_cast<int>(n);
+}
+
+// setNumThreads(n): the caller's count, for every later job.
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    if (info.Length() < 1 || !info[0].IsNumber()) throw ConfigError("numThreads must be an integer");
-    double n = info[0].As<Napi::Number>().DoubleValue();
-    if (n != static_cast<double>(static_cast<int>(n))) throw ConfigError("numThreads must be an integer");
-    setNumThreads(static_cast<int>(n));
+    setNumThreads(threadCountFrom(info));
+    return info.Env().Undefined();
+  });
+}
+
+// setDefaultThreads(n): the library's count for jobs without a preference of their own.
+Napi::Value SetDefaultThreads(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    setDefaultThreads(threadCountFrom(info));
     return info.Env().Undefined();
   });
 }
@@ -82,6 +95,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ModelWrap::Init(env, exports);
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("setDefaultThreads", Napi::Function::New(env, SetDefaultThreads));
   exports.Set("kinds", Napi::Function::New(env, Kinds));
   // JSON text: the defaults of every optional option (train/settings.h optionDefaults()).
   exports.Set("optionDefaultsJson", Napi::String::New(env, optionDefaults().dump()));

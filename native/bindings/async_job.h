@@ -27,7 +27,7 @@ class AsyncJob : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      applyRequestedThreads();
+      applyJobThreads();
       work_();
     } catch (...) {
       caught_ = classify(std::current_exception());

@@ -15,6 +15,7 @@
 #include "model_wrap.h"
 #include "progress_job.h"
 #include "tensor_bridge.h"
+#include "threads.h"
 
 namespace ebm::bindings {
 namespace {
@@ -83,6 +84,7 @@ Napi::Value TrainLatent(const Napi::CallbackInfo& info) {
         info.Env(), "ebm.trainLatent",
         [model, images, settings, result](const ProgressJob<TrainProgress>::Emit& emit,
                                           const std::atomic<bool>& cancel) {
+          applyJobThreads(ThreadPreference::OneThread);
           *result = trainLatent(*model, images, settings, emit, cancel);
         },
         [result](Napi::Env env) -> Napi::Value { return trainResultToJs(env, *result); },
@@ -103,6 +105,7 @@ Napi::Value LatentGenerate(const Napi::CallbackInfo& info) {
     return ProgressJob<int64_t>::start(
         info.Env(), "ebm.latentGenerate",
         [model, n, prior, seed, out](const ProgressJob<int64_t>::Emit& emit, const std::atomic<bool>& cancel) {
+          applyJobThreads(ThreadPreference::OneThread);
           try {
             *out = generateImages(*model, n, prior, seed, &cancel, emit);
           } catch (const AbortedError&) {
@@ -134,6 +137,7 @@ Napi::Value LatentPosterior(const Napi::CallbackInfo& info) {
     return ProgressJob<int64_t>::start(
         info.Env(), "ebm.latentPosterior",
         [model, request, output, out](const ProgressJob<int64_t>::Emit& emit, const std::atomic<bool>& cancel) {
+          applyJobThreads(ThreadPreference::OneThread);
           try {
             *out = posteriorJob(*model, request, output, &cancel, emit);
           } catch (const AbortedError&) {
@@ -152,7 +156,11 @@ Napi::Value LatentDecode(const Napi::CallbackInfo& info) {
     at::Tensor z = tensorFromJs(info[1], "z");
     auto out = std::make_shared<at::Tensor>();
     return AsyncJob::start(
-        info.Env(), "ebm.latentDecode", [model, z, out] { *out = decodeLatents(*model, z); },
+        info.Env(), "ebm.latentDecode",
+        [model, z, out] {
+          applyJobThreads(ThreadPreference::OneThread);
+          *out = decodeLatents(*model, z);
+        },
         [out](Napi::Env env) -> Napi::Value { return tensorToJs(env, *out); });
   });
 }

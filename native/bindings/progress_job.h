@@ -40,7 +40,7 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
  protected:
   void Execute(const typename Napi::AsyncProgressQueueWorker<Progress>::ExecutionProgress& progress) override {
     try {
-      applyRequestedThreads();
+      applyJobThreads();
       work_([&progress](const Progress& p) { progress.Send(&p, 1); }, *cancel_);
     } catch (...) {
       caught_ = classify(std::current_exception());

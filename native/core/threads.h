@@ -1,13 +1,22 @@
 // LibTorch's intra-op thread count is a per-thread setting under OpenMP: a count set on the JS
-// thread does not reach the libuv workers that run the jobs. So the requested count is kept
-// here, and every job applies it on its own thread before it starts.
+// thread does not reach the libuv workers that run the jobs. So the counts are kept here, and
+// every job applies its own on its own thread before it starts.
+//
+// Which count a job uses: the caller's (setNumThreads, for every later job), else OMP_NUM_THREADS
+// (LibTorch reads it), else the job's preference: one thread for jobs that run faster serially
+// (latent image priors: LibTorch 1.13's CPU transposed convolutions lose time to threading at
+// these sizes), the library default (all cores) for the rest.
 #pragma once
 
 namespace ebm {
 
+enum class ThreadPreference { AllCores, OneThread };
+
 // Validates n (1..1024), applies it on this thread and to every later job.
 void setNumThreads(int n);
-// At the start of a job on a worker thread: applies the last requested count, if any.
-void applyRequestedThreads();
+// The count of AllCores jobs when neither the caller nor OMP_NUM_THREADS chose one.
+void setDefaultThreads(int n);
+// At the start of a job on a worker thread.
+void applyJobThreads(ThreadPreference preference = ThreadPreference::AllCores);
 
 }  // namespace ebm
