@@ -96,14 +96,16 @@ export function renderPerformance(r: BenchResults): string {
       ];
     }),
   ];
+  // The library picks threads per job (native/core/threads.h): name the workloads that differ.
+  const odd = r.workloads.filter((w) => w.ours.threads !== r.threads.ours).map((w) => `${w.name} ${w.ours.threads}`);
+  const oursThreads = `${r.threads.ours} threads (${r.threads.oursSource}${odd.length ? `; ${odd.join(', ')}` : ''})`;
   const prose =
     `Measured by \`${r.command}\` on ${day}: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB; load average ` +
     `${m.loadAverageStart.toFixed(1)} at the start and ${m.loadAverageEnd.toFixed(1)} at the end (the bench ` +
     'itself adds 1 to 2; more means other work shared the machine and the ratios are noisier). Both sides run ' +
     `LibTorch ${r.versions.libtorch} (PyTorch-Python: Debian's python3-torch ${r.versions.pythonTorch}, Python ` +
     `${r.versions.python}) from the same starting weights and data, with the same hyper-parameters and work per ` +
-    `step (bench/workloads.ts, bench/reference.py). ebm-torch ran on ${r.threads.ours} threads ` +
-    `(${r.threads.oursSource}), Python on ${r.threads.python.join(' and ')} (the faster counts), both with ` +
+    `step (bench/workloads.ts, bench/reference.py). ebm-torch ran on ${oursThreads}, Python on ${r.threads.python.join(' and ')} (the faster counts), both with ` +
     `OPENBLAS_NUM_THREADS=${r.threads.OPENBLAS_NUM_THREADS} and OMP_WAIT_POLICY=${r.threads.OMP_WAIT_POLICY}. ` +
     `Medians of ${reps} runs per side, interleaved, each in a process of its own (min–max in parentheses); ` +
     'timed steps follow a warm-up; ratio = ebm-torch / PyTorch-Python; targets from issue 11 (and a peak RSS no ' +
