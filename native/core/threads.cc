@@ -7,6 +7,7 @@
 #include <string>
 
 #include "errors.h"
+#include "models/energy_model.h"
 
 namespace ebm {
 namespace {
@@ -24,6 +25,14 @@ void setDefaultThreads(int n) {
   if (n < 1 || n > 1024) throw ConfigError("numThreads must be an integer in [1, 1024], got " + std::to_string(n));
   defaultThreads.store(n);
   at::set_num_threads(n);
+}
+
+ThreadPreference preferenceForWork(const EnergyModel& model, int64_t rowsPerPass) {
+  constexpr double kSerialWork = 16777216.0;  // 2^24
+  double weights = 0;
+  for (const auto& t : model.state()) weights += static_cast<double>(t.tensor.numel());
+  return static_cast<double>(rowsPerPass) * weights < kSerialWork ? ThreadPreference::OneThread
+                                                                  : ThreadPreference::AllCores;
 }
 
 void applyJobThreads(ThreadPreference preference) {

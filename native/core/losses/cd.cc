@@ -48,6 +48,8 @@ class ContrastiveDivergence : public Loss {
         bufferSize_(o.buffer ? o.buffer->size : 0),
         reinit_(o.buffer ? o.buffer->reinit : 0.0) {}
 
+  int64_t rowsPerExample() const override { return 2; }
+
   LossOutput compute(EnergyModel& model, const StepContext& step) override {
     const at::Tensor& x = step.batch;
     at::Generator& gen = step.gen;

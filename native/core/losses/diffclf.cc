@@ -71,6 +71,8 @@ class DiffusiveClassification : public Loss {
             }};
   }
 
+  int64_t rowsPerExample() const override { return k_ * k_; }
+
   LossOutput compute(EnergyModel& model, const StepContext& step) override {
     const at::Tensor& x = step.batch;
     at::Generator& gen = step.gen;

@@ -34,6 +34,8 @@ class EnergyDiscrepancy : public Loss {
   EnergyDiscrepancy(const EdOptions& o, const EnergyModel&)
       : perturbation_(o.perturbation), t_(o.t), m_(o.m), w_(o.w), epsilon_(o.epsilon) {}
 
+  int64_t rowsPerExample() const override { return 1 + m_; }
+
   LossOutput compute(EnergyModel& model, const StepContext& step) override {
     const at::Tensor& x = step.batch;
     at::Generator& gen = step.gen;

@@ -47,6 +47,8 @@ class Loss {
   // putting it back from a checkpoint (throws IoError for a tensor of the wrong shape).
   virtual std::vector<NamedTensor> state() const { return {}; }
   virtual void restoreState(const std::map<std::string, at::Tensor>& saved, const c10::Device& device) {}
+  // Rows the model sees per data row in the step's widest pass (ED: 1 + M), for the thread rule.
+  virtual int64_t rowsPerExample() const { return 1; }
   // Losses that train on a grid of noise levels (DSM with levels, DiffCLF) name it.
   virtual EnergyModel::TrainingGrid trainingGrid() const { return {}; }
 };

@@ -4,6 +4,7 @@
 #include "errors.h"
 #include "samplers/sampler.h"
 #include "tensor_util.h"
+#include "threads.h"
 
 namespace ebm {
 
@@ -28,6 +29,7 @@ SampleResult sampleModel(EnergyModel& model, const json::Value& samplerConfig, c
     throw ConfigError("t is required to sample a time-conditioned model with '" +
                       json::member(samplerConfig, "kind").get<std::string>() + "' (or use the annealed sampler)");
   }
+  applyJobThreads(preferenceForWork(model, init.size(0)));
   SampleResult r = sampler->run(model, init, gen, options);
   r.x = r.x.to(torch::kCPU);
   r.energy = r.energy.to(torch::kCPU);

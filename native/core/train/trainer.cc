@@ -15,6 +15,7 @@
 #include "losses/batch_noise.h"
 #include "losses/loss.h"
 #include "tensor_util.h"
+#include "threads.h"
 #include "train/optimizer.h"
 #include "train/settings.h"
 #include "train/weights.h"
@@ -271,6 +272,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const TrainSetti
   std::vector<at::Tensor> lastGood = cloneAll(model.state());
   int64_t lastGoodStep = startStep;
 
+  applyJobThreads(preferenceForWork(model, batchSize * loss->rowsPerExample()));
   TrainResult result;
   result.threads = at::get_num_threads();
   result.startStep = startStep;
