@@ -1,7 +1,8 @@
 /**
  * The options of latent EBMs (latent.ts): the model config, the Langevin chains, trainLatent's
  * options and those of the image methods, one schema each, checked with their defaults filled in.
- * The defaults of every latent option live in this file, once (latentDefaults).
+ * The defaults of the latent training and image options live in this file, once (latentDefaults);
+ * the model's own (generator.batchNorm, seed, device) are the native ones (schema/defaults.ts).
  */
 import { z } from 'zod';
 import { DistributedSchema } from './distributed';

@@ -11,7 +11,7 @@ export interface VersionInfo {
   cudaDeviceCount: number;
   /** what device: 'auto' resolves to */
   device: string;
-  /** LibTorch intra-op threads */
+  /** LibTorch intra-op threads on the JS thread (each job picks its own: README "Speed") */
   numThreads: number;
   /** backends for train.distributed in this build, e.g. ['gloo'] (empty: built without c10d/Gloo) */
   distributed: string[];
@@ -39,7 +39,7 @@ export function kinds(): { losses: string[]; samplers: string[]; models: string[
   return callNativeSync(() => native().kinds());
 }
 
-/** Sets LibTorch's intra-op thread count (process-wide). */
+/** Sets LibTorch's intra-op thread count for every job started after it, over each job's own default. */
 export function setNumThreads(n: number): void {
   checkNumber(n, 'numThreads', { integer: true, min: 1, max: 1024 });
   callNativeSync(() => native().setNumThreads(n));

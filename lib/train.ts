@@ -68,7 +68,7 @@ export interface TrainRun {
   rank: number;
   worldSize: number;
   seconds: number;
-  /** LibTorch intra-op threads the run used (ebm.setNumThreads, else LibTorch's default) */
+  /** LibTorch intra-op threads the run used: ebm.setNumThreads's, else OMP_NUM_THREADS, else the job's own (README "Speed") */
   threads: number;
   history: TrainProgress[];
   /** final values of tensors the loss owns, e.g. DiffCLF's per-level offsets 'diffclf.offsets' */
@@ -158,7 +158,11 @@ export async function trainValidated(
   };
 }
 
-const EvaluateOptionsSchema = obj({ seed: seed().default(0).describe("fixes the loss's noise") });
+const EvaluateOptionsSchema = obj({
+  seed: seed()
+    .default(() => optionDefaults().train.seed)
+    .describe("fixes the loss's noise"),
+});
 
 export interface LossEvaluation {
   loss: number;

@@ -21,8 +21,8 @@ const result = spawnSync('npx', ['--no-install', 'cmake-js', 'compile', '--out',
 });
 if (result.status !== 0) {
   console.error(
-    'ebm-torch: building the native addon failed. It needs LibTorch: on Debian/Ubuntu ' +
-      '`sudo apt-get install -y libtorch-dev libopenblas0-pthread`; elsewhere set LIBTORCH=/path/to/libtorch ' +
+    'ebm-torch: building the native addon failed. It needs LibTorch and nlohmann-json: on Debian/Ubuntu ' +
+      '`sudo apt-get install -y libtorch-dev libopenblas0-pthread nlohmann-json3-dev`; elsewhere set LIBTORCH=/path/to/libtorch ' +
       '(or Torch_DIR, or install PyTorch for python3), then run `npm rebuild ebm-torch`.',
   );
   process.exit(1);

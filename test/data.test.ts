@@ -601,7 +601,7 @@ describe('data: Fashion-MNIST errors', () => {
 });
 
 describe('data: Gaussian mixtures', () => {
-  // independent transcriptions of native/core/losses/noise_path.cc
+  // independent transcriptions of native/core/noise_path.cc
   const vpAlpha = (t: number, b0 = 0.1, b1 = 20) => Math.exp(-0.5 * (b0 * t + 0.5 * (b1 - b0) * t * t));
   const vpGamma = (t: number, b0 = 0.1, b1 = 20) => Math.sqrt(Math.max(1 - vpAlpha(t, b0, b1) ** 2, 1e-12));
   const veGamma = (t: number, s0 = 0.01, s1 = 10) => s0 * Math.pow(s1 / s0, t);

@@ -22,13 +22,28 @@ describe('native JSON', () => {
     );
   });
 
+  it('refuses a number beyond a double as malformed input, not an internal error', () => {
+    assert.throws(
+      () => native().createModel(mlp(', "seed": 1e400')),
+      (e: Error & { code?: string }) => e.code === 'EBM_IO' && /malformed model config/.test(e.message),
+    );
+  });
+
+  it('refuses a fraction where an integer belongs (a checkpoint config reaches here without TS)', () => {
+    assert.throws(
+      () => native().createModel('{"kind": "mlp", "inputDim": 2, "hidden": [2.5]}'),
+      /model\.hidden\[0\] must be an integer/,
+    );
+    assert.throws(() => native().createModel(mlp(', "seed": 1e300')), /model\.seed must be an integer/);
+  });
+
   it('names the byte where parsing stopped', () => {
     assert.throws(() => native().createModel('{"kind": "mlp",]'), /malformed model config: .* at byte \d+/);
   });
 
   it('refuses a value of the wrong JSON type, naming the field', () => {
     assert.throws(() => native().createModel(mlp(', "activation": 3')), /model\.activation must be a string/);
-    assert.throws(() => native().createModel(mlp(', "seed": "1"')), /model\.seed must be a number/);
+    assert.throws(() => native().createModel(mlp(', "seed": "1"')), /model\.seed must be an integer/);
   });
 });
 

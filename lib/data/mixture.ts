@@ -2,9 +2,10 @@
  * Gaussian mixtures with diagonal covariances in any dimension: exact sampling, log-density,
  * score and component posteriors, also at any time t of a noising path x_t = α_t x_0 + γ_t ε,
  * along which the mixture stays a mixture (means α_t μ_k, variances α_t² σ_k² + γ_t²).
- * The path functions mirror native/core/losses/noise_path.cc exactly.
+ * The path functions mirror native/core/noise_path.cc exactly.
  */
 import type { NoisePathKind } from '../config';
+import { optionDefaults } from '../schema/defaults';
 import { EbmConfigError } from '../errors';
 import { Random } from '../random';
 import { checkFinite, checkRows, Tensor } from '../tensor';
@@ -47,13 +48,14 @@ function resolvePath(
   const o = requireObject(opts, where);
   const num = (key: keyof PathParams, dflt: number) =>
     o[key] === undefined ? dflt : checkNumber(o[key], `${where}.${key}`);
+  const d = optionDefaults().model.gmm; // the native path's defaults
   const p = {
-    betaMin: num('betaMin', 0.1),
-    betaMax: num('betaMax', 20),
-    sigmaMin: num('sigmaMin', 0.01),
-    sigmaMax: num('sigmaMax', 10),
+    betaMin: num('betaMin', d.betaMin),
+    betaMax: num('betaMax', d.betaMax),
+    sigmaMin: num('sigmaMin', d.sigmaMin),
+    sigmaMax: num('sigmaMax', d.sigmaMax),
   };
-  // The same constraints as NoisePath::fromConfig.
+  // The same constraints as the noise-path schema (lib/schema/noise-path.ts).
   if (!(p.betaMin > 0 && p.betaMax > p.betaMin)) {
     throw new EbmConfigError(`${where}: need 0 < betaMin < betaMax, got ${p.betaMin}, ${p.betaMax}`);
   }

@@ -45,7 +45,7 @@ LatentTrainSettings settingsFrom(const json::Value& cfg) {
   s.seed = static_cast<uint64_t>(json::getInt(cfg, "seed", "options"));
   const json::Value& post = json::member(cfg, "posterior");
   s.posterior = chainFrom(post, "options.posterior");
-  s.persistent = json::getBool(post, "persistent", "options.posterior", false);
+  s.persistent = json::getBool(post, "persistent", "options.posterior");
   s.sigma = json::getNumber(post, "sigma", "options.posterior");
   const json::Value& prior = json::member(cfg, "prior");
   s.trainPrior = prior.is_object();

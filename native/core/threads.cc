@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -29,10 +30,14 @@ void setDefaultThreads(int n) {
 
 ThreadPreference preferenceForWork(const EnergyModel& model, int64_t rowsPerPass) {
   constexpr double kSerialWork = 16777216.0;  // 2^24
+  // Work per row: the model's weights, and at least the row itself (analytic energies hold few).
+  double perRow = 1;
+  for (int64_t d : model.eventShape()) perRow *= static_cast<double>(d);
   double weights = 0;
   for (const auto& t : model.state()) weights += static_cast<double>(t.tensor.numel());
-  return static_cast<double>(rowsPerPass) * weights < kSerialWork ? ThreadPreference::OneThread
-                                                                  : ThreadPreference::AllCores;
+  perRow = std::max(perRow, weights);
+  return static_cast<double>(rowsPerPass) * perRow < kSerialWork ? ThreadPreference::OneThread
+                                                                 : ThreadPreference::AllCores;
 }
 
 void applyJobThreads(ThreadPreference preference) {

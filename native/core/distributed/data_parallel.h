@@ -11,8 +11,6 @@
 
 namespace ebm {
 
-// train.distributed as the TS façade resolved it ({ backend, rank, worldSize, masterAddr,
-// masterPort, timeoutSeconds }); throws ConfigError naming a bad field.
 // Every rank takes rank 0's values of `tensors` (weights, buffers, loss-owned tensors).
 void broadcastFromRankZero(Communicator& comm, const std::vector<at::Tensor>& tensors);
 

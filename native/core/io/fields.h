@@ -4,10 +4,12 @@
 // the struct member's initialiser, so every default sits next to its field. Two visitors walk
 // that list: FieldReader fills a struct from a config (absent optional fields keep their
 // default) and DefaultsWriter exports the defaults, which the TypeScript façade reads to report
-// the effective config. Ranges and cross-field rules are checked once, in TypeScript
-// (lib/schema), before a config reaches here; the reader only needs each value's JSON type.
+// the effective config. Ranges and cross-field rules of configs from TS are checked once, there
+// (lib/schema); the reader checks each value's JSON type and that integers are integers. A
+// model config read from a checkpoint reaches its model's own checks without TS.
 #pragma once
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -64,6 +66,10 @@ class FieldReader {
     } else if constexpr (std::is_same_v<T, bool>) {
       if (!v.is_boolean()) throw ConfigError(where + " must be a boolean");
       out = v.get<bool>();
+    } else if constexpr (std::is_integral_v<T>) {
+      const double d = v.is_number() ? v.get<double>() : 0.5;
+      if (!(d == std::floor(d) && std::fabs(d) <= 9.0e15)) throw ConfigError(where + " must be an integer");
+      out = static_cast<T>(d);
     } else if constexpr (std::is_arithmetic_v<T>) {
       if (!v.is_number()) throw ConfigError(where + " must be a number");
       out = static_cast<T>(v.get<double>());

@@ -31,6 +31,12 @@ Value parse(const std::string& text, const std::string& what) {
     const size_t colon = reason.find(": ");
     if (colon != std::string::npos) reason = reason.substr(colon + 2);
     throw IoError("malformed " + what + ": " + reason + " at byte " + std::to_string(e.byte));
+  } catch (const nlohmann::json::exception& e) {
+    // e.g. out_of_range for a number beyond a double (1e400)
+    std::string reason = e.what();
+    const size_t close = reason.find("] ");
+    if (close != std::string::npos) reason = reason.substr(close + 2);
+    throw IoError("malformed " + what + ": " + reason);
   }
 }
 

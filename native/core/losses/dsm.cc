@@ -99,7 +99,9 @@ const LossKind& denoisingScoreMatchingKind() {
                                const DsmOptions o = readOptions<DsmOptions>(config, "loss");
                                if (o.sigma) return std::make_unique<SingleLevelDsm>(*o.sigma);
                                PathDsmOptions onPath = o.onPath;
-                               onPath.path.kind = o.path.value_or("vp");
+                               if (!o.path)
+                                 throw ConfigError("loss: DSM needs sigma (single level) or path: 'vp' | 've'");
+                               onPath.path.kind = *o.path;
                                return std::make_unique<PathDsm>(onPath, o.levels.value_or(0));
                              },
                              defaultsOf<DsmOptions>};

@@ -82,6 +82,7 @@ OptimizerBuild makeOptimizer(const json::Value& config, const std::vector<at::Te
     if (o.betas.size() != 2) throw ConfigError("optimizer.betas must be [beta1, beta2]");
     const std::tuple<double, double> betas{o.betas[0], o.betas[1]};
     out.settings = adamSettings(kind.c_str(), o);
+    out.lr = o.lr;
     if (kind == "adam")
       out.optimizer = std::make_unique<torch::optim::Adam>(
           params, torch::optim::AdamOptions(o.lr).betas(betas).eps(o.eps).weight_decay(o.weightDecay));
@@ -93,6 +94,7 @@ OptimizerBuild makeOptimizer(const json::Value& config, const std::vector<at::Te
   if (kind == "sgd") {
     const SgdOptions o = readOptions<SgdOptions>(config, where);
     out.settings = {{"kind", kind}, {"lr", o.lr}, {"weightDecay", o.weightDecay}, {"momentum", o.momentum}};
+    out.lr = o.lr;
     out.optimizer = std::make_unique<torch::optim::SGD>(
         params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weightDecay));
     return out;
@@ -104,8 +106,6 @@ json::Value optimizerDefaults() {
   return {
       {"adam", defaultsOf<AdamOptions>()}, {"adamw", defaultsOf<AdamWOptions>()}, {"sgd", defaultsOf<SgdOptions>()}};
 }
-
-double optimizerLr(const json::Value& config) { return json::getNumber(config, "lr", "optimizer"); }
 
 double Schedule::at(int64_t step) const {
   double lr = base;

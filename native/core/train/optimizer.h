@@ -21,6 +21,7 @@ namespace ebm {
 struct OptimizerBuild {
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   json::Value settings;  // every option as used (defaults filled in), to compare on resume
+  double lr = 0;         // the base learning rate the schedule scales
 };
 // `config`: { kind: 'adam' | 'adamw' | 'sgd', lr, ... } as validated by the TS façade.
 OptimizerBuild makeOptimizer(const json::Value& config, const std::vector<at::Tensor>& params);
@@ -38,8 +39,6 @@ struct Schedule {
 };
 struct ScheduleOptions;
 Schedule makeSchedule(const ScheduleOptions& options, double baseLr, int64_t steps);
-// The base learning rate of an optimizer config.
-double optimizerLr(const json::Value& config);
 
 // 'optimizer.<param>.<field>' tensors for every parameter the optimiser holds state for.
 std::vector<NamedTensor> optimizerState(torch::optim::Optimizer& optimizer, const std::vector<NamedTensor>& params);

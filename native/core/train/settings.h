@@ -76,7 +76,7 @@ void describe(Fields& f, TrainSettings& o) {
 
 // Every option default of the native side, for the TS façade to fill an effective config:
 // { loss: {kind: {...}}, lossGradClip: {kind: clip}, sampler: {kind: {...}}, optimizer: {kind: {...}},
-//   train: {...}, model: {kind: {...}} }.
+//   train: {...}, sample: {...}, model: {kind: {...}} }.
 json::Value optionDefaults();
 
 }  // namespace ebm

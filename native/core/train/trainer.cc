@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "kinds.h"
 #include "losses/batch_noise.h"
 #include "losses/loss.h"
 #include "tensor_util.h"
@@ -45,20 +46,26 @@ json::Value withoutKeys(json::Value obj, const std::vector<std::string>& drop) {
   return obj;
 }
 
-// A loss config with its kind's defaults filled in, so a run compares equal to one that spelled
-// the defaults out.
+// A loss or model config with its kind's defaults filled in, so a run compares equal to one
+// that spelled the defaults out (configs from TS carry them; older checkpoints may not).
 json::Value effectiveLoss(const json::Value& config) {
   json::Value out = lossKindOf(config).defaults();
   out.merge_patch(config);
   return out;
+}
+json::Value effectiveModel(const json::Value& config) {
+  json::Value out = json::member(modelDefaults(), json::member(config, "kind").get<std::string>());
+  out.merge_patch(config);
+  return withoutKeys(out, {"device", "seed"});
 }
 
 // A resumed run must match the one that wrote the checkpoint in everything that shapes the
 // numbers; the first field that differs is named.
 void requireSameSettings(const json::Value& saved, const json::Value& now, const std::string& where) {
   for (const auto& [key, value] : now.items()) {
+    // By value: 0 and 0.0 are equal (a checkpoint's JSON may write either).
+    if (saved.contains(key) && saved[key] == value) continue;
     const std::string before = saved.contains(key) ? saved[key].dump() : "nothing";
-    if (before == value.dump()) continue;
     throw ConfigError(
         where + " was written by a run with " + key + " " + before + ", this run has " + value.dump() +
         ". A resumed run keeps the model, data, loss, optimizer, schedule, batchSize, seed, replacement, " +
@@ -145,12 +152,11 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const TrainSetti
   std::vector<double> groupLr;
   for (auto& group : optimizer.param_groups()) groupLr.push_back(group.options().get_lr());
 
-  const Schedule schedule =
-      makeSchedule(settings.schedule.value_or(ScheduleOptions{}), optimizerLr(settings.optimizer), steps);
+  const Schedule schedule = makeSchedule(settings.schedule.value_or(ScheduleOptions{}), built.lr, steps);
 
   // What a resumed run must share with the one that wrote its checkpoint.
   const json::Value runSettings = {
-      {"model", withoutKeys(model.config(), {"device", "seed"})},
+      {"model", effectiveModel(model.config())},
       {"rows", n},
       {"labels", labels.defined()},
       {"loss", effectiveLoss(settings.loss)},
@@ -194,6 +200,7 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const TrainSetti
                         "wrote (train.checkpoint.path: every `every` steps, at the end and on abort)");
     json::Value previous = json::parse(found->second, "training settings in " + where);
     if (previous.contains("loss")) previous["loss"] = effectiveLoss(previous["loss"]);
+    if (previous.contains("model")) previous["model"] = effectiveModel(previous["model"]);
     requireSameSettings(previous, runSettings, where);
     startStep = metadataInt(file, kStepKey, where);
     if (startStep >= steps)
