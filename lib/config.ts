@@ -208,6 +208,12 @@ export interface TrainContext {
  * The rules that join the options to the model and the data, as a refinement: the loss against
  * the model's timeConditioned (and 'ce' against a classifier), the batch size against the rows.
  */
+/** The message tail when a batch cannot be drawn without replacement from `rows` rows. */
+export function batchSizeTail(batchSize: number, rows: number, replacement: boolean): string | undefined {
+  if (replacement || batchSize <= rows) return undefined;
+  return ` (${batchSize}) is larger than the dataset (${rows} rows); use a smaller batch or replacement: true`;
+}
+
 export function refineTrainContext(
   o: { loss: { kind: string; sigma?: unknown }; batchSize: number; replacement: boolean; labels?: unknown },
   ctx: z.core.$RefinementCtx,
@@ -218,13 +224,8 @@ export function refineTrainContext(
   if (o.loss.kind === 'ce' && context.modelKind !== undefined && context.modelKind !== 'classifier') {
     fail(ctx, ['loss'], ": 'ce' needs a 'classifier' model");
   }
-  if (!o.replacement && o.batchSize > context.rows) {
-    fail(
-      ctx,
-      ['batchSize'],
-      ` (${o.batchSize}) is larger than the dataset (${context.rows} rows); use a smaller batch or replacement: true`,
-    );
-  }
+  const batchTail = batchSizeTail(o.batchSize, context.rows, o.replacement);
+  if (batchTail !== undefined) fail(ctx, ['batchSize'], batchTail);
 }
 
 /** The effective config train() runs with. */

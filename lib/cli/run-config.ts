@@ -43,7 +43,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { z } from 'zod';
-import { ResolvedTrainOptions, TrainOptionsSchema } from '../config';
+import { batchSizeTail, ResolvedTrainOptions, TrainOptionsSchema } from '../config';
 import { DataSpec, DataSpecSchema, dataHasLabels, fitRows, LoadedData, loadData, resolveDataPaths } from '../data/spec';
 import { EbmConfigError, EbmError, EbmIoError } from '../errors';
 import { modelRowShape, ModelSchema, modelTimeConditioned, ResolvedModelConfig } from '../model-config';
@@ -298,11 +298,8 @@ function prepareParsed(raw: unknown, dir: string, file: string, overrides: { ste
   const test = fitRows(loaded.test, rowShape, 'data');
   checkFinite(train, 'data');
   const rows = train.shape[0];
-  if (!c.train.replacement && c.train.batchSize > rows) {
-    throw new EbmConfigError(
-      `train.batchSize (${c.train.batchSize}) is larger than the dataset (${rows} rows); use a smaller batch or replacement: true`,
-    );
-  }
+  const batchTail = batchSizeTail(c.train.batchSize, rows, c.train.replacement);
+  if (batchTail !== undefined) throw new EbmConfigError(`train.batchSize${batchTail}`);
 
   const is2d = rowShape.length === 1 && rowShape[0] === 2;
   if (c.eval?.grid !== undefined && !is2d) {
