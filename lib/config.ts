@@ -6,7 +6,20 @@
 import { z } from 'zod';
 import { DistributedSchema } from './distributed';
 import { optionDefaults as D } from './schema/defaults';
-import { bool, byKind, fail, instance, int, num, obj, pick, positive, seed, text } from './schema/fields';
+import {
+  bool,
+  byKind,
+  fail,
+  instance,
+  int,
+  num,
+  obj,
+  pick,
+  positive,
+  refineCheckpointEvery,
+  seed,
+  text,
+} from './schema/fields';
 import { lossModelTail, LossSchema } from './schema/losses';
 import { parseConfig } from './schema/parse';
 import { SamplerSchema } from './schema/samplers';
@@ -145,14 +158,11 @@ type TrainShapeOutput = z.output<z.ZodObject<typeof trainShape>>;
 
 /** checkpoint.every must fall on a report (a multiple of min(steps, logEvery)). */
 function refineTrain(o: TrainShapeOutput, ctx: z.core.$RefinementCtx): void {
-  const logEvery = Math.min(o.steps, o.logEvery);
-  if (o.checkpoint && o.checkpoint.every % logEvery !== 0) {
-    fail(
-      ctx,
-      ['checkpoint', 'every'],
-      ` (${o.checkpoint.every}) must be a multiple of logEvery (${logEvery}): checkpoints are written at reports`,
-    );
-  }
+  refineCheckpointEvery(
+    o,
+    ctx,
+    (every, logEvery) => ` (${every}) must be a multiple of logEvery (${logEvery}): checkpoints are written at reports`,
+  );
 }
 
 /** The loss's default of gradClip where none is given. */

@@ -20,6 +20,7 @@ import {
   oneOf,
   oneOfTail,
   pick,
+  refineCheckpointEvery,
   seed,
   text,
 } from './schema/fields';
@@ -217,14 +218,12 @@ const latentTrainShape = {
 type LatentTrainShapeOutput = z.output<z.ZodObject<typeof latentTrainShape>>;
 
 function refineLatentTrain(o: LatentTrainShapeOutput, ctx: z.core.$RefinementCtx): void {
-  const logEvery = Math.min(o.steps, o.logEvery);
-  if (o.checkpoint && o.checkpoint.every % logEvery !== 0) {
-    fail(
-      ctx,
-      ['checkpoint', 'every'],
+  refineCheckpointEvery(
+    o,
+    ctx,
+    (_every, logEvery) =>
       ` must be a multiple of logEvery (${logEvery}): checkpoints are written at reports, after the finiteness check`,
-    );
-  }
+  );
 }
 
 /** trainLatent's options in a run-config file (no hooks). */

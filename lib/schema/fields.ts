@@ -224,3 +224,16 @@ export function byKind(kinds: readonly string[], extra: (input: unknown) => stri
 export function fail(ctx: z.core.$RefinementCtx, path: PropertyKey[], tail: string, input?: unknown): void {
   ctx.addIssue({ code: 'custom', path, message: tail, input, continue: true });
 }
+
+/**
+ * checkpoint.every must fall on a report (a multiple of min(steps, logEvery)): the rule of
+ * train() and trainLatent(), each wording its message's tail.
+ */
+export function refineCheckpointEvery(
+  o: { steps: number; logEvery: number; checkpoint?: { every: number } },
+  ctx: z.core.$RefinementCtx,
+  tail: (every: number, logEvery: number) => string,
+): void {
+  const logEvery = Math.min(o.steps, o.logEvery);
+  if (o.checkpoint && o.checkpoint.every % logEvery !== 0) fail(ctx, ['checkpoint', 'every'], tail(o.checkpoint.every, logEvery));
+}
