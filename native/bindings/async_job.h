@@ -17,8 +17,11 @@ class AsyncJob : public Napi::AsyncWorker {
   using Work = std::function<void()>;                    // worker thread: no N-API here
   using Result = std::function<Napi::Value(Napi::Env)>;  // main thread: builds the JS value
 
-  static Napi::Promise start(Napi::Env env, const char* name, Work work, Result result) {
+  // `threads`: the job's own thread preference (native/core/threads.h).
+  static Napi::Promise start(Napi::Env env, const char* name, Work work, Result result,
+                             ThreadPreference threads = ThreadPreference::AllCores) {
     auto* job = new AsyncJob(env, name, std::move(work), std::move(result));
+    job->threads_ = threads;
     Napi::Promise promise = job->deferred_.Promise();
     job->Queue();
     return promise;
@@ -27,7 +30,7 @@ class AsyncJob : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      applyJobThreads();
+      applyJobThreads(threads_);
       work_();
     } catch (...) {
       caught_ = classify(std::current_exception());
@@ -62,6 +65,7 @@ class AsyncJob : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Work work_;
   Result result_;
+  ThreadPreference threads_ = ThreadPreference::AllCores;
   CaughtError caught_;
 };
 

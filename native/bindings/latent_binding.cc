@@ -84,12 +84,12 @@ Napi::Value TrainLatent(const Napi::CallbackInfo& info) {
         info.Env(), "ebm.trainLatent",
         [model, images, settings, result](const ProgressJob<TrainProgress>::Emit& emit,
                                           const std::atomic<bool>& cancel) {
-          applyJobThreads(ThreadPreference::OneThread);
           *result = trainLatent(*model, images, settings, emit, cancel);
         },
         [result](Napi::Env env) -> Napi::Value { return trainResultToJs(env, *result); },
         info.Length() > 3 ? info[3] : info.Env().Undefined(),
-        [](Napi::Env env, const TrainProgress& p) -> Napi::Value { return progressToJs(env, p); });
+        [](Napi::Env env, const TrainProgress& p) -> Napi::Value { return progressToJs(env, p); },
+        ThreadPreference::OneThread);
   });
 }
 
@@ -105,7 +105,6 @@ Napi::Value LatentGenerate(const Napi::CallbackInfo& info) {
     return ProgressJob<int64_t>::start(
         info.Env(), "ebm.latentGenerate",
         [model, n, prior, seed, out](const ProgressJob<int64_t>::Emit& emit, const std::atomic<bool>& cancel) {
-          applyJobThreads(ThreadPreference::OneThread);
           try {
             *out = generateImages(*model, n, prior, seed, &cancel, emit);
           } catch (const AbortedError&) {
@@ -113,7 +112,7 @@ Napi::Value LatentGenerate(const Napi::CallbackInfo& info) {
           }
         },
         [out](Napi::Env env) -> Napi::Value { return tensorToJs(env, *out); },
-        info.Length() > 2 ? info[2] : info.Env().Undefined(), doneToJs);
+        info.Length() > 2 ? info[2] : info.Env().Undefined(), doneToJs, ThreadPreference::OneThread);
   });
 }
 
@@ -137,7 +136,6 @@ Napi::Value LatentPosterior(const Napi::CallbackInfo& info) {
     return ProgressJob<int64_t>::start(
         info.Env(), "ebm.latentPosterior",
         [model, request, output, out](const ProgressJob<int64_t>::Emit& emit, const std::atomic<bool>& cancel) {
-          applyJobThreads(ThreadPreference::OneThread);
           try {
             *out = posteriorJob(*model, request, output, &cancel, emit);
           } catch (const AbortedError&) {
@@ -145,7 +143,7 @@ Napi::Value LatentPosterior(const Napi::CallbackInfo& info) {
           }
         },
         [out](Napi::Env env) -> Napi::Value { return tensorToJs(env, *out); },
-        info.Length() > 4 ? info[4] : info.Env().Undefined(), doneToJs);
+        info.Length() > 4 ? info[4] : info.Env().Undefined(), doneToJs, ThreadPreference::OneThread);
   });
 }
 
@@ -156,12 +154,8 @@ Napi::Value LatentDecode(const Napi::CallbackInfo& info) {
     at::Tensor z = tensorFromJs(info[1], "z");
     auto out = std::make_shared<at::Tensor>();
     return AsyncJob::start(
-        info.Env(), "ebm.latentDecode",
-        [model, z, out] {
-          applyJobThreads(ThreadPreference::OneThread);
-          *out = decodeLatents(*model, z);
-        },
-        [out](Napi::Env env) -> Napi::Value { return tensorToJs(env, *out); });
+        info.Env(), "ebm.latentDecode", [model, z, out] { *out = decodeLatents(*model, z); },
+        [out](Napi::Env env) -> Napi::Value { return tensorToJs(env, *out); }, ThreadPreference::OneThread);
   });
 }
 

@@ -22,9 +22,11 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
   using Result = std::function<Napi::Value(Napi::Env)>;                                 // main thread
   using ToJs = std::function<Napi::Value(Napi::Env, const Progress&)>;                  // main thread
 
+  // `threads`: the job's own thread preference (native/core/threads.h).
   static Napi::Object start(Napi::Env env, const char* name, Work work, Result result, Napi::Value onProgress,
-                            ToJs toJs) {
+                            ToJs toJs, ThreadPreference threads = ThreadPreference::AllCores) {
     auto* job = new ProgressJob(env, name, std::move(work), std::move(result), std::move(toJs));
+    job->threads_ = threads;
     if (onProgress.IsFunction()) job->callback_ = Napi::Persistent(onProgress.As<Napi::Function>());
     std::shared_ptr<std::atomic<bool>> cancel = job->cancel_;
     Napi::Object handle = Napi::Object::New(env);
@@ -40,7 +42,7 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
  protected:
   void Execute(const typename Napi::AsyncProgressQueueWorker<Progress>::ExecutionProgress& progress) override {
     try {
-      applyJobThreads();
+      applyJobThreads(threads_);
       work_([&progress](const Progress& p) { progress.Send(&p, 1); }, *cancel_);
     } catch (...) {
       caught_ = classify(std::current_exception());
@@ -100,6 +102,7 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
   Work work_;
   Result result_;
   ToJs toJs_;
+  ThreadPreference threads_ = ThreadPreference::AllCores;
   Napi::FunctionReference callback_;
   std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
   Napi::ObjectReference callbackError_;
