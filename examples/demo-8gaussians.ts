@@ -22,7 +22,12 @@ async function main(): Promise<void> {
       logEvery: 100,
     },
   };
-  const run = new RunLog(dir, config);
+  // config.json records the effective config: every default filled in, as ebm train writes it.
+  const run = new RunLog(dir, {
+    data: config.data,
+    model: ebm.validateModelConfig(config.model),
+    train: ebm.validateTrainOptions(config.train, false, config.data.n),
+  });
   const v = ebm.version();
   console.log(`ebm-torch ${v.ebmTorch} on LibTorch ${v.torch}, device ${v.device}, ${v.numThreads} threads`);
   console.log(`training ED on 8 gaussians → ${dir}`);
