@@ -69,6 +69,12 @@ const MlpSchema = obj({
   spectralNorm: bool()
     .default(() => D().model.mlp.spectralNorm)
     .describe('divide each hidden weight by its largest singular value (one power iteration per call)'),
+  fusedPasses: bool()
+    .default(() => D().model.mlp.fusedPasses)
+    .describe(
+      'compute energies and gradients in hand-written passes where they apply (CPU, float32, no spectral norm, ' +
+        "an activation other than softplus); false: LibTorch's autograd throughout, the reference path",
+    ),
   device: device()
     .default(() => D().model.mlp.device as Device)
     .describe("'auto': CUDA when available"),

@@ -139,6 +139,7 @@ export interface NativeOptionDefaults {
       timeEmbedDim: number;
       timeMaxFrequency: number;
       spectralNorm: boolean;
+      fusedPasses: boolean;
       device: string;
       seed: number;
     };

@@ -54,6 +54,18 @@ class Composition : public EnergyModel {
     return total;
   }
 
+  // Each part's own passes (an MLP part uses its hand-written ones), weighted and summed.
+  at::Tensor energyAndGrad(const at::Tensor& x, const at::Tensor& t, at::Tensor* energyOut) override {
+    at::Tensor energyTotal, gradTotal;
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      at::Tensor e, g = parts_[i]->energyAndGrad(x, t, energyOut ? &e : nullptr);
+      gradTotal = gradTotal.defined() ? gradTotal + weights_[i] * g : weights_[i] * g;
+      if (energyOut) energyTotal = energyTotal.defined() ? energyTotal + weights_[i] * e : weights_[i] * e;
+    }
+    if (energyOut) *energyOut = energyTotal;
+    return gradTotal;
+  }
+
  private:
   static std::string prefix(size_t k) { return "parts." + std::to_string(k) + "."; }
 

@@ -137,7 +137,17 @@ at::Tensor evaluateEnergy(EnergyModel& model, const at::Tensor& xIn, const at::T
   return torch::cat(parts).to(torch::kCPU);
 }
 
+at::Tensor EnergyModel::energyAndGrad(const at::Tensor& x, const at::Tensor& t, at::Tensor* energyOut) {
+  torch::AutoGradMode gradOn(true);
+  at::Tensor xg = x.detach().requires_grad_(true);
+  at::Tensor e = energy(xg, t);
+  at::Tensor g = torch::autograd::grad({e.sum()}, {xg})[0];
+  if (energyOut) *energyOut = e.detach();
+  return g.detach();
+}
+
 at::Tensor scoreOf(EnergyModel& model, const at::Tensor& x, const at::Tensor& t, bool createGraph) {
+  if (!createGraph) return -model.energyAndGrad(x, t, nullptr);
   at::Tensor xg = x.requires_grad() ? x : x.detach().requires_grad_(true);
   at::Tensor e = model.energy(xg, t).sum();
   return -torch::autograd::grad({e}, {xg}, /*grad_outputs=*/{}, /*retain_graph=*/createGraph, createGraph)[0];

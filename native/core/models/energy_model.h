@@ -30,6 +30,11 @@ class EnergyModel {
   // Returns [N]. Differentiable in x and in the parameters.
   virtual at::Tensor energy(const at::Tensor& x, const at::Tensor& t) = 0;
 
+  // grad_x E(x, t), and E into energyOut when given, for a batch on this model's device; keeps no
+  // graph (samplers' drift, scores for evaluation). The default differentiates energy(); a model
+  // may compute both in hand-written passes (the MLP does).
+  virtual at::Tensor energyAndGrad(const at::Tensor& x, const at::Tensor& t, at::Tensor* energyOut);
+
   virtual bool timeConditioned() const { return false; }
 
   // The noise levels a loss trained this time-conditioned model on: linspace(tMin, 1, levels)

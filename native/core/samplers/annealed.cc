@@ -54,7 +54,7 @@ class AnnealedLangevin : public Sampler {
       const double eta = stepSize_ * std::pow(gammas[level].item<double>() / gammaLast, 2);
       t = torch::full({n}, tl, x.options());
       for (int64_t k = 0; k < steps_; ++k) {
-        at::Tensor e, g = energyGrad(model, x, t, &e);
+        at::Tensor e, g = model.energyAndGrad(x, t, &e);
         recordEnergy(r, done + 1, steps(), e);
         x = x - eta * g + std::sqrt(2 * eta) * torch::randn(x.sizes(), gen, x.options());
         ++done;

@@ -157,7 +157,7 @@ class GradientFlow : public Sampler {
   // full distance matrix when the caller has them.
   at::Tensor velocity(EnergyModel& model, const at::Tensor& xIn, const at::Tensor& h, const at::Tensor& t,
                       at::Tensor* energyOut = nullptr, const at::Tensor& xc = {}, const at::Tensor& d2full = {}) const {
-    at::Tensor drift = -energyGrad(model, xIn, t, energyOut);
+    at::Tensor drift = -model.energyAndGrad(xIn, t, energyOut);
     if (!repulsion_) return drift;
     at::Tensor x = xc.defined() ? xc : centred(xIn);
     const int64_t n = x.size(0);

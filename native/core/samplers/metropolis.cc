@@ -42,7 +42,7 @@ struct Chains {
 
   Chains(EnergyModel& model, const at::Tensor& x0, double stepSize, const at::Tensor& t, int64_t totalSteps)
       : x(x0.detach().clone()), total(totalSteps), bshape(chainShape(x0)) {
-    grad = energyGrad(model, x, t, &energy);
+    grad = model.energyAndGrad(x, t, &energy);
     logStep = torch::full({x.size(0)}, std::log(stepSize), x.options());
     accepted = torch::zeros({x.size(0)}, x.options());
   }
@@ -117,7 +117,7 @@ class Mala : public Sampler {
     for (int64_t k = 0; k < steps_; ++k) {
       at::Tensor eta = c.logStep.exp().reshape(c.bshape);
       at::Tensor y = c.x - eta * c.grad + torch::sqrt(2 * eta) * torch::randn(c.x.sizes(), gen, c.x.options());
-      at::Tensor ey, gy = energyGrad(model, y, o.t, &ey);
+      at::Tensor ey, gy = model.energyAndGrad(y, o.t, &ey);
       at::Tensor logQyx = -rowSum((y - c.x + eta * c.grad).pow(2)) / (4 * eta.reshape({n}));
       at::Tensor logQxy = -rowSum((c.x - y + eta * gy).pow(2)) / (4 * eta.reshape({n}));
       c.acceptStep(k, y, ey, gy, c.energy - ey + logQxy - logQyx, gen, adapt_, o, r);
@@ -154,7 +154,7 @@ class Hmc : public Sampler {
       p = p - 0.5 * eps * gy;
       for (int64_t l = 0; l < leapfrog_; ++l) {
         y = y + eps * p;
-        gy = energyGrad(model, y, o.t, &ey);
+        gy = model.energyAndGrad(y, o.t, &ey);
         p = p - (l + 1 < leapfrog_ ? 1.0 : 0.5) * eps * gy;
       }
       c.acceptStep(k, y, ey, gy, h0 - (ey + 0.5 * rowSum(p * p)), gen, adapt_, o, r);

@@ -1,4 +1,4 @@
-// What every sampler shares: the energy gradient (the drift), the default start, and the per-step
+// What every sampler shares: the default start, and the per-step
 // cancellation, progress and energy-trace bookkeeping.
 #include <torch/torch.h>
 
@@ -6,15 +6,6 @@
 #include "samplers/sampler_registry.h"
 
 namespace ebm {
-
-at::Tensor energyGrad(EnergyModel& model, const at::Tensor& x, const at::Tensor& t, at::Tensor* energyOut) {
-  torch::AutoGradMode gradOn(true);
-  at::Tensor xg = x.detach().requires_grad_(true);
-  at::Tensor e = model.energy(xg, t);
-  at::Tensor g = torch::autograd::grad({e.sum()}, {xg})[0];
-  if (energyOut) *energyOut = e.detach();
-  return g.detach();
-}
 
 at::Tensor Sampler::defaultInit(EnergyModel& model, int64_t n, at::Generator& gen) const {
   std::vector<int64_t> shape{n};

@@ -84,7 +84,4 @@ void describe(Fields& f, SampleRequest& r) {
 SampleResult sampleModel(EnergyModel& model, const json::Value& samplerConfig, const at::Tensor& init, int64_t n,
                          uint64_t seed, SampleOptions options);
 
-// grad_x E and E at x (no graph kept): the drift every gradient-based sampler needs.
-at::Tensor energyGrad(EnergyModel& model, const at::Tensor& x, const at::Tensor& t, at::Tensor* energyOut);
-
 }  // namespace ebm

@@ -1,0 +1,111 @@
+#include "models/fused_activation.h"
+
+#include <cstring>
+
+// Each loop is compiled three times (AVX-512, AVX2 + FMA, baseline) and the loader picks the one
+// this CPU runs; the addon itself stays built for the baseline, so it loads everywhere.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+#define EBM_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define EBM_CPU_CLONES
+#endif
+#define EBM_ALWAYS_INLINE inline __attribute__((always_inline))
+
+namespace ebm {
+namespace {
+
+// e^x for float: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two so n ln2 is exact), e^r by a
+// degree-6 polynomial, 2^n from the exponent bits. Branch-free, so the loops around it vectorise.
+EBM_ALWAYS_INLINE float expPoly(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  // round to nearest by adding and removing 1.5 * 2^23 (exact for |x log2 e| < 2^22)
+  const float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+EBM_CPU_CLONES void siluPass(float* z, float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = z[i];
+    const float s = 1.0f / (1.0f + expPoly(-v));
+    z[i] = v * s;
+    d[i] = s * (1.0f + v * (1.0f - s));
+  }
+}
+
+EBM_CPU_CLONES void tanhPass(float* z, float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float e = expPoly(-2.0f * z[i]);
+    const float y = (1.0f - e) / (1.0f + e);
+    z[i] = y;
+    d[i] = 1.0f - y * y;
+  }
+}
+
+EBM_CPU_CLONES void eluPass(float* z, float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = z[i];
+    const float e = expPoly(v < 0.0f ? v : 0.0f);
+    z[i] = v > 0.0f ? v : e - 1.0f;
+    d[i] = v > 0.0f ? 1.0f : e;
+  }
+}
+
+EBM_CPU_CLONES void leakyReluPass(float* z, float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = z[i];
+    z[i] = v > 0.0f ? v : 0.2f * v;
+    d[i] = v > 0.0f ? 1.0f : 0.2f;
+  }
+}
+
+}  // namespace
+
+bool fusedActivation(const std::string& name, FusedActivation* out) {
+  if (name == "silu")
+    *out = FusedActivation::Silu;
+  else if (name == "tanh")
+    *out = FusedActivation::Tanh;
+  else if (name == "elu")
+    *out = FusedActivation::Elu;
+  else if (name == "leaky_relu")
+    *out = FusedActivation::LeakyRelu;
+  else
+    return false;
+  return true;
+}
+
+void activateWithDerivative(FusedActivation act, float* z, float* d, int64_t n) {
+  switch (act) {
+    case FusedActivation::Silu: return siluPass(z, d, n);
+    case FusedActivation::Tanh: return tanhPass(z, d, n);
+    case FusedActivation::Elu: return eluPass(z, d, n);
+    case FusedActivation::LeakyRelu: return leakyReluPass(z, d, n);
+  }
+}
+
+EBM_CPU_CLONES void multiplyInPlace(float* g, const float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) g[i] *= d[i];
+}
+
+EBM_CPU_CLONES void outerTimesDerivative(float* g, const float* scale, const float* w, const float* d, int64_t rows,
+                                         int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float s = scale ? scale[r] : 1.0f;
+    float* gr = g + r * cols;
+    const float* dr = d + r * cols;
+    for (int64_t j = 0; j < cols; ++j) gr[j] = s * w[j] * dr[j];
+  }
+}
+
+}  // namespace ebm
