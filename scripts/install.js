@@ -10,15 +10,8 @@ const { spawnSync } = require('child_process');
 const root = path.resolve(__dirname, '..');
 if (!root.split(path.sep).includes('node_modules')) process.exit(0);
 
-console.log(
-  'ebm-torch: compiling the native addon against LibTorch with cmake-js (about 5-15 minutes on 2 cores; ' +
-    'ccache makes rebuilds fast)...',
-);
-const result = spawnSync('npx', ['--no-install', 'cmake-js', 'compile', '--out', 'build'], {
-  cwd: root,
-  stdio: 'inherit',
-  shell: process.platform === 'win32',
-});
+// build-native.js prints a line per compiled file (npm shows them with --foreground-scripts).
+const result = spawnSync(process.execPath, [path.join(__dirname, 'build-native.js')], { cwd: root, stdio: 'inherit' });
 if (result.status !== 0) {
   console.error(
     'ebm-torch: building the native addon failed. It needs LibTorch and nlohmann-json: on Debian/Ubuntu ' +

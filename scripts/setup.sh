@@ -94,11 +94,8 @@ fi
 
 # --- build ---------------------------------------------------------------------------------
 log "building the native addon (cmake-js)"
-# CCACHE_BASEDIR makes ccache hits independent of where the checkout lives (CI clones anew).
-if ! CCACHE_BASEDIR="$PWD" npx --no-install cmake-js compile --out build >build-native.log 2>&1; then
-  tail -30 build-native.log >&2
-  die "the native build failed (full log: build-native.log)"
-fi
+# One progress line per compiled file; the compiler's output goes to build-native.log.
+node scripts/build-native.js || die "the native build failed (full log: build-native.log)"
 log "compiling TypeScript"
 npx --no-install tsc -p tsconfig.json
 node -e "const e = require('./dist/lib'); const v = e.version(); console.log('[setup] ready: ebm-torch ' + v.ebmTorch + ', LibTorch ' + v.torch + ', device ' + v.device)"
