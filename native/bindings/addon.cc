@@ -1,6 +1,7 @@
 // Module init: the functions lib/native.ts types.
 #include <napi.h>
 
+#include "allocator.h"
 #include "async_job.h"
 #include "errors.h"
 #include "functions.h"
@@ -92,6 +93,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  keepFreedMemory();
   ModelWrap::Init(env, exports);
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));

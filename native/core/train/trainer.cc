@@ -405,7 +405,7 @@ LossEvaluation evaluateLoss(EnergyModel& model, const at::Tensor& batchIn, const
   std::vector<NamedTensor> tensors = model.parameters();
   for (const auto& p : loss->parameters().tensors) tensors.push_back(p);
   for (const auto& p : tensors) p.tensor.mutable_grad() = at::Tensor();
-  LossOutput out = loss->compute(model, StepContext{batch, gen});
+  LossOutput out = loss->compute(model, StepContext{batch, gen, 0, at::Tensor(), nullptr});
   out.loss.backward();
   LossEvaluation result;
   result.loss = out.loss.item<double>();
