@@ -146,11 +146,18 @@ at::Tensor EnergyModel::energyAndGrad(const at::Tensor& x, const at::Tensor& t, 
   return g.detach();
 }
 
+at::Tensor EnergyModel::scoreForTraining(const at::Tensor& x, const at::Tensor& t) {
+  at::Tensor xg = x.detach().requires_grad_(true);
+  at::Tensor e = energy(xg, t).sum();
+  return -torch::autograd::grad({e}, {xg}, /*grad_outputs=*/{}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+}
+
 at::Tensor scoreOf(EnergyModel& model, const at::Tensor& x, const at::Tensor& t, bool createGraph) {
   if (!createGraph) return -model.energyAndGrad(x, t, nullptr);
-  at::Tensor xg = x.requires_grad() ? x : x.detach().requires_grad_(true);
-  at::Tensor e = model.energy(xg, t).sum();
-  return -torch::autograd::grad({e}, {xg}, /*grad_outputs=*/{}, /*retain_graph=*/createGraph, createGraph)[0];
+  if (!x.requires_grad()) return model.scoreForTraining(x, t);
+  // x is itself differentiated: keep the whole graph
+  at::Tensor e = model.energy(x, t).sum();
+  return -torch::autograd::grad({e}, {x}, /*grad_outputs=*/{}, /*retain_graph=*/true, /*create_graph=*/true)[0];
 }
 
 at::Tensor evaluateScore(EnergyModel& model, const at::Tensor& xIn, const at::Tensor& tIn) {

@@ -35,6 +35,11 @@ class EnergyModel {
   // may compute both in hand-written passes (the MLP does).
   virtual at::Tensor energyAndGrad(const at::Tensor& x, const at::Tensor& t, at::Tensor* energyOut);
 
+  // The score -grad_x E(x, t), differentiable in the parameters: what score matching's loss
+  // differentiates. x must not need a gradient itself. The default keeps autograd's graph; the MLP
+  // has hand-written passes for it.
+  virtual at::Tensor scoreForTraining(const at::Tensor& x, const at::Tensor& t);
+
   virtual bool timeConditioned() const { return false; }
 
   // The noise levels a loss trained this time-conditioned model on: linspace(tMin, 1, levels)

@@ -69,6 +69,47 @@ EBM_CPU_CLONES void leakyReluPass(float* z, float* d, int64_t n) {
   }
 }
 
+// Second derivatives: silu'' = s (1 - s) (2 + z (1 - 2 s)), tanh'' = -2 y (1 - y^2), elu'' = e^z
+// below 0, leaky_relu'' = 0.
+EBM_CPU_CLONES void siluPass2(float* z, float* d, float* d2, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = z[i];
+    const float s = 1.0f / (1.0f + expPoly(-v));
+    z[i] = v * s;
+    d[i] = s * (1.0f + v * (1.0f - s));
+    d2[i] = s * (1.0f - s) * (2.0f + v * (1.0f - 2.0f * s));
+  }
+}
+
+EBM_CPU_CLONES void tanhPass2(float* z, float* d, float* d2, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float e = expPoly(-2.0f * z[i]);
+    const float y = (1.0f - e) / (1.0f + e);
+    z[i] = y;
+    d[i] = 1.0f - y * y;
+    d2[i] = -2.0f * y * (1.0f - y * y);
+  }
+}
+
+EBM_CPU_CLONES void eluPass2(float* z, float* d, float* d2, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = z[i];
+    const float e = expPoly(v < 0.0f ? v : 0.0f);
+    z[i] = v > 0.0f ? v : e - 1.0f;
+    d[i] = v > 0.0f ? 1.0f : e;
+    d2[i] = v > 0.0f ? 0.0f : e;
+  }
+}
+
+EBM_CPU_CLONES void leakyReluPass2(float* z, float* d, float* d2, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = z[i];
+    z[i] = v > 0.0f ? v : 0.2f * v;
+    d[i] = v > 0.0f ? 1.0f : 0.2f;
+    d2[i] = 0.0f;
+  }
+}
+
 }  // namespace
 
 bool fusedActivation(const std::string& name, FusedActivation* out) {
@@ -92,6 +133,19 @@ void activateWithDerivative(FusedActivation act, float* z, float* d, int64_t n) 
     case FusedActivation::Elu: return eluPass(z, d, n);
     case FusedActivation::LeakyRelu: return leakyReluPass(z, d, n);
   }
+}
+
+void activateWithTwoDerivatives(FusedActivation act, float* z, float* d, float* d2, int64_t n) {
+  switch (act) {
+    case FusedActivation::Silu: return siluPass2(z, d, d2, n);
+    case FusedActivation::Tanh: return tanhPass2(z, d, d2, n);
+    case FusedActivation::Elu: return eluPass2(z, d, d2, n);
+    case FusedActivation::LeakyRelu: return leakyReluPass2(z, d, d2, n);
+  }
+}
+
+EBM_CPU_CLONES void multiplyThree(float* out, const float* a, const float* b, const float* c, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i] * c[i];
 }
 
 EBM_CPU_CLONES void multiplyInPlace(float* g, const float* d, int64_t n) {

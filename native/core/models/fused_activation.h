@@ -18,8 +18,14 @@ bool fusedActivation(const std::string& name, FusedActivation* out);
 // error below 3e-7).
 void activateWithDerivative(FusedActivation act, float* z, float* d, int64_t n);
 
-// g[r, j] <- g[r, j] * d[r, j] over rows x cols, row-major.
+// As activateWithDerivative, and d2 <- act''(z) (score matching's hand-written double backward).
+void activateWithTwoDerivatives(FusedActivation act, float* z, float* d, float* d2, int64_t n);
+
+// g[i] <- g[i] * d[i] for n floats.
 void multiplyInPlace(float* g, const float* d, int64_t n);
+
+// out[i] <- a[i] * b[i] * c[i] for n floats.
+void multiplyThree(float* out, const float* a, const float* b, const float* c, int64_t n);
 
 // g[r, j] <- scale[r] * w[j] * d[r, j]: the gradient of sum_r scale[r] * (h[r] . w) through the
 // activation whose derivative is d. scale null: 1.

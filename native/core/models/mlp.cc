@@ -134,6 +134,14 @@ class Mlp : public EnergyModel {
     return torch::linear(h, outWeight_, outBias_).squeeze(1);
   }
 
+  at::Tensor scoreForTraining(const at::Tensor& x, const at::Tensor& t) override {
+    if (!fusedFor(x) || !at::GradMode::is_enabled() || (t.defined() && t.requires_grad()))
+      return EnergyModel::scoreForTraining(x, t);
+    at::Tensor s = mlpScoreWithParameterGrads(passes_, x.reshape({x.size(0), -1}),
+                                              timeConditioned_ ? timeEmbedding(t) : at::Tensor());
+    return s.view(x.sizes());
+  }
+
   at::Tensor energyAndGrad(const at::Tensor& x, const at::Tensor& t, at::Tensor* energyOut) override {
     if (!fusedFor(x)) return EnergyModel::energyAndGrad(x, t, energyOut);
     at::Tensor grad;

@@ -32,4 +32,9 @@ at::Tensor mlpEnergyAndGrad(const MlpTensors& m, const at::Tensor& x, const at::
 // grad_x E (score matching) uses the autograd path.
 at::Tensor mlpEnergyWithParameterGrads(const MlpTensors& m, const at::Tensor& x, const at::Tensor& emb);
 
+// The score -grad_x E [N, D] as a single autograd node whose backward is written by hand (second
+// derivatives of the activations): what denoising score matching differentiates. For x and emb
+// that need no gradient.
+at::Tensor mlpScoreWithParameterGrads(const MlpTensors& m, const at::Tensor& x, const at::Tensor& emb);
+
 }  // namespace ebm
