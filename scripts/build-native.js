@@ -10,7 +10,12 @@ const { spawn } = require('child_process');
 
 const root = path.resolve(__dirname, '..');
 const logFile = path.join(root, 'build-native.log');
+const say = (line) => process.stderr.write(`ebm-torch: ${line}\n`);
 const log = fs.createWriteStream(logFile);
+log.on('error', (err) => {
+  say(`cannot write ${logFile}: ${err.message}`);
+  process.exit(1);
+});
 const started = Date.now();
 
 // ccache hits stay independent of where the checkout lives (CI clones anew); the precompiled
@@ -22,7 +27,6 @@ function elapsed() {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
-const say = (line) => process.stderr.write(`ebm-torch: ${line}\n`);
 say('compiling the native addon against LibTorch (a fresh build takes a few minutes; ccache makes rebuilds fast)');
 
 try {

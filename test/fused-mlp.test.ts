@@ -87,8 +87,8 @@ describe('fused MLP passes against autograd', () => {
   for (const { name, cfg, t } of cases) {
     it(`${name}: energies and scores agree over several row blocks`, async () => {
       const [fused, reference] = pair(cfg);
-      // 1500 rows: several of the passes' row blocks, the last one partial
-      const x = points(1500, cfg.inputDim, 1);
+      // 6000 rows: several of the passes' row blocks (1365 to 4096 rows at these widths), the last one partial
+      const x = points(6000, cfg.inputDim, 1);
       assert.ok(relDiff(await fused.energy(x, t), await reference.energy(x, t)) < 1e-5);
       const sf = await fused.score(x, t);
       const sr = await reference.score(x, t);
@@ -103,7 +103,8 @@ describe('fused MLP passes against autograd', () => {
     const loss: ebm.LossConfig = { kind: 'ed', t: 0.5, m: 8, w: 1 };
     await sameLossAndGradients(fused, reference, data, loss, 1);
     const run = (model: ebm.EnergyModel) =>
-      ebm.train(model, data, { loss, batchSize: 64, steps: 10, optimizer: { kind: 'sgd', lr: 0.05 }, seed: 7 });
+      // batch 256 x (1 + M) rows is large enough for the thread rule to use every core
+      ebm.train(model, data, { loss, batchSize: 256, steps: 10, optimizer: { kind: 'sgd', lr: 0.05 }, seed: 7 });
     const [rf, rr] = [await run(fused), await run(reference)];
     assert.ok(
       relDiff(
@@ -128,12 +129,17 @@ describe('fused MLP passes against autograd', () => {
     });
   }
 
-  it('DiffCLF + DSM gradients agree (fused energies beside autograd scores)', async () => {
+  it('DiffCLF + DSM gradients and an SGD run agree', async () => {
     const cfg = cases[1].cfg;
     const [fused, reference] = pair(cfg);
     const data = points(128, cfg.inputDim, 3);
     const loss: ebm.LossConfig = { kind: 'diffclf', path: 'vp', levels: 16, k: 4, clfWeight: 1, dsmWeight: 1 };
     await sameLossAndGradients(fused, reference, data, loss, 2);
+    const run = (model: ebm.EnergyModel) =>
+      ebm.train(model, data, { loss, batchSize: 64, steps: 6, optimizer: { kind: 'sgd', lr: 0.02 }, seed: 9 });
+    await run(fused);
+    await run(reference);
+    await sameParameters(fused, reference, 1e-5);
   });
 
   it('Langevin and MALA chains agree step for step', async () => {

@@ -4,7 +4,8 @@
 
 // Each loop is compiled three times (AVX-512, AVX2 + FMA, baseline) and the loader picks the one
 // this CPU runs; the addon itself stays built for the baseline, so it loads everywhere.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+// GCC 11 or later (the x86-64-vN names), on glibc (the loader's IFUNC support).
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #define EBM_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define EBM_CPU_CLONES
@@ -56,8 +57,9 @@ EBM_CPU_CLONES void eluPass(float* z, float* d, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float v = z[i];
     const float e = expPoly(v < 0.0f ? v : 0.0f);
-    z[i] = v > 0.0f ? v : e - 1.0f;
-    d[i] = v > 0.0f ? 1.0f : e;
+    // "v <= 0" so that a NaN takes the identity branch and stays NaN
+    z[i] = v <= 0.0f ? e - 1.0f : v;
+    d[i] = v <= 0.0f ? e : 1.0f;
   }
 }
 
@@ -95,9 +97,9 @@ EBM_CPU_CLONES void eluPass2(float* z, float* d, float* d2, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float v = z[i];
     const float e = expPoly(v < 0.0f ? v : 0.0f);
-    z[i] = v > 0.0f ? v : e - 1.0f;
-    d[i] = v > 0.0f ? 1.0f : e;
-    d2[i] = v > 0.0f ? 0.0f : e;
+    z[i] = v <= 0.0f ? e - 1.0f : v;
+    d[i] = v <= 0.0f ? e : 1.0f;
+    d2[i] = v <= 0.0f ? e : 0.0f;
   }
 }
 

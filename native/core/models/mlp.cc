@@ -135,7 +135,7 @@ class Mlp : public EnergyModel {
   }
 
   at::Tensor scoreForTraining(const at::Tensor& x, const at::Tensor& t) override {
-    if (!fusedFor(x) || !at::GradMode::is_enabled() || (t.defined() && t.requires_grad()))
+    if (!fusedFor(x) || !at::GradMode::is_enabled() || x.requires_grad() || (t.defined() && t.requires_grad()))
       return EnergyModel::scoreForTraining(x, t);
     at::Tensor s = mlpScoreWithParameterGrads(passes_, x.reshape({x.size(0), -1}),
                                               timeConditioned_ ? timeEmbedding(t) : at::Tensor());

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace ebm {
 namespace {
@@ -12,10 +13,15 @@ namespace {
 // gradients mostly stay in a core's L2 cache (1 MiB here) between the GEMMs and the activation
 // passes. Langevin on 10 000 chains, width 128, 1 thread: 1.06M chain-steps/s at 128 KiB, 1.13M
 // at 512 KiB, 1.09M at 1 MiB, 0.39M with the whole batch as one block.
-int64_t blockRows(const MlpTensors& m) {
+// At most that, and sized so every thread gets the same number of equal blocks: a batch of 2176
+// rows in blocks of 1024 would leave one of two threads a third of the work (4 blocks of 544 do not).
+int64_t blockRows(const MlpTensors& m, int64_t n) {
   int64_t widest = 1;
   for (const at::Tensor& w : m.weights) widest = std::max(widest, w.size(0));
-  return std::clamp<int64_t>((int64_t{1} << 17) / widest, 16, 4096);
+  const int64_t cached = std::clamp<int64_t>((int64_t{1} << 17) / widest, 16, 4096);
+  const int64_t threads = std::max(1, at::get_num_threads());
+  const int64_t perThread = std::max<int64_t>(1, (n + threads * cached - 1) / (threads * cached));
+  return std::max<int64_t>(16, (n + threads * perThread - 1) / (threads * perThread));
 }
 
 // Layer widths H_0..H_{L-1}.
@@ -154,6 +160,14 @@ torch::autograd::variable_list packGrads(bool hasEmb, const std::vector<at::Tens
   return grads;
 }
 
+// The hand-written backwards build no graph: a caller that differentiates them again
+// (create_graph through parameter gradients) gets an error, not a silent constant.
+void refuseGraphThroughBackward() {
+  if (at::GradMode::is_enabled())
+    throw std::runtime_error(
+        "the MLP's hand-written backward cannot be differentiated again: build the model with fusedPasses: false");
+}
+
 // What a node keeps for its backward: the packed inputs, the layout and named per-layer tensors.
 using PerLayer = std::pair<const char*, const std::vector<at::Tensor>*>;
 void saveForBackward(torch::autograd::AutogradContext* ctx, at::TensorList inputs, int64_t layers, bool hasEmb,
@@ -198,7 +212,7 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
       d.push_back(torch::empty({n, w}, x.options()));
     }
     at::Tensor e = torch::empty({n}, x.options());
-    forEachBlock(n, blockRows(m), [&](int64_t first, int64_t count) {
+    forEachBlock(n, blockRows(m, n), [&](int64_t first, int64_t count) {
       std::vector<at::Tensor> hb, db;
       for (size_t i = 0; i < h.size(); ++i) {
         hb.push_back(h[i].narrow(0, first, count));
@@ -213,6 +227,7 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list gradOutputs) {
+    refuseGraphThroughBackward();
     const Saved saved = restore(ctx);
     const MlpTensors& m = saved.m;
     const at::Tensor &x = saved.x, &emb = saved.emb;
@@ -221,7 +236,7 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
     const std::vector<at::Tensor> h = ctx->saved_data["h"].toTensorVector();
     const std::vector<at::Tensor> d = ctx->saved_data["d"].toTensorVector();
     const at::Tensor gE = gradOutputs[0].contiguous();
-    const int64_t n = x.size(0), rows = blockRows(m);
+    const int64_t n = x.size(0), rows = blockRows(m, n);
 
     std::vector<at::Tensor> gradW(layers), gradB(layers), gradT(hasEmb ? layers - 1 : 0);
     // g = dL/dpre of the current layer, starting at the last hidden one.
@@ -289,7 +304,7 @@ class MlpScoreNode : public torch::autograd::Function<MlpScoreNode> {
     }
     p.pop_back();  // p_i exists below the top layer only
     at::Tensor score = torch::empty_like(x);
-    forEachBlock(n, blockRows(m), [&](int64_t first, int64_t count) {
+    forEachBlock(n, blockRows(m, n), [&](int64_t first, int64_t count) {
       auto rows = [&](const std::vector<at::Tensor>& v) {
         std::vector<at::Tensor> out;
         for (const at::Tensor& t : v) out.push_back(t.narrow(0, first, count));
@@ -316,7 +331,7 @@ class MlpScoreNode : public torch::autograd::Function<MlpScoreNode> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list gradOutputs) {
-    torch::NoGradGuard noGrad;
+    refuseGraphThroughBackward();
     const Saved saved = restore(ctx);
     const MlpTensors& m = saved.m;
     const at::Tensor &x = saved.x, &emb = saved.emb;
@@ -384,7 +399,7 @@ at::Tensor mlpEnergyAndGrad(const MlpTensors& m, const at::Tensor& xIn, const at
   torch::NoGradGuard noGrad;
   const at::Tensor x = xIn.detach().contiguous();
   const at::Tensor emb = embIn.defined() ? embIn.detach().contiguous() : embIn;
-  const int64_t n = x.size(0), rows = blockRows(m);
+  const int64_t n = x.size(0), rows = blockRows(m, n);
   const std::vector<int64_t> w = widths(m);
   const int64_t widest = *std::max_element(w.begin(), w.end());
   at::Tensor e = torch::empty({n}, x.options());
@@ -392,9 +407,10 @@ at::Tensor mlpEnergyAndGrad(const MlpTensors& m, const at::Tensor& xIn, const at
   at::parallel_for(0, (n + rows - 1) / rows, 1, [&](int64_t begin, int64_t end) {
     torch::NoGradGuard noGrad;
     // scratch for this thread's blocks: activations, derivatives and one layer of gradient
-    at::Tensor hStore = torch::empty({rows * sum(w)}, x.options());
-    at::Tensor dStore = torch::empty({rows * sum(w)}, x.options());
-    at::Tensor tmp = torch::empty({rows * widest}, x.options());
+    const int64_t most = std::min(rows, n);
+    at::Tensor hStore = torch::empty({most * sum(w)}, x.options());
+    at::Tensor dStore = torch::empty({most * sum(w)}, x.options());
+    at::Tensor tmp = torch::empty({most * widest}, x.options());
     for (int64_t b = begin; b < end; ++b) {
       const int64_t first = b * rows, count = std::min(rows, n - first);
       std::vector<at::Tensor> h = rowsOf(hStore, w, count), d = rowsOf(dStore, w, count);
