@@ -92,10 +92,12 @@ class GradientFlow : public Sampler {
     return x - x.mean(0, true);
   }
 
-  // Squared distances between rows a [b, d] and all rows x [n, d].
+  // Squared distances between rows a [b, d] and all rows x [n, d]: one [b, n] allocation (the
+  // product), the rest in place (at n = 2000 each extra temporary is 16 MB of peak memory).
   static at::Tensor squaredDistances(const at::Tensor& a, const at::Tensor& x) {
-    at::Tensor d2 = a.pow(2).sum(1, true) + x.pow(2).sum(1).unsqueeze(0) - 2 * torch::matmul(a, x.t());
-    return d2.clamp_min(0);
+    at::Tensor d2 = torch::mm(a, x.t()).mul_(-2);
+    d2.add_(a.pow(2).sum(1, true)).add_(x.pow(2).sum(1).unsqueeze(0));
+    return d2.clamp_min_(0);
   }
 
   // All squared distances of a centred cloud x [n, D] when they fit one block (self-pairs exactly
@@ -154,7 +156,7 @@ class GradientFlow : public Sampler {
   }
 
   // energyOut (optional) receives E at xIn; xc and d2full (optional) are centred(xIn) and its
-  // full distance matrix when the caller has them.
+  // full distance matrix when the caller has them. d2full is consumed: it becomes the kernel.
   at::Tensor velocity(EnergyModel& model, const at::Tensor& xIn, const at::Tensor& h, const at::Tensor& t,
                       at::Tensor* energyOut = nullptr, const at::Tensor& xc = {}, const at::Tensor& d2full = {}) const {
     at::Tensor drift = -model.energyAndGrad(xIn, t, energyOut);
@@ -165,8 +167,9 @@ class GradientFlow : public Sampler {
     at::Tensor repulsion;
     const int64_t block = blockRows(n);
     if (n <= block) {
-      // One kernel matrix serves both passes; its diagonal is exactly exp(0) = 1.
-      at::Tensor k = (d2full.defined() ? d2full : blockDistances(x, 0, n)).mul(negInv2h2).exp_();
+      // One kernel matrix serves both passes; its diagonal is exactly exp(0) = 1. The caller's
+      // distance matrix becomes the kernel in place: its last use, and 16 MB less at n = 2000.
+      at::Tensor k = (d2full.defined() ? d2full : blockDistances(x, 0, n)).mul_(negInv2h2).exp_();
       at::Tensor d = k.sum(1);
       repulsion = repulsionBlock(x, k, kernelOperand(x, d), d);
     } else {
