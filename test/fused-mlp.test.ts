@@ -57,6 +57,20 @@ async function sameLossAndGradients(
   }
 }
 
+/** The same short SGD run on both models ends at the same weights (to 1e-5). */
+async function sameSgdRun(
+  a: ebm.EnergyModel,
+  b: ebm.EnergyModel,
+  data: ebm.Tensor,
+  loss: ebm.LossConfig,
+  batchSize: number,
+  seed: number,
+): Promise<void> {
+  for (const model of [a, b])
+    await ebm.train(model, data, { loss, batchSize, steps: 6, optimizer: { kind: 'sgd', lr: 0.02 }, seed });
+  await sameParameters(a, b, 1e-5);
+}
+
 const cases: { name: string; cfg: ebm.MlpConfig; t?: number }[] = [
   { name: 'SiLU 3-96-96-1', cfg: { kind: 'mlp', inputDim: 3, hidden: [96, 96], device: 'cpu', seed: 3 } },
   {
@@ -121,11 +135,7 @@ describe('fused MLP passes against autograd', () => {
       const data = points(300, cfg.inputDim, 5);
       const loss: ebm.LossConfig = cfg.timeConditioned ? { kind: 'dsm', path: 've' } : { kind: 'dsm', sigma: 0.3 };
       await sameLossAndGradients(fused, reference, data, loss, 3);
-      const run = (model: ebm.EnergyModel) =>
-        ebm.train(model, data, { loss, batchSize: 100, steps: 6, optimizer: { kind: 'sgd', lr: 0.02 }, seed: 8 });
-      await run(fused);
-      await run(reference);
-      await sameParameters(fused, reference, 1e-5);
+      await sameSgdRun(fused, reference, data, loss, 100, 8);
     });
   }
 
@@ -135,11 +145,7 @@ describe('fused MLP passes against autograd', () => {
     const data = points(128, cfg.inputDim, 3);
     const loss: ebm.LossConfig = { kind: 'diffclf', path: 'vp', levels: 16, k: 4, clfWeight: 1, dsmWeight: 1 };
     await sameLossAndGradients(fused, reference, data, loss, 2);
-    const run = (model: ebm.EnergyModel) =>
-      ebm.train(model, data, { loss, batchSize: 64, steps: 6, optimizer: { kind: 'sgd', lr: 0.02 }, seed: 9 });
-    await run(fused);
-    await run(reference);
-    await sameParameters(fused, reference, 1e-5);
+    await sameSgdRun(fused, reference, data, loss, 64, 9);
   });
 
   it('Langevin and MALA chains agree step for step', async () => {

@@ -180,14 +180,19 @@ void saveForBackward(torch::autograd::AutogradContext* ctx, at::TensorList input
 }
 
 struct Saved {
+  torch::autograd::AutogradContext* ctx;
   torch::autograd::variable_list inputs;
   MlpTensors m;
   at::Tensor x, emb;  // emb undefined without time conditioning
   int64_t layers;
   bool hasEmb;
+  std::vector<at::Tensor> perLayer(const char* key) const { return ctx->saved_data[key].toTensorVector(); }
 };
+// What a backward starts from; refuses a backward that is itself differentiated.
 Saved restore(torch::autograd::AutogradContext* ctx) {
+  refuseGraphThroughBackward();
   Saved s;
+  s.ctx = ctx;
   s.inputs = ctx->get_saved_variables();
   s.layers = ctx->saved_data["layers"].toInt();
   s.hasEmb = ctx->saved_data["hasEmb"].toBool();
@@ -227,14 +232,12 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list gradOutputs) {
-    refuseGraphThroughBackward();
     const Saved saved = restore(ctx);
     const MlpTensors& m = saved.m;
     const at::Tensor &x = saved.x, &emb = saved.emb;
     const int64_t layers = saved.layers;
     const bool hasEmb = saved.hasEmb;
-    const std::vector<at::Tensor> h = ctx->saved_data["h"].toTensorVector();
-    const std::vector<at::Tensor> d = ctx->saved_data["d"].toTensorVector();
+    const std::vector<at::Tensor> h = saved.perLayer("h"), d = saved.perLayer("d");
     const at::Tensor gE = gradOutputs[0].contiguous();
     const int64_t n = x.size(0), rows = blockRows(m, n);
 
@@ -331,15 +334,13 @@ class MlpScoreNode : public torch::autograd::Function<MlpScoreNode> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list gradOutputs) {
-    refuseGraphThroughBackward();
     const Saved saved = restore(ctx);
     const MlpTensors& m = saved.m;
     const at::Tensor &x = saved.x, &emb = saved.emb;
     const int64_t layers = saved.layers;
     const bool hasEmb = saved.hasEmb;
-    auto perLayer = [&](const char* key) { return ctx->saved_data[key].toTensorVector(); };
-    const std::vector<at::Tensor> h = perLayer("h"), d = perLayer("d"), d2 = perLayer("d2"), delta = perLayer("delta"),
-                                  p = perLayer("p");
+    const std::vector<at::Tensor> h = saved.perLayer("h"), d = saved.perLayer("d"), d2 = saved.perLayer("d2"),
+                                  delta = saved.perLayer("delta"), p = saved.perLayer("p");
     const int64_t inputDim = x.size(1);
     const size_t top = static_cast<size_t>(layers) - 1;
     // u = dL/d(grad_x E) = -dL/ds
