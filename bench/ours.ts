@@ -13,8 +13,11 @@ type Settings = Record<string, unknown> & { batchSize: number; lr: number };
 function readData(job: Job): ebm.Tensor {
   if (!job.data) throw new Error(`workload ${job.workload} has no data`);
   const bytes = fs.readFileSync(job.data.path);
-  const data = new Float32Array(bytes.length / 4);
-  Buffer.from(data.buffer).set(bytes);
+  // a view, as the Python side's torch.frombuffer, unless the buffer is misaligned for floats
+  const data =
+    bytes.byteOffset % 4 === 0
+      ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)
+      : new Float32Array(new Uint8Array(bytes).buffer);
   return ebm.tensor(data, job.data.shape);
 }
 

@@ -36,8 +36,9 @@ export type {
 } from './latent';
 export { sample } from './sample';
 export type { SampleOptions, SampleResult } from './sample';
-export { version, setNumThreads, kinds } from './runtime';
+export { version, setNumThreads, kinds, memoryStats } from './runtime';
 export type { VersionInfo } from './runtime';
+export type { MemoryStats } from './native';
 export { train, evaluateLoss } from './train';
 export { resolveDistributed } from './distributed';
 export type { DistributedOptions, DistributedSetting } from './distributed';

@@ -156,6 +156,21 @@ export interface NativeOptionDefaults {
   sample: { seed: number; thin: number; returnTrajectory: boolean; progressEvery: number };
 }
 
+/** What ebm.memoryStats() reports (native/core/allocator.h). */
+export interface MemoryStats {
+  /** whether LibTorch's large CPU tensors come from the block cache (Linux, unless EBM_TORCH_KEEP_FREED=0) */
+  enabled: boolean;
+  /** bytes in blocks that tensors use now */
+  liveBytes: number;
+  /** bytes in idle blocks kept for reuse; zero after every job */
+  cachedBytes: number;
+  /** the most bytes in use at once since the last job ended */
+  peakLiveBytes: number;
+  /** blocks mapped from the system, and blocks served from the cache, since the process started */
+  blocksMapped: number;
+  blocksReused: number;
+}
+
 export interface NativeAddon {
   version(): NativeRuntimeInfo;
   /** JSON text of a NativeOptionDefaults (read once, through optionDefaults() in schema/defaults.ts) */
@@ -164,6 +179,7 @@ export interface NativeAddon {
   /** the count of jobs without a thread preference of their own, when neither setNumThreads nor OMP_NUM_THREADS chose */
   setDefaultThreads(n: number): void;
   kinds(): { losses: string[]; samplers: string[]; models: string[] };
+  memoryStats(): MemoryStats;
   createModel(configJson: string): NativeModelHandle;
   loadModel(path: string, device?: string): Promise<NativeModelHandle>;
   train(

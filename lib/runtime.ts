@@ -1,5 +1,5 @@
 import { callNativeSync } from './errors';
-import { native } from './native';
+import { MemoryStats, native } from './native';
 import { checkNumber } from './validate';
 
 export interface VersionInfo {
@@ -43,4 +43,12 @@ export function kinds(): { losses: string[]; samplers: string[]; models: string[
 export function setNumThreads(n: number): void {
   checkNumber(n, 'numThreads', { integer: true, min: 1, max: 1024 });
   callNativeSync(() => native().setNumThreads(n));
+}
+
+/**
+ * The native CPU block cache: LibTorch's tensors of 4 MiB and more keep their memory between steps
+ * (README "Speed"). A job returns its idle blocks to the system when it ends.
+ */
+export function memoryStats(): MemoryStats {
+  return callNativeSync(() => native().memoryStats());
 }

@@ -30,6 +30,20 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const BlockCacheStats s = blockCacheStats();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("enabled", s.enabled);
+    o.Set("liveBytes", static_cast<double>(s.liveBytes));
+    o.Set("cachedBytes", static_cast<double>(s.cachedBytes));
+    o.Set("peakLiveBytes", static_cast<double>(s.peakLiveBytes));
+    o.Set("blocksMapped", static_cast<double>(s.blocksMapped));
+    o.Set("blocksReused", static_cast<double>(s.blocksReused));
+    return o;
+  });
+}
+
 Napi::Array stringsToJs(Napi::Env env, const std::vector<std::string>& items) {
   Napi::Array a = Napi::Array::New(env, items.size());
   for (size_t i = 0; i < items.size(); ++i) a.Set(static_cast<uint32_t>(i), items[i]);
@@ -99,6 +113,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("setDefaultThreads", Napi::Function::New(env, SetDefaultThreads));
   exports.Set("kinds", Napi::Function::New(env, Kinds));
+  exports.Set("memoryStats", Napi::Function::New(env, MemoryStats));
   // JSON text: the defaults of every optional option (train/settings.h optionDefaults()).
   exports.Set("optionDefaultsJson", Napi::String::New(env, optionDefaults().dump()));
   exports.Set("createModel", Napi::Function::New(env, CreateModel));

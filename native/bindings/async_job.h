@@ -7,6 +7,7 @@
 #include <functional>
 #include <utility>
 
+#include "allocator.h"
 #include "js_errors.h"
 #include "threads.h"
 
@@ -38,6 +39,7 @@ class AsyncJob : public Napi::AsyncWorker {
       if (caught_.message.empty()) caught_.message = "native job failed (" + caught_.code + ")";
       SetError(caught_.message);
     }
+    releaseCachedMemory();
   }
   void OnOK() override {
     Napi::Env env = Env();

@@ -9,6 +9,7 @@
 #include <memory>
 #include <utility>
 
+#include "allocator.h"
 #include "js_errors.h"
 #include "threads.h"
 
@@ -49,6 +50,7 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
       if (caught_.message.empty()) caught_.message = "native job failed (" + caught_.code + ")";
       this->SetError(caught_.message);
     }
+    releaseCachedMemory();
   }
 
   void OnProgress(const Progress* data, size_t count) override {

@@ -1,14 +1,34 @@
-// How the C allocator treats what LibTorch frees.
+// How CPU memory that LibTorch frees is kept for reuse.
 #pragma once
 
 namespace ebm {
 
 // glibc hands large freed blocks back to the kernel (munmap, or madvise when a thread arena
 // shrinks), so a training step that frees and reallocates the same megabytes faults every page
-// in again: 12 % of an ED step here, in the kernel. This keeps blocks below 32 MiB in the heap
-// and up to 256 MiB of free heap for reuse (the process keeps its peak, as PyTorch's caching
-// allocators do). A user's MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ wins; elsewhere
-// than glibc this does nothing.
+// in again: 12 % of an ED step here, in the kernel, and a third of a ConvNet ED step, whose
+// activations are over glibc's ceiling for heap blocks (32 MiB) and are mapped afresh each time.
+// This does two things, both undone by EBM_TORCH_KEEP_FREED=0:
+// - glibc: blocks below 32 MiB stay in the heap, and up to 256 MiB of free heap is kept (a user's
+//   MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ wins);
+// - Linux: LibTorch's CPU tensors of 4 MiB and more come from a cache of blocks that stay mapped
+//   (on huge pages where the kernel allows) for the next allocation of about the same size; idle
+//   blocks are kept up to a quarter of the peak in use (at least 64 MiB), until releaseCachedMemory().
+// Call once, before the first tensor.
 void keepFreedMemory();
+
+// Unmaps the cached free blocks; what is live stays. Called when a job ends, so memory a finished
+// job used goes back to the system.
+void releaseCachedMemory();
+
+// What the block cache holds: for ebm.memoryStats() and the test that blocks are reused.
+struct BlockCacheStats {
+  bool enabled = false;
+  size_t liveBytes = 0;    // in blocks that tensors use
+  size_t cachedBytes = 0;  // in idle blocks, kept for reuse
+  size_t peakLiveBytes = 0;
+  size_t blocksMapped = 0;  // since the process started
+  size_t blocksReused = 0;
+};
+BlockCacheStats blockCacheStats();
 
 }  // namespace ebm
