@@ -8,6 +8,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { option, summary } from './stats';
 
 const child = `
 const ebm = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});
@@ -25,13 +26,6 @@ const ebm = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});
 })();
 `;
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i < 0 ? fallback : Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-}
-
 function measure(steps: number, threads: number): { rate: number; threads: number } {
   const env = { ...process.env };
   delete env.OMP_NUM_THREADS;
@@ -43,11 +37,6 @@ function measure(steps: number, threads: number): { rate: number; threads: numbe
 /** One busy-looping process, until stopped. */
 function busy(): ChildProcess {
   return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
-}
-
-function summary(rates: number[]): { median: number; min: number; max: number } {
-  const s = [...rates].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] };
 }
 
 function main(): void {

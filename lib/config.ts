@@ -73,6 +73,9 @@ const adam = (kind: 'adam' | 'adamw') =>
       .default(() => D().optimizer[kind].eps)
       .describe('ε'),
     weightDecay: weightDecay(kind),
+    fused: bool()
+      .default(() => D().optimizer[kind].fused)
+      .describe("one pass per parameter on CPU float32 (false: LibTorch's own step; the same state either way)"),
   });
 const SgdSchema = obj({
   kind: z.literal('sgd'),

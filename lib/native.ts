@@ -115,8 +115,8 @@ export interface NativeOptionDefaults {
     };
   };
   optimizer: {
-    adam: { betas: [number, number]; eps: number; weightDecay: number };
-    adamw: { betas: [number, number]; eps: number; weightDecay: number };
+    adam: { betas: [number, number]; eps: number; weightDecay: number; fused: boolean };
+    adamw: { betas: [number, number]; eps: number; weightDecay: number; fused: boolean };
     sgd: { momentum: number; weightDecay: number };
   };
   train: {

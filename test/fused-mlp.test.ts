@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as ebm from '../lib';
-import { randn, rng } from './helpers';
+import { randn, relDiff, rng, sameParameters } from './helpers';
 
 // The MLP's hand-written passes (native/core/models/mlp_passes.cc) against LibTorch's autograd on
 // the same weights (fusedPasses: false): energies, scores, loss gradients, a training run and a
@@ -14,30 +14,8 @@ function points(n: number, dim: number, seed: number): ebm.Tensor {
   );
 }
 
-/** max |a - b| / max(1, max |b|): float rounding of the two paths differs, the values do not. */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
-
 function pair(cfg: ebm.MlpConfig): [ebm.EnergyModel, ebm.EnergyModel] {
   return [ebm.energyModel({ ...cfg, fusedPasses: true }), ebm.energyModel({ ...cfg, fusedPasses: false })];
-}
-
-async function sameParameters(a: ebm.EnergyModel, b: ebm.EnergyModel, tol: number): Promise<void> {
-  const pa = await a.parameters();
-  const pb = await b.parameters();
-  assert.deepEqual(Object.keys(pa), Object.keys(pb));
-  for (const name of Object.keys(pa)) {
-    const d = relDiff(pa[name].data, pb[name].data);
-    assert.ok(d < tol, `${name}: ${d}`);
-  }
 }
 
 /** One batch's loss and per-tensor gradient norms (evaluateLoss) agree to 1e-5. */

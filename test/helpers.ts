@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type * as ebm from '../lib';
 
 /** Small seeded PRNG for test fixtures (mulberry32). */
 export function rng(seed: number): () => number {
@@ -61,4 +62,33 @@ export function skipUnless(ctx: Mocha.Context, available: boolean, reason: strin
   if (process.env.CI) throw new Error(`CI must run this test, but ${reason}`);
   console.log(`      (skipped: ${reason})`);
   ctx.skip();
+}
+
+/** max |a - b| / max(1, max |b|): float rounding of the two paths differs, the values do not. */
+export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let diff = 0;
+  let scale = 1;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+/** Every parameter tensor of two models, but those named in `except`, agrees to `tol` (relDiff). */
+export async function sameParameters(
+  a: ebm.EnergyModel,
+  b: ebm.EnergyModel,
+  tol: number,
+  except: string[] = [],
+): Promise<void> {
+  const pa = await a.parameters();
+  const pb = await b.parameters();
+  assert.deepEqual(Object.keys(pa), Object.keys(pb));
+  for (const name of Object.keys(pa)) {
+    if (except.includes(name)) continue;
+    const d = relDiff(pa[name].data, pb[name].data);
+    assert.ok(d < tol, `${name}: ${d}`);
+  }
 }
