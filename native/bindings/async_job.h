@@ -30,6 +30,7 @@ class AsyncJob : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
+    JobMemoryScope memory;  // the blocks this job frees are kept for its next steps
     try {
       applyJobThreads(threads_);
       work_();
@@ -39,7 +40,6 @@ class AsyncJob : public Napi::AsyncWorker {
       if (caught_.message.empty()) caught_.message = "native job failed (" + caught_.code + ")";
       SetError(caught_.message);
     }
-    releaseCachedMemory();
   }
   void OnOK() override {
     Napi::Env env = Env();

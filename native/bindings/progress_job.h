@@ -42,6 +42,7 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
 
  protected:
   void Execute(const typename Napi::AsyncProgressQueueWorker<Progress>::ExecutionProgress& progress) override {
+    JobMemoryScope memory;  // the blocks this job frees are kept for its next steps
     try {
       applyJobThreads(threads_);
       work_([&progress](const Progress& p) { progress.Send(&p, 1); }, *cancel_);
@@ -50,7 +51,6 @@ class ProgressJob : public Napi::AsyncProgressQueueWorker<Progress> {
       if (caught_.message.empty()) caught_.message = "native job failed (" + caught_.code + ")";
       this->SetError(caught_.message);
     }
-    releaseCachedMemory();
   }
 
   void OnProgress(const Progress* data, size_t count) override {

@@ -67,15 +67,30 @@ class LargeBlockCache final : public c10::Allocator {
     return s;
   }
 
+  void beginJob() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++jobs_;
+  }
+
+  // The last job to end unmaps the idle blocks.
+  void endJob() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--jobs_ == 0) releaseLocked();
+  }
+
   void release() {
     std::lock_guard<std::mutex> lock(mutex_);
+    releaseLocked();
+  }
+
+ private:
+  void releaseLocked() {
     for (const auto& [bytes, ptr] : free_) munmap(ptr, bytes);
     free_.clear();
     cachedBytes_ = 0;
     liveHighWater_ = liveBytes_;
   }
 
- private:
   c10::DataPtr take(size_t n) const {
     if (n < kLargeBytes) return small_->allocate(n);
     const size_t wanted = (n + kGranule - 1) / kGranule * kGranule;
@@ -148,7 +163,8 @@ class LargeBlockCache final : public c10::Allocator {
     const size_t bytes = it->second;
     live_.erase(it);
     liveBytes_ -= bytes;
-    if (cachedBytes_ + bytes > std::max(liveHighWater_ / kIdleShare, kIdleFloor)) {
+    // outside jobs nothing is kept: a tensor freed after a job is not memory a next step will reuse
+    if (jobs_ == 0 || cachedBytes_ + bytes > std::max(liveHighWater_ / kIdleShare, kIdleFloor)) {
       lock.unlock();
       munmap(ptr, bytes);
       return;
@@ -161,6 +177,7 @@ class LargeBlockCache final : public c10::Allocator {
   mutable std::mutex mutex_;
   mutable std::multimap<size_t, void*> free_;
   mutable std::unordered_map<void*, size_t> live_;
+  int jobs_ = 0;
   mutable size_t liveBytes_ = 0, cachedBytes_ = 0, liveHighWater_ = 0, mapped_ = 0, reused_ = 0;
 };
 
@@ -206,9 +223,15 @@ BlockCacheStats blockCacheStats() {
   return {};
 }
 
-void releaseCachedMemory() {
+JobMemoryScope::JobMemoryScope() {
 #if defined(__linux__)
-  if (cache) cache->release();
+  if (cache) cache->beginJob();
+#endif
+}
+
+JobMemoryScope::~JobMemoryScope() {
+#if defined(__linux__)
+  if (cache) cache->endJob();
 #endif
 }
 

@@ -12,13 +12,19 @@ namespace ebm {
 //   MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ wins);
 // - Linux: LibTorch's CPU tensors of 4 MiB and more come from a cache of blocks that stay mapped
 //   (on huge pages where the kernel allows) for the next allocation of about the same size; idle
-//   blocks are kept up to a quarter of the peak in use (at least 64 MiB), until releaseCachedMemory().
+//   blocks are kept up to a quarter of the peak in use (at least 64 MiB) while a job runs.
 // Call once, before the first tensor.
 void keepFreedMemory();
 
-// Unmaps the cached free blocks; what is live stays. Called when a job ends, so memory a finished
-// job used goes back to the system.
-void releaseCachedMemory();
+// Around each native job: while any job runs, freed blocks are kept for reuse; when the last one
+// ends its idle blocks are unmapped, and blocks freed between jobs are unmapped at once.
+class JobMemoryScope {
+ public:
+  JobMemoryScope();
+  ~JobMemoryScope();
+  JobMemoryScope(const JobMemoryScope&) = delete;
+  JobMemoryScope& operator=(const JobMemoryScope&) = delete;
+};
 
 // What the block cache holds: for ebm.memoryStats() and the test that blocks are reused.
 struct BlockCacheStats {
