@@ -199,6 +199,8 @@ export async function trainLatentValidated(
     worldSize: result.worldSize,
     seconds: result.seconds,
     threads: result.threads,
+    // the two networks' optimisers are LibTorch's Adam (the step is small beside the convolutions)
+    onePassOptimizer: false,
     history: result.history.map(flattenProgress),
     lossParameters: {},
   };

@@ -63,6 +63,7 @@ export interface NativeTrainResult {
   worldSize: number;
   seconds: number;
   threads: number;
+  onePassOptimizer: boolean;
   history: NativeTrainProgress[];
   lossParameters: Record<string, NativeTensor>;
 }

@@ -70,6 +70,8 @@ export interface TrainRun {
   seconds: number;
   /** LibTorch intra-op threads the run used: ebm.setNumThreads's, else OMP_NUM_THREADS, else the job's own (README "Speed") */
   threads: number;
+  /** whether every optimiser step took the one-pass Adam / AdamW (optimizer.fused; README "Speed") */
+  onePassOptimizer: boolean;
   history: TrainProgress[];
   /** final values of tensors the loss owns, e.g. DiffCLF's per-level offsets 'diffclf.offsets' */
   lossParameters: Record<string, Tensor>;
@@ -153,6 +155,7 @@ export async function trainValidated(
     worldSize: result.worldSize,
     seconds: result.seconds,
     threads: result.threads,
+    onePassOptimizer: result.onePassOptimizer,
     history: result.history.map(flattenProgress),
     lossParameters: result.lossParameters,
   };

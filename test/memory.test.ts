@@ -50,9 +50,10 @@ describe('CPU block cache', function () {
     assert.ok(afterLong.enabled);
     const mapped = [afterShort.blocksMapped - before.blocksMapped, afterLong.blocksMapped - afterShort.blocksMapped];
     const reused = [afterShort.blocksReused - before.blocksReused, afterLong.blocksReused - afterShort.blocksReused];
-    // 2 steps and 8 steps map the same blocks (the first step's); the 6 steps more come from the cache
+    // 2 steps and 8 steps map about the same blocks (the first step's; here exactly the same); the 6
+    // steps more come from the cache. Without reuse every step maps its own: 4 times as many.
     assert.ok(mapped[0] >= 2, `blocks mapped in 2 steps: ${mapped[0]}`);
-    assert.equal(mapped[1], mapped[0], `blocks mapped in 8 steps (${mapped[1]}) vs 2 (${mapped[0]})`);
+    assert.ok(mapped[1] < 1.5 * mapped[0], `blocks mapped in 8 steps (${mapped[1]}) vs 2 (${mapped[0]})`);
     assert.ok(reused[1] >= reused[0] + 6 * mapped[0], `blocks reused in 2 steps ${reused[0]}, in 8 steps ${reused[1]}`);
     // the job's idle blocks went back to the system, and nothing large is left in use
     assert.equal(afterLong.cachedBytes, 0);

@@ -34,6 +34,7 @@ Napi::Object trainResultToJs(Napi::Env env, const TrainResult& result) {
   o.Set("worldSize", result.worldSize);
   o.Set("seconds", result.seconds);
   o.Set("threads", result.threads);
+  o.Set("onePassOptimizer", result.onePassOptimizer);
   Napi::Array history = Napi::Array::New(env, result.history.size());
   for (size_t i = 0; i < result.history.size(); ++i)
     history.Set(static_cast<uint32_t>(i), progressToJs(env, result.history[i]));

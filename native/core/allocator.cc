@@ -5,6 +5,7 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -74,25 +75,25 @@ class LargeBlockCache final : public c10::Allocator {
 
   // The last job to end unmaps the idle blocks.
   void endJob() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (--jobs_ == 0) releaseLocked();
-  }
-
-  void release() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    releaseLocked();
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (--jobs_ > 0) return;
+    liveHighWater_ = liveBytes_;
+    unmapIdle(lock);
   }
 
  private:
-  void releaseLocked() {
-    for (const auto& [bytes, ptr] : free_) munmap(ptr, bytes);
-    free_.clear();
+  // Takes the idle blocks out under the lock and unmaps them after it.
+  void unmapIdle(std::unique_lock<std::mutex>& lock) const {
+    std::multimap<size_t, void*> idle;
+    idle.swap(free_);
     cachedBytes_ = 0;
-    liveHighWater_ = liveBytes_;
+    lock.unlock();
+    for (const auto& [bytes, ptr] : idle) munmap(ptr, bytes);
   }
 
   c10::DataPtr take(size_t n) const {
     if (n < kLargeBytes) return small_->allocate(n);
+    TORCH_CHECK(n <= static_cast<size_t>(PTRDIFF_MAX) - kGranule, "cannot allocate a CPU tensor of ", n, " bytes");
     const size_t wanted = (n + kGranule - 1) / kGranule * kGranule;
     void* ptr = nullptr;
     size_t bytes = 0;
@@ -125,8 +126,9 @@ class LargeBlockCache final : public c10::Allocator {
   void* map(size_t bytes) const {
     void* ptr = mapAligned(bytes);
     if (!ptr) {
-      // the cache may hold what is missing
-      const_cast<LargeBlockCache*>(this)->release();
+      // the idle blocks may hold what is missing
+      std::unique_lock<std::mutex> lock(mutex_);
+      unmapIdle(lock);
       ptr = mapAligned(bytes);
     }
     TORCH_CHECK(ptr, "out of memory: could not map ", bytes >> 20, " MiB for a CPU tensor");
@@ -206,13 +208,16 @@ void keepFreedMemory() {
   }
 #endif
 #if defined(__linux__)
-  if (cache) return;
-  c10::Allocator* previous = c10::GetCPUAllocator();
-  // the raw interface (oneDNN's) frees small blocks through the previous allocator's raw deleter
-  if (!previous->raw_deleter()) return;
-  cache = new LargeBlockCache(previous);
-  // above the priority (0) LibTorch registers its own CPU allocator with
-  c10::SetCPUAllocator(cache, 1);
+  // the addon's Init runs once per Node thread that loads it
+  static std::once_flag once;
+  std::call_once(once, [] {
+    c10::Allocator* previous = c10::GetCPUAllocator();
+    // the raw interface (oneDNN's) frees small blocks through the previous allocator's raw deleter
+    if (!previous->raw_deleter()) return;
+    cache = new LargeBlockCache(previous);
+    // above the priority (0) LibTorch registers its own CPU allocator with
+    c10::SetCPUAllocator(cache, 1);
+  });
 #endif
 }
 

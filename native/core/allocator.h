@@ -1,6 +1,8 @@
 // How CPU memory that LibTorch frees is kept for reuse.
 #pragma once
 
+#include <cstddef>
+
 namespace ebm {
 
 // glibc hands large freed blocks back to the kernel (munmap, or madvise when a thread arena
@@ -29,11 +31,11 @@ class JobMemoryScope {
 // What the block cache holds: for ebm.memoryStats() and the test that blocks are reused.
 struct BlockCacheStats {
   bool enabled = false;
-  size_t liveBytes = 0;    // in blocks that tensors use
-  size_t cachedBytes = 0;  // in idle blocks, kept for reuse
-  size_t peakLiveBytes = 0;
-  size_t blocksMapped = 0;  // since the process started
-  size_t blocksReused = 0;
+  std::size_t liveBytes = 0;    // in blocks that tensors use
+  std::size_t cachedBytes = 0;  // in idle blocks, kept for reuse
+  std::size_t peakLiveBytes = 0;
+  std::size_t blocksMapped = 0;  // since the process started
+  std::size_t blocksReused = 0;
 };
 BlockCacheStats blockCacheStats();
 

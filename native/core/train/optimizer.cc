@@ -41,18 +41,22 @@ namespace {
 // read it unchanged. A step with any parameter this loop does not cover (not a contiguous float32
 // CPU tensor, a sparse gradient, amsgrad) is LibTorch's.
 template <typename Base, typename Options, typename State, bool kDecoupled>
-class FusedAdam final : public Base {
+class FusedAdam final : public Base, public OnePassStep {
  public:
   using Base::Base;
 
   torch::Tensor step(torch::optim::Optimizer::LossClosure closure = nullptr) override {
-    if (!covered()) return Base::step(closure);
-    torch::NoGradGuard noGrad;
     at::Tensor loss;
     if (closure) {
       at::AutoGradMode enable(true);
       loss = closure();
     }
+    if (!covered()) {
+      onePassOnly_ = false;
+      Base::step();  // the closure ran above
+      return loss;
+    }
+    torch::NoGradGuard noGrad;
     for (auto& group : this->param_groups()) {
       const auto& o = static_cast<const Options&>(group.options());
       for (auto& p : group.params())
@@ -61,9 +65,14 @@ class FusedAdam final : public Base {
     return loss;
   }
 
+  bool onePassOnly() const override { return onePassOnly_; }
+
  private:
+  bool onePassOnly_ = true;
+
   static bool floatCpu(const at::Tensor& t) {
-    return t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous() && !t.is_sparse();
+    // strided first: is_contiguous() throws on a sparse tensor
+    return t.layout() == at::kStrided && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous();
   }
 
   bool covered() {
@@ -96,7 +105,9 @@ class FusedAdam final : public Base {
     return ref;
   }
 
-  // LibTorch's arithmetic, in its order, with its scalars rounded to float as its kernels do.
+  // LibTorch's formulas and operation order, with its scalars rounded to float as its kernels do;
+  // its vectorised kernels may contract a multiply-add where this loop rounds twice, so the two
+  // agree to float rounding, not bit for bit.
   void update(at::Tensor& p, const Options& o) {
     State& s = stateOf(p);
     s.step(s.step() + 1);
@@ -125,8 +136,8 @@ class FusedAdam final : public Base {
             gi += wd * w[i];
         }
         m[i] = m[i] * b1 + a1 * gi;
-        v[i] = v[i] * b2 + a2 * (gi * gi);
-        w[i] += negStep * (m[i] / (std::sqrt(v[i]) / rootBc2 + eps));
+        v[i] = v[i] * b2 + (a2 * gi) * gi;
+        w[i] += (negStep * m[i]) / (std::sqrt(v[i]) / rootBc2 + eps);
       }
     });
     // as an in-place op would: autograd refuses a graph that saved the old values

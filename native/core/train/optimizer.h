@@ -18,6 +18,14 @@ class Optimizer;
 
 namespace ebm {
 
+// Implemented by the one-pass Adam and AdamW: whether every step so far took the one pass (false
+// once a step fell back to LibTorch's, e.g. for CUDA or float64 parameters).
+class OnePassStep {
+ public:
+  virtual ~OnePassStep() = default;
+  virtual bool onePassOnly() const = 0;
+};
+
 struct OptimizerBuild {
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   json::Value settings;  // every option as used (defaults filled in), to compare on resume

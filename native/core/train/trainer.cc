@@ -391,6 +391,8 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const TrainSetti
   result.rank = comm ? comm->rank() : 0;
   result.worldSize = comm ? comm->worldSize() : 1;
   result.seconds = secondsSince(start);
+  const auto* onePass = dynamic_cast<const OnePassStep*>(&optimizer);
+  result.onePassOptimizer = onePass && onePass->onePassOnly();
   return result;
 }
 

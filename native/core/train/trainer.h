@@ -31,7 +31,8 @@ struct TrainResult {
   int64_t startStep = 0;        // the step a resumed run continued from (0: a fresh run)
   int rank = 0, worldSize = 1;  // data-parallel training (train.distributed)
   double seconds = 0;
-  int threads = 0;  // LibTorch intra-op threads on the training thread
+  int threads = 0;                // LibTorch intra-op threads on the training thread
+  bool onePassOptimizer = false;  // every optimiser step took the one-pass Adam / AdamW (train/optimizer.h)
   std::vector<TrainProgress> history;
   // Final values of tensors the loss owns (DiffCLF's per-level offsets), on the CPU.
   std::vector<NamedTensor> lossParameters;
