@@ -95,27 +95,26 @@ class LargeBlockCache final : public c10::Allocator {
     if (n < kLargeBytes) return small_->allocate(n);
     TORCH_CHECK(n <= static_cast<size_t>(PTRDIFF_MAX) - kGranule, "cannot allocate a CPU tensor of ", n, " bytes");
     const size_t wanted = (n + kGranule - 1) / kGranule * kGranule;
-    void* ptr = nullptr;
-    size_t bytes = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       // the smallest cached block that fits, unless it is over a quarter larger
       auto it = free_.lower_bound(wanted);
       if (it != free_.end() && it->first - wanted <= wanted / 4) {
-        bytes = it->first;
-        ptr = it->second;
+        const auto [bytes, ptr] = *it;
         free_.erase(it);
         cachedBytes_ -= bytes;
         ++reused_;
+        return track(ptr, bytes);
       }
     }
-    const bool fresh = !ptr;
-    if (fresh) {
-      bytes = wanted;
-      ptr = map(bytes);
-    }
+    void* ptr = map(wanted);  // outside the lock: a system call
     std::lock_guard<std::mutex> lock(mutex_);
-    if (fresh) ++mapped_;
+    ++mapped_;
+    return track(ptr, wanted);
+  }
+
+  // Registers a block handed out; under the lock.
+  c10::DataPtr track(void* ptr, size_t bytes) const {
     live_.emplace(ptr, bytes);
     liveBytes_ += bytes;
     if (liveBytes_ > liveHighWater_) liveHighWater_ = liveBytes_;
