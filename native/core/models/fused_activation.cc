@@ -35,81 +35,89 @@ EBM_ALWAYS_INLINE float expPoly(float x) {
   return p * scale;
 }
 
-EBM_CPU_CLONES void siluPass(float* z, float* d, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = z[i];
-    const float s = 1.0f / (1.0f + expPoly(-v));
-    z[i] = v * s;
-    d[i] = s * (1.0f + v * (1.0f - s));
-  }
+EBM_CPU_CLONES void siluPass(float* z, float* d, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, z += cols, d += cols)
+    for (int64_t i = 0; i < cols; ++i) {
+      const float v = z[i] + bias[i];
+      const float s = 1.0f / (1.0f + expPoly(-v));
+      z[i] = v * s;
+      d[i] = s * (1.0f + v * (1.0f - s));
+    }
 }
 
-EBM_CPU_CLONES void tanhPass(float* z, float* d, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float e = expPoly(-2.0f * z[i]);
-    const float y = (1.0f - e) / (1.0f + e);
-    z[i] = y;
-    d[i] = 1.0f - y * y;
-  }
+EBM_CPU_CLONES void tanhPass(float* z, float* d, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, z += cols, d += cols)
+    for (int64_t i = 0; i < cols; ++i) {
+      const float e = expPoly(-2.0f * (z[i] + bias[i]));
+      const float y = (1.0f - e) / (1.0f + e);
+      z[i] = y;
+      d[i] = 1.0f - y * y;
+    }
 }
 
-EBM_CPU_CLONES void eluPass(float* z, float* d, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = z[i];
-    const float e = expPoly(v < 0.0f ? v : 0.0f);
-    // "v <= 0" so that a NaN takes the identity branch and stays NaN
-    z[i] = v <= 0.0f ? e - 1.0f : v;
-    d[i] = v <= 0.0f ? e : 1.0f;
-  }
+EBM_CPU_CLONES void eluPass(float* z, float* d, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, z += cols, d += cols)
+    for (int64_t i = 0; i < cols; ++i) {
+      const float v = z[i] + bias[i];
+      const float e = expPoly(v < 0.0f ? v : 0.0f);
+      // "v <= 0" so that a NaN takes the identity branch and stays NaN
+      z[i] = v <= 0.0f ? e - 1.0f : v;
+      d[i] = v <= 0.0f ? e : 1.0f;
+    }
 }
 
-EBM_CPU_CLONES void leakyReluPass(float* z, float* d, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = z[i];
-    z[i] = v > 0.0f ? v : 0.2f * v;
-    d[i] = v > 0.0f ? 1.0f : 0.2f;
-  }
+EBM_CPU_CLONES void leakyReluPass(float* z, float* d, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, z += cols, d += cols)
+    for (int64_t i = 0; i < cols; ++i) {
+      const float v = z[i] + bias[i];
+      z[i] = v > 0.0f ? v : 0.2f * v;
+      d[i] = v > 0.0f ? 1.0f : 0.2f;
+    }
 }
 
 // Second derivatives: silu'' = s (1 - s) (2 + z (1 - 2 s)), tanh'' = -2 y (1 - y^2), elu'' = e^z
 // below 0, leaky_relu'' = 0.
-EBM_CPU_CLONES void siluPass2(float* z, float* d, float* d2, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = z[i];
-    const float s = 1.0f / (1.0f + expPoly(-v));
-    z[i] = v * s;
-    d[i] = s * (1.0f + v * (1.0f - s));
-    d2[i] = s * (1.0f - s) * (2.0f + v * (1.0f - 2.0f * s));
-  }
+EBM_CPU_CLONES void siluPass2(float* z, float* d, float* d2, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, z += cols, d += cols, d2 += cols)
+    for (int64_t i = 0; i < cols; ++i) {
+      const float v = z[i] + bias[i];
+      const float s = 1.0f / (1.0f + expPoly(-v));
+      z[i] = v * s;
+      d[i] = s * (1.0f + v * (1.0f - s));
+      d2[i] = s * (1.0f - s) * (2.0f + v * (1.0f - 2.0f * s));
+    }
 }
 
-EBM_CPU_CLONES void tanhPass2(float* z, float* d, float* d2, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float e = expPoly(-2.0f * z[i]);
-    const float y = (1.0f - e) / (1.0f + e);
-    z[i] = y;
-    d[i] = 1.0f - y * y;
-    d2[i] = -2.0f * y * (1.0f - y * y);
-  }
+EBM_CPU_CLONES void tanhPass2(float* z, float* d, float* d2, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, z += cols, d += cols, d2 += cols)
+    for (int64_t i = 0; i < cols; ++i) {
+      const float e = expPoly(-2.0f * (z[i] + bias[i]));
+      const float y = (1.0f - e) / (1.0f + e);
+      z[i] = y;
+      d[i] = 1.0f - y * y;
+      d2[i] = -2.0f * y * (1.0f - y * y);
+    }
 }
 
-EBM_CPU_CLONES void eluPass2(float* z, float* d, float* d2, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = z[i];
-    const float e = expPoly(v < 0.0f ? v : 0.0f);
-    z[i] = v <= 0.0f ? e - 1.0f : v;
-    d[i] = v <= 0.0f ? e : 1.0f;
-    d2[i] = v <= 0.0f ? e : 0.0f;
-  }
+EBM_CPU_CLONES void eluPass2(float* z, float* d, float* d2, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, z += cols, d += cols, d2 += cols)
+    for (int64_t i = 0; i < cols; ++i) {
+      const float v = z[i] + bias[i];
+      const float e = expPoly(v < 0.0f ? v : 0.0f);
+      z[i] = v <= 0.0f ? e - 1.0f : v;
+      d[i] = v <= 0.0f ? e : 1.0f;
+      d2[i] = v <= 0.0f ? e : 0.0f;
+    }
 }
 
-EBM_CPU_CLONES void leakyReluPass2(float* z, float* d, float* d2, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = z[i];
-    z[i] = v > 0.0f ? v : 0.2f * v;
-    d[i] = v > 0.0f ? 1.0f : 0.2f;
-    d2[i] = 0.0f;
-  }
+EBM_CPU_CLONES void leakyReluPass2(float* z, float* d, float* d2, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, z += cols, d += cols, d2 += cols)
+    for (int64_t i = 0; i < cols; ++i) {
+      const float v = z[i] + bias[i];
+      z[i] = v > 0.0f ? v : 0.2f * v;
+      d[i] = v > 0.0f ? 1.0f : 0.2f;
+      d2[i] = 0.0f;
+    }
 }
 
 }  // namespace
@@ -128,21 +136,22 @@ bool fusedActivation(const std::string& name, FusedActivation* out) {
   return true;
 }
 
-void activateWithDerivative(FusedActivation act, float* z, float* d, int64_t n) {
+void activateWithDerivative(FusedActivation act, float* z, float* d, const float* bias, int64_t rows, int64_t cols) {
   switch (act) {
-    case FusedActivation::Silu: return siluPass(z, d, n);
-    case FusedActivation::Tanh: return tanhPass(z, d, n);
-    case FusedActivation::Elu: return eluPass(z, d, n);
-    case FusedActivation::LeakyRelu: return leakyReluPass(z, d, n);
+    case FusedActivation::Silu: return siluPass(z, d, bias, rows, cols);
+    case FusedActivation::Tanh: return tanhPass(z, d, bias, rows, cols);
+    case FusedActivation::Elu: return eluPass(z, d, bias, rows, cols);
+    case FusedActivation::LeakyRelu: return leakyReluPass(z, d, bias, rows, cols);
   }
 }
 
-void activateWithTwoDerivatives(FusedActivation act, float* z, float* d, float* d2, int64_t n) {
+void activateWithTwoDerivatives(FusedActivation act, float* z, float* d, float* d2, const float* bias, int64_t rows,
+                                int64_t cols) {
   switch (act) {
-    case FusedActivation::Silu: return siluPass2(z, d, d2, n);
-    case FusedActivation::Tanh: return tanhPass2(z, d, d2, n);
-    case FusedActivation::Elu: return eluPass2(z, d, d2, n);
-    case FusedActivation::LeakyRelu: return leakyReluPass2(z, d, d2, n);
+    case FusedActivation::Silu: return siluPass2(z, d, d2, bias, rows, cols);
+    case FusedActivation::Tanh: return tanhPass2(z, d, d2, bias, rows, cols);
+    case FusedActivation::Elu: return eluPass2(z, d, d2, bias, rows, cols);
+    case FusedActivation::LeakyRelu: return leakyReluPass2(z, d, d2, bias, rows, cols);
   }
 }
 
@@ -162,6 +171,11 @@ EBM_CPU_CLONES void outerTimesDerivative(float* g, const float* scale, const flo
     const float* dr = d + r * cols;
     for (int64_t j = 0; j < cols; ++j) gr[j] = s * w[j] * dr[j];
   }
+}
+
+EBM_CPU_CLONES void addColumnSums(float* out, const float* g, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, g += cols)
+    for (int64_t j = 0; j < cols; ++j) out[j] += g[j];
 }
 
 }  // namespace ebm

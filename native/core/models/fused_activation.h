@@ -13,19 +13,25 @@ enum class FusedActivation { Silu, Tanh, Elu, LeakyRelu };
 // the autograd path.
 bool fusedActivation(const std::string& name, FusedActivation* out);
 
-// z <- act(z) and d <- act'(z) for n floats; matches LibTorch's activations (leaky_relu slope 0.2,
+// For a [rows, cols] block z of a layer's products and that layer's bias [cols]: with
+// v = z + bias (per column), z <- act(v) and d <- act'(v). Adding the bias here spares the GEMM a
+// pass that broadcasts it into z first. Matches LibTorch's activations (leaky_relu slope 0.2,
 // elu alpha 1) to float rounding (exp is a degree-6 polynomial after range reduction, relative
 // error below 3e-7).
-void activateWithDerivative(FusedActivation act, float* z, float* d, int64_t n);
+void activateWithDerivative(FusedActivation act, float* z, float* d, const float* bias, int64_t rows, int64_t cols);
 
-// As activateWithDerivative, and d2 <- act''(z) (score matching's hand-written double backward).
-void activateWithTwoDerivatives(FusedActivation act, float* z, float* d, float* d2, int64_t n);
+// As activateWithDerivative, and d2 <- act''(v) (score matching's hand-written double backward).
+void activateWithTwoDerivatives(FusedActivation act, float* z, float* d, float* d2, const float* bias, int64_t rows,
+                                int64_t cols);
 
 // g[i] <- g[i] * d[i] for n floats.
 void multiplyInPlace(float* g, const float* d, int64_t n);
 
 // out[i] <- a[i] * b[i] * c[i] for n floats.
 void multiplyThree(float* out, const float* a, const float* b, const float* c, int64_t n);
+
+// out[j] <- out[j] + sum_r g[r, j] for g [rows, cols].
+void addColumnSums(float* out, const float* g, int64_t rows, int64_t cols);
 
 // g[r, j] <- scale[r] * w[j] * d[r, j]: the gradient of sum_r scale[r] * (h[r] . w) through the
 // activation whose derivative is d. scale null: 1.

@@ -52,23 +52,26 @@ void forwardBlock(const MlpTensors& m, const at::Tensor& x, const at::Tensor& em
                   std::vector<at::Tensor>& d, at::Tensor e, std::vector<at::Tensor>* d2 = nullptr) {
   const int64_t inputDim = x.size(1);
   for (size_t i = 0; i < m.weights.size(); ++i) {
+    // the products only: the activation pass adds the bias
     if (i == 0) {
       if (emb.defined()) {
         // layer 0 reads [x, emb]: two products instead of concatenating the inputs
-        at::addmm_out(h[0], m.biases[0], x, m.weights[0].narrow(1, 0, inputDim).t());
+        at::mm_out(h[0], x, m.weights[0].narrow(1, 0, inputDim).t());
         h[0].addmm_(emb, m.weights[0].narrow(1, inputDim, emb.size(1)).t());
       } else {
-        at::addmm_out(h[0], m.biases[0], x, m.weights[0].t());
+        at::mm_out(h[0], x, m.weights[0].t());
       }
     } else {
-      at::addmm_out(h[i], m.biases[i], h[i - 1], m.weights[i].t());
+      at::mm_out(h[i], h[i - 1], m.weights[i].t());
       if (emb.defined()) h[i].addmm_(emb, m.timeWeights[i - 1].t());
     }
+    const float* bias = m.biases[i].data_ptr<float>();
     if (d2)
       activateWithTwoDerivatives(m.activation, h[i].data_ptr<float>(), d[i].data_ptr<float>(),
-                                 (*d2)[i].data_ptr<float>(), h[i].numel());
+                                 (*d2)[i].data_ptr<float>(), bias, h[i].size(0), h[i].size(1));
     else
-      activateWithDerivative(m.activation, h[i].data_ptr<float>(), d[i].data_ptr<float>(), h[i].numel());
+      activateWithDerivative(m.activation, h[i].data_ptr<float>(), d[i].data_ptr<float>(), bias, h[i].size(0),
+                             h[i].size(1));
   }
   if (e.defined()) at::addmv_out(e, m.outBias, h.back(), m.outWeight[0]);
 }
@@ -239,41 +242,79 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
     const bool hasEmb = saved.hasEmb;
     const std::vector<at::Tensor> h = saved.perLayer("h"), d = saved.perLayer("d");
     const at::Tensor gE = gradOutputs[0].contiguous();
-    const int64_t n = x.size(0), rows = blockRows(m, n);
+    const int64_t n = x.size(0), rows = blockRows(m, n), blocks = (n + rows - 1) / rows;
+    const std::vector<int64_t> w = widths(m);
+    const int64_t widest = *std::max_element(w.begin(), w.end());
 
-    std::vector<at::Tensor> gradW(layers), gradB(layers), gradT(hasEmb ? layers - 1 : 0);
-    // g = dL/dpre of the current layer, starting at the last hidden one.
-    at::Tensor g = torch::empty_like(d.back());
-    forEachBlock(n, rows, [&](int64_t first, int64_t count) {
-      outerTimesDerivative(g.narrow(0, first, count).data_ptr<float>(), gE.data_ptr<float>() + first,
-                           m.outWeight.data_ptr<float>(), d.back().narrow(0, first, count).data_ptr<float>(), count,
-                           g.size(1));
-    });
-    const at::Tensor gradOutW = torch::mv(h.back().t(), gE).unsqueeze(0);
-    const at::Tensor gradOutB = gE.sum().reshape({1});
-    for (int64_t i = layers - 1; i >= 0; --i) {
-      gradW[i] = torch::empty_like(m.weights[i]);
-      if (i == 0) {
-        const int64_t inputDim = x.size(1);
-        transposedProduct(gradW[0].narrow(1, 0, inputDim), g, x);
-        if (hasEmb) transposedProduct(gradW[0].narrow(1, inputDim, emb.size(1)), g, emb);
-      } else {
-        transposedProduct(gradW[i], g, h[i - 1]);
-        if (hasEmb) {
-          gradT[i - 1] = torch::empty_like(m.timeWeights[i - 1]);
-          transposedProduct(gradT[i - 1], g, emb);
+    // One parallel region for the whole backward: each thread takes a share of the row blocks,
+    // carries them from the output down to layer 0 in its own scratch, and sums their parameter
+    // gradients into its own slot; the slots are added afterwards. The layout of a slot:
+    // weights (L), biases (L), time weights (L - 1), out weight.
+    std::vector<at::Tensor> shapes;
+    for (auto* group : {&m.weights, &m.biases, &m.timeWeights})
+      shapes.insert(shapes.end(), group->begin(), group->end());
+    shapes.push_back(m.outWeight);
+    int64_t slotSize = 0;
+    for (const at::Tensor& t : shapes) slotSize += t.numel();
+    const int64_t threads = std::min<int64_t>(std::max(1, at::get_num_threads()), blocks);
+    at::Tensor slots = torch::zeros({threads, slotSize}, x.options());
+    auto inSlot = [&](const at::Tensor& slot) {
+      std::vector<at::Tensor> out;
+      int64_t offset = 0;
+      for (const at::Tensor& t : shapes) {
+        out.push_back(slot.narrow(0, offset, t.numel()).view(t.sizes()));
+        offset += t.numel();
+      }
+      return out;
+    };
+    at::parallel_for(0, threads, 1, [&](int64_t tBegin, int64_t tEnd) {
+      torch::NoGradGuard noGrad;
+      at::Tensor scratch = torch::empty({2, std::min(rows, n) * widest}, x.options());
+      for (int64_t t = tBegin; t < tEnd; ++t) {
+        const std::vector<at::Tensor> slot = inSlot(slots[t]);
+        const at::Tensor* gW = slot.data();
+        const at::Tensor* gB = gW + layers;
+        const at::Tensor* gT = gB + layers;
+        const at::Tensor& gOut = slot.back();
+        for (int64_t b = blocks * t / threads; b < blocks * (t + 1) / threads; ++b) {
+          const int64_t first = b * rows, count = std::min(rows, n - first);
+          auto block = [&](const at::Tensor& full) { return full.narrow(0, first, count); };
+          auto scratchRows = [&](int64_t k, int64_t width) {
+            return scratch[k].narrow(0, 0, count * width).view({count, width});
+          };
+          const at::Tensor gEb = block(gE);
+          // g = dL/dpre of the current layer, starting at the last hidden one
+          int64_t k = 0;
+          at::Tensor g = scratchRows(k, w.back());
+          outerTimesDerivative(g.data_ptr<float>(), gEb.data_ptr<float>(), m.outWeight.data_ptr<float>(),
+                               block(d.back()).data_ptr<float>(), count, w.back());
+          gOut[0].addmv_(block(h.back()).t(), gEb);
+          for (int64_t i = layers - 1; i >= 0; --i) {
+            if (i == 0) {
+              const int64_t inputDim = x.size(1);
+              gW[0].narrow(1, 0, inputDim).addmm_(g.t(), block(x));
+              if (hasEmb) gW[0].narrow(1, inputDim, emb.size(1)).addmm_(g.t(), block(emb));
+            } else {
+              gW[i].addmm_(g.t(), block(h[i - 1]));
+              if (hasEmb) gT[i - 1].addmm_(g.t(), block(emb));
+            }
+            addColumnSums(gB[i].data_ptr<float>(), g.data_ptr<float>(), count, w[i]);
+            if (i == 0) break;
+            k = 1 - k;
+            at::Tensor below = scratchRows(k, w[i - 1]);
+            at::mm_out(below, g, m.weights[i]);
+            multiplyInPlace(below.data_ptr<float>(), block(d[i - 1]).data_ptr<float>(), below.numel());
+            g = below;
+          }
         }
       }
-      gradB[i] = g.sum(0);
-      if (i == 0) break;
-      at::Tensor below = torch::empty_like(d[i - 1]);
-      forEachBlock(n, rows, [&](int64_t first, int64_t count) {
-        at::Tensor out = below.narrow(0, first, count);
-        at::mm_out(out, g.narrow(0, first, count), m.weights[i]);
-        multiplyInPlace(out.data_ptr<float>(), d[i - 1].narrow(0, first, count).data_ptr<float>(), out.numel());
-      });
-      g = below;
-    }
+    });
+    const std::vector<at::Tensor> grads = inSlot(threads == 1 ? slots[0] : slots.sum(0));
+    const std::vector<at::Tensor> gradW(grads.begin(), grads.begin() + layers);
+    const std::vector<at::Tensor> gradB(grads.begin() + layers, grads.begin() + 2 * layers);
+    const std::vector<at::Tensor> gradT(grads.begin() + 2 * layers, grads.end() - 1);
+    const at::Tensor& gradOutW = grads.back();
+    const at::Tensor gradOutB = gE.sum().reshape({1});
     return packGrads(hasEmb, gradW, gradB, gradT, gradOutW, gradOutB);
   }
 };
