@@ -1,5 +1,7 @@
 #include "models/fused_activation.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 // Each loop is compiled three times (AVX-512, AVX2 + FMA, baseline) and the loader picks the one
@@ -176,6 +178,57 @@ EBM_CPU_CLONES void outerTimesDerivative(float* g, const float* scale, const flo
 EBM_CPU_CLONES void addColumnSums(float* out, const float* g, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r, g += cols)
     for (int64_t j = 0; j < cols; ++j) out[j] += g[j];
+}
+
+EBM_CPU_CLONES double sumOfSquares(const float* g, int64_t n) {
+  // 16 float lanes (vectorisable without reassociating a single sum), each block of 4096 added in
+  // double so a long tensor loses no precision to the running sums
+  double total = 0;
+  for (int64_t start = 0; start < n; start += 4096) {
+    const int64_t end = std::min<int64_t>(n, start + 4096);
+    float lanes[16] = {};
+    int64_t i = start;
+    for (; i + 16 <= end; i += 16)
+      for (int k = 0; k < 16; ++k) lanes[k] += g[i + k] * g[i + k];
+    for (; i < end; ++i) lanes[0] += g[i] * g[i];
+    for (float v : lanes) total += v;
+  }
+  return total;
+}
+
+EBM_CPU_CLONES void rowDots(float* e, const float* h, const float* w, float bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, h += cols) {
+    float lanes[16] = {};
+    int64_t j = 0;
+    for (; j + 16 <= cols; j += 16)
+      for (int k = 0; k < 16; ++k) lanes[k] += h[j + k] * w[j + k];
+    for (; j < cols; ++j) lanes[0] += h[j] * w[j];
+    float sum = bias;
+    for (float v : lanes) sum += v;
+    e[r] = sum;
+  }
+}
+
+EBM_CPU_CLONES void addWeightedRows(float* out, const float* scale, const float* h, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r, h += cols)
+    for (int64_t j = 0; j < cols; ++j) out[j] += scale[r] * h[j];
+}
+
+EBM_CPU_CLONES double softmaxRows(float* v, int64_t rows, int64_t cols) {
+  double total = 0;
+  for (int64_t r = 0; r < rows; ++r, v += cols) {
+    float most = v[0];
+    for (int64_t j = 1; j < cols; ++j) most = v[j] > most ? v[j] : most;
+    float sum = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      v[j] = expPoly(v[j] - most);
+      sum += v[j];
+    }
+    const float inverse = 1.0f / sum;
+    for (int64_t j = 0; j < cols; ++j) v[j] *= inverse;
+    total += static_cast<double>(most) + std::log(static_cast<double>(sum));
+  }
+  return total;
 }
 
 }  // namespace ebm

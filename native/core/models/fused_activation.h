@@ -1,5 +1,6 @@
 // Activations with their derivatives in one vectorised pass, for the MLP's hand-written passes
-// (models/mlp_passes.cc). No LibTorch here: plain float loops the compiler vectorises for this CPU.
+// (models/mlp_passes.cc), and the few other float loops of the hot paths (the trainer's gradient
+// norm, ED's loss head). No LibTorch here: plain float loops the compiler vectorises for this CPU.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,18 @@ void multiplyInPlace(float* g, const float* d, int64_t n);
 
 // out[i] <- a[i] * b[i] * c[i] for n floats.
 void multiplyThree(float* out, const float* a, const float* b, const float* c, int64_t n);
+
+// sum_i g[i]^2 for n floats (a gradient norm's square).
+double sumOfSquares(const float* g, int64_t n);
+
+// e[r] <- bias + h[r, :] . w for h [rows, cols] (the energy read-out).
+void rowDots(float* e, const float* h, const float* w, float bias, int64_t rows, int64_t cols);
+
+// out[j] <- out[j] + sum_r scale[r] h[r, j] (the read-out weight's gradient).
+void addWeightedRows(float* out, const float* scale, const float* h, int64_t rows, int64_t cols);
+
+// Row-wise softmax of v [rows, cols] in place; returns the sum over rows of logsumexp(v[r, :]).
+double softmaxRows(float* v, int64_t rows, int64_t cols);
 
 // out[j] <- out[j] + sum_r g[r, j] for g [rows, cols].
 void addColumnSums(float* out, const float* g, int64_t rows, int64_t cols);

@@ -73,7 +73,9 @@ void forwardBlock(const MlpTensors& m, const at::Tensor& x, const at::Tensor& em
       activateWithDerivative(m.activation, h[i].data_ptr<float>(), d[i].data_ptr<float>(), bias, h[i].size(0),
                              h[i].size(1));
   }
-  if (e.defined()) at::addmv_out(e, m.outBias, h.back(), m.outWeight[0]);
+  if (e.defined())
+    rowDots(e.data_ptr<float>(), h.back().data_ptr<float>(), m.outWeight.data_ptr<float>(),
+            m.outBias.data_ptr<float>()[0], h.back().size(0), h.back().size(1));
 }
 
 // Views of `count` rows of scratch: one [count, width] matrix per layer.
@@ -288,7 +290,8 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
           at::Tensor g = scratchRows(k, w.back());
           outerTimesDerivative(g.data_ptr<float>(), gEb.data_ptr<float>(), m.outWeight.data_ptr<float>(),
                                block(d.back()).data_ptr<float>(), count, w.back());
-          gOut[0].addmv_(block(h.back()).t(), gEb);
+          addWeightedRows(gOut.data_ptr<float>(), gEb.data_ptr<float>(), block(h.back()).data_ptr<float>(), count,
+                          w.back());
           for (int64_t i = layers - 1; i >= 0; --i) {
             if (i == 0) {
               const int64_t inputDim = x.size(1);
@@ -309,12 +312,18 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
         }
       }
     });
-    const std::vector<at::Tensor> grads = inSlot(threads == 1 ? slots[0] : slots.sum(0));
+    // added in place: LibTorch's sum over the slots would start a parallel region for a few
+    // thousand additions
+    at::Tensor total = slots[0];
+    for (int64_t t = 1; t < threads; ++t) total.add_(slots[t]);
+    const std::vector<at::Tensor> grads = inSlot(total);
     const std::vector<at::Tensor> gradW(grads.begin(), grads.begin() + layers);
     const std::vector<at::Tensor> gradB(grads.begin() + layers, grads.begin() + 2 * layers);
     const std::vector<at::Tensor> gradT(grads.begin() + 2 * layers, grads.end() - 1);
     const at::Tensor& gradOutW = grads.back();
-    const at::Tensor gradOutB = gE.sum().reshape({1});
+    // summed in double: for a loss invariant to an energy shift (ED, DiffCLF) this is zero but
+    // for rounding, and a float sum of a few thousand terms would leave noise Adam then scales up
+    const at::Tensor gradOutB = gE.sum(at::kDouble).to(at::kFloat).reshape({1});
     return packGrads(hasEmb, gradW, gradB, gradT, gradOutW, gradOutB);
   }
 };

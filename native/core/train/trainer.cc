@@ -310,7 +310,11 @@ TrainResult train(EnergyModel& model, const at::Tensor& dataIn, const TrainSetti
     if (comm) idx = idx.narrow(0, comm->rank() * batchSize, batchSize);
     at::Tensor batch = data.index_select(0, idx);
     const StepContext context{batch, gen, step, labels.defined() ? labels.index_select(0, idx) : at::Tensor(), &cancel};
-    optimizer.zero_grad();
+    // Gradients set to none rather than zeroed (as PyTorch's zero_grad(set_to_none=True), the
+    // default since 2.0): backward then hands over its tensors instead of adding them to zeros,
+    // and a parameter the loss did not reach is skipped by the optimiser, not moved by momentum.
+    for (auto& group : optimizer.param_groups())
+      for (auto& p : group.params()) p.mutable_grad() = at::Tensor();
     LossOutput out;
     bool stopped = false;  // this rank was aborted inside the step
     try {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/fused_activation.h"
+
 namespace ebm {
 
 std::vector<at::Tensor> cloneAll(const std::vector<NamedTensor>& state) {
@@ -19,30 +21,50 @@ void restoreAll(const std::vector<NamedTensor>& state, const std::vector<at::Ten
 }
 
 at::Tensor globalGradNorm(const std::vector<at::Tensor>& params, const at::TensorOptions& options) {
+  std::vector<at::Tensor> grads;
+  bool plainCpu = true;  // every gradient a dense float32 CPU tensor: one loop, no kernel launches
+  for (const auto& p : params) {
+    const at::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    grads.push_back(g);
+    plainCpu = plainCpu && g.layout() == at::kStrided && g.device().is_cpu() && g.scalar_type() == at::kFloat &&
+               g.is_contiguous();
+  }
+  if (grads.empty()) return torch::zeros({}, options);
+  if (plainCpu) {
+    double sum = 0;
+    for (const auto& g : grads) sum += sumOfSquares(g.data_ptr<float>(), g.numel());
+    return torch::scalar_tensor(std::sqrt(sum), grads.front().options());
+  }
   std::vector<at::Tensor> sq;
-  for (const auto& p : params)
-    if (p.grad().defined()) sq.push_back(p.grad().pow(2).sum());
-  return sq.empty() ? torch::zeros({}, options) : torch::stack(sq).sum().sqrt();
+  for (const auto& g : grads) sq.push_back(g.pow(2).sum());
+  return torch::stack(sq).sum().sqrt();
 }
 
 void IntervalMeans::addLoss(const at::Tensor& loss) { losses_.push_back(loss.detach()); }
 
 void IntervalMeans::add(const std::string& name, const at::Tensor& value) {
-  at::Tensor v = value.detach().to(torch::kFloat64);
-  auto it = sums_.find(name);
-  if (it == sums_.end())
-    sums_[name] = v;
-  else
-    it->second = it->second + v;
-  ++counts_[name];
+  Pending& p = pending_[name];
+  p.values.push_back(value.detach());
+  ++p.count;
+  // Summed when read, not per step (three kernel launches a metric a step); folded every 1024
+  // values so a long interval holds few tensors.
+  if (p.values.size() == 1024) p.fold();
+}
+
+void IntervalMeans::Pending::fold() {
+  at::Tensor s = torch::stack(values).to(torch::kFloat64).sum();
+  folded = folded.defined() ? folded + s : s;
+  values.clear();
 }
 
 IntervalMeans::Report IntervalMeans::take(const std::function<bool(const std::string&)>& guarded) {
   Report r;
   at::Tensor losses = torch::stack(losses_).to(torch::kCPU, torch::kFloat64);
   r.finite = torch::isfinite(losses).all().item<bool>();
-  for (const auto& [name, sum] : sums_) {
-    r.metrics[name] = sum.item<double>() / static_cast<double>(counts_[name]);
+  for (auto& [name, pending] : pending_) {
+    if (!pending.values.empty()) pending.fold();
+    r.metrics[name] = pending.folded.item<double>() / static_cast<double>(pending.count);
     if (guarded(name) && !std::isfinite(r.metrics[name])) r.finite = false;
   }
   r.loss = losses.mean().item<double>();
@@ -50,8 +72,7 @@ IntervalMeans::Report IntervalMeans::take(const std::function<bool(const std::st
   r.stepsPerSecond =
       static_cast<double>(losses_.size()) / std::max(1e-9, std::chrono::duration<double>(now - start_).count());
   losses_.clear();
-  sums_.clear();
-  counts_.clear();
+  pending_.clear();
   start_ = now;
   return r;
 }

@@ -52,8 +52,13 @@ class IntervalMeans {
 
  private:
   std::vector<at::Tensor> losses_;
-  std::map<std::string, at::Tensor> sums_;
-  std::map<std::string, int64_t> counts_;
+  struct Pending {
+    std::vector<at::Tensor> values;  // this interval's values not yet summed
+    at::Tensor folded;               // the sum (float64) of those already summed
+    int64_t count = 0;
+    void fold();
+  };
+  std::map<std::string, Pending> pending_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
