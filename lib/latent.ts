@@ -161,6 +161,7 @@ export function createLatentEbm(config: LatentModelConfig): LatentEbm {
  * Trains a latent EBM on images [N, C, H, W] scaled to [−1, 1]: per step posterior latents by
  * short-run Langevin, a generator step, a prior step. Progress reports carry reconMse, priorLoss,
  * energyPosterior / energyNoise, gradient norms and (CPU) the milliseconds of each phase.
+ * As {@link train}, the run reads `images.data` in place: do not write to it until the promise settles.
  */
 export async function trainLatent(model: LatentEbm, images: Tensor, options: LatentTrainOptions): Promise<TrainRun> {
   requireModel(model);

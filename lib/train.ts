@@ -98,6 +98,11 @@ export function flattenProgress(p: NativeTrainProgress): TrainProgress {
 /**
  * Trains `model` on the rows of `data` (shape [N, ...model input shape]). Bad configs are
  * rejected (EbmConfigError, naming the field) before anything native runs.
+ *
+ * The run reads `data.data` in place, without a copy, so a dataset is in memory once: do not
+ * write to it until the returned promise settles (a run that waits for an earlier job on the same
+ * model takes a copy when it is called). The memory stays valid for the run even if the array's
+ * buffer is transferred or collected meanwhile.
  */
 export async function train(model: EnergyModel, data: Tensor, config: TrainConfig): Promise<TrainRun> {
   requireModel(model);

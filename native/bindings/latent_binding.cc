@@ -77,7 +77,7 @@ Napi::Value doneToJs(Napi::Env env, const int64_t& done) { return Napi::Number::
 Napi::Value TrainLatent(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     std::shared_ptr<LatentModel> model = latentFromJs(info[0], "trainLatent");
-    at::Tensor images = tensorFromJs(info[1], "images");
+    at::Tensor images = tensorFromJs(info[1], "images", JsInput::Share);
     LatentTrainSettings settings = settingsFrom(optionsFromJs(info, 2, "trainLatent options"));
     auto result = std::make_shared<TrainResult>();
     return ProgressJob<TrainProgress>::start(

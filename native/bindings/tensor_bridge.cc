@@ -1,6 +1,7 @@
 #include "tensor_bridge.h"
 
 #include <torch/torch.h>
+#include <v8.h>
 
 #include <cmath>
 #include <cstring>
@@ -16,9 +17,31 @@ at::Tensor copyFloats(const Napi::Float32Array& array, std::vector<int64_t> shap
   if (array.ElementLength() > 0) std::memcpy(t.data_ptr<float>(), array.Data(), array.ElementLength() * sizeof(float));
   return t;
 }
+
+// The array's memory as a tensor, without a copy. The tensor holds V8's backing store (a shared
+// pointer), so the memory outlives a garbage-collected or detached (transferred) ArrayBuffer for
+// as long as the tensor does. Shared and resizable buffers, whose memory other threads or a resize
+// can change under a running job, are copied.
+at::Tensor shareFloats(const Napi::Float32Array& array, std::vector<int64_t> shape) {
+  // A Node-API value is a V8 handle underneath: node converts between the two the same way.
+  napi_value raw = array;
+  v8::Local<v8::Value> local;
+  static_assert(sizeof(local) == sizeof(raw), "napi_value and v8::Local differ in size");
+  std::memcpy(static_cast<void*>(&local), &raw, sizeof(raw));
+  v8::Local<v8::Float32Array> view = local.As<v8::Float32Array>();
+  std::shared_ptr<v8::BackingStore> store = view->Buffer()->GetBackingStore();
+  bool plain = !store->IsShared() && store->Data() != nullptr;
+#if V8_MAJOR_VERSION >= 11
+  plain = plain && !store->IsResizableByUserJavaScript();
+#endif
+  if (!plain) return copyFloats(array, shape);
+  float* data = reinterpret_cast<float*>(static_cast<char*>(store->Data()) + view->ByteOffset());
+  return torch::from_blob(
+      data, shape, [store](void*) mutable { store.reset(); }, torch::kFloat32);
+}
 }  // namespace
 
-at::Tensor tensorFromJs(const Napi::Value& value, const std::string& what) {
+at::Tensor tensorFromJs(const Napi::Value& value, const std::string& what, JsInput input) {
   if (!value.IsObject() || value.IsArray() || value.IsTypedArray())
     throw ShapeError(what + " must be a tensor object { data: Float32Array, shape: number[] }");
   Napi::Object obj = value.As<Napi::Object>();
@@ -44,7 +67,7 @@ at::Tensor tensorFromJs(const Napi::Value& value, const std::string& what) {
   if (count != static_cast<double>(array.ElementLength()))
     throw ShapeError(what + ".data has " + std::to_string(array.ElementLength()) + " values but shape " +
                      shapeString(shape) + " needs " + std::to_string(static_cast<long long>(count)));
-  return copyFloats(array, shape);
+  return input == JsInput::Share ? shareFloats(array, shape) : copyFloats(array, shape);
 }
 
 at::Tensor timeFromJs(const Napi::Value& value) {

@@ -49,7 +49,7 @@ Napi::Object trainResultToJs(Napi::Env env, const TrainResult& result) {
 Napi::Value Train(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     std::shared_ptr<EnergyModel> model = ModelWrap::FromValue(info[0], "model");
-    at::Tensor data = tensorFromJs(info[1], "data");
+    at::Tensor data = tensorFromJs(info[1], "data", JsInput::Share);
     if (info.Length() < 3 || !info[2].IsString()) throw ConfigError("train config must be a JSON string");
     const TrainSettings settings =
         readOptions<TrainSettings>(json::parse(info[2].As<Napi::String>().Utf8Value(), "train config"), "train");

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "errors.h"
+#include "models/fused_activation.h"
 
 namespace ebm {
 
@@ -59,7 +60,12 @@ std::string shapeString(at::IntArrayRef shape) {
 }
 
 void requireFinite(const at::Tensor& x, const std::string& what) {
-  if (!torch::isfinite(x).all().item<bool>()) throw NumericsError(what + " contains NaN or Inf values");
+  // A dataset-sized input is checked in place: isfinite would build a float copy and a mask of it.
+  const bool finite =
+      x.layout() == at::kStrided && x.device().is_cpu() && x.scalar_type() == at::kFloat && x.is_contiguous()
+          ? allFinite(x.data_ptr<float>(), x.numel())
+          : torch::isfinite(x).all().item<bool>();
+  if (!finite) throw NumericsError(what + " contains NaN or Inf values");
 }
 
 void requireBatchOf(const at::Tensor& x, const std::vector<int64_t>& eventShape, const std::string& what) {

@@ -231,4 +231,11 @@ EBM_CPU_CLONES double softmaxRows(float* v, int64_t rows, int64_t cols) {
   return total;
 }
 
+EBM_CPU_CLONES bool allFinite(const float* v, int64_t n) {
+  // v - v is 0 for a finite float and NaN for NaN or ±Inf; no branch, so the loop vectorises
+  bool finite = true;
+  for (int64_t i = 0; i < n; ++i) finite &= (v[i] - v[i]) == 0.0f;
+  return finite;
+}
+
 }  // namespace ebm

@@ -1,6 +1,7 @@
 // Activations with their derivatives in one vectorised pass, for the MLP's hand-written passes
 // (models/mlp_passes.cc), and the few other float loops of the hot paths (the trainer's gradient
-// norm, ED's loss head). No LibTorch here: plain float loops the compiler vectorises for this CPU.
+// norm, ED's loss head, the finiteness check of inputs). No LibTorch here: plain float loops the compiler vectorises
+// for this CPU.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,9 @@ void addWeightedRows(float* out, const float* scale, const float* h, int64_t row
 
 // Row-wise softmax of v [rows, cols] in place; returns the sum over rows of logsumexp(v[r, :]).
 double softmaxRows(float* v, int64_t rows, int64_t cols);
+
+// Whether none of n floats is NaN or ±Inf.
+bool allFinite(const float* v, int64_t n);
 
 // out[j] <- out[j] + sum_r g[r, j] for g [rows, cols].
 void addColumnSums(float* out, const float* g, int64_t rows, int64_t cols);
