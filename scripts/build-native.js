@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the native addon with cmake-js and keeps the installer informed: the full compiler output
-// goes to build-native.log, the terminal gets one line per compiled file ("compiling the native
-// addon, 12/48 files, 1:05"). Used by scripts/setup.sh, scripts/install.js and `npm run build:native`.
+// goes to build-native.log, the terminal gets one line per build step ("compiling the native
+// addon, 3/9 steps, 1:05"). Used by scripts/setup.sh, scripts/install.js and `npm run build:native`.
 // Exit status: cmake-js's; on failure the log's tail is printed.
 'use strict';
 const fs = require('fs');
@@ -37,7 +37,8 @@ try {
 }
 // Through npx, so npm's configuration reaches cmake-js (nodedir: build against the installed Node
 // headers instead of downloading them).
-const child = spawn('npx', ['--no-install', 'cmake-js', 'compile', '--out', 'build'], {
+// Extra arguments go to cmake-js (e.g. --CDEBM_UNITY_BUILD=OFF for quicker incremental builds).
+const child = spawn('npx', ['--no-install', 'cmake-js', 'compile', '--out', 'build', ...process.argv.slice(2)], {
   cwd: root,
   env,
   stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,7 +58,7 @@ function onText(text) {
   for (const line of lines) {
     let m = ninja.exec(line);
     let progress;
-    if (m) progress = m[3] === 'Linking' ? 'linking' : `${m[1]}/${m[2]} files`;
+    if (m) progress = m[3] === 'Linking' ? 'linking' : `${m[1]}/${m[2]} steps`;
     else if ((m = make.exec(line))) progress = m[2] === 'Linking' ? 'linking' : `${m[1]}%`;
     if (progress && progress !== last) {
       last = progress;
