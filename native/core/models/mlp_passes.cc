@@ -312,8 +312,8 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
         }
       }
     });
-    // added in place: LibTorch's sum over the slots would start a parallel region for a few
-    // thousand additions
+    // added in place: a reduction over the slot dimension would start a parallel region for what
+    // is, for a small MLP, a few thousand additions
     at::Tensor total = slots[0];
     for (int64_t t = 1; t < threads; ++t) total.add_(slots[t]);
     const std::vector<at::Tensor> grads = inSlot(total);
