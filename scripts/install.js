@@ -10,7 +10,7 @@ const { spawnSync } = require('child_process');
 const root = path.resolve(__dirname, '..');
 if (!root.split(path.sep).includes('node_modules')) process.exit(0);
 
-// build-native.js prints a line per compiled file (npm shows them with --foreground-scripts).
+// build-native.js prints a line per build step (npm shows them with --foreground-scripts).
 const result = spawnSync(process.execPath, [path.join(__dirname, 'build-native.js')], { cwd: root, stdio: 'inherit' });
 if (result.status !== 0) {
   console.error(

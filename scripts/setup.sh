@@ -94,7 +94,7 @@ fi
 
 # --- build ---------------------------------------------------------------------------------
 log "building the native addon (cmake-js)"
-# One progress line per compiled file; the compiler's output goes to build-native.log.
+# One progress line per build step; the compiler's output goes to build-native.log.
 node scripts/build-native.js || die "the native build failed (full log: build-native.log)"
 log "compiling TypeScript"
 npx --no-install tsc -p tsconfig.json

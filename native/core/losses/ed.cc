@@ -24,7 +24,7 @@ namespace {
 // dL/dE(x'_ij) = -p_ij / n.
 class EdHead : public torch::autograd::Function<EdHead> {
  public:
-  // logW: log w, or -inf for no w entry. Also returns the means of the positive and negative energies.
+  // logW: log w, or -inf for no w entry.
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& energies, int64_t n, int64_t m,
                             double logW) {
     const bool withW = std::isfinite(logW);

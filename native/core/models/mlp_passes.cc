@@ -258,8 +258,11 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
     shapes.push_back(m.outWeight);
     int64_t slotSize = 0;
     for (const at::Tensor& t : shapes) slotSize += t.numel();
-    const int64_t threads = std::min<int64_t>(std::max(1, at::get_num_threads()), blocks);
-    at::Tensor slots = torch::zeros({threads, slotSize}, x.options());
+    const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), blocks));
+    // Thread 0's slot becomes the gradients (backward hands them to the parameters, which keep
+    // them until the next step); the others' are added into it and freed.
+    at::Tensor total = torch::zeros({slotSize}, x.options());
+    at::Tensor others = torch::zeros({threads - 1, slotSize}, x.options());
     auto inSlot = [&](const at::Tensor& slot) {
       std::vector<at::Tensor> out;
       int64_t offset = 0;
@@ -273,7 +276,7 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
       torch::NoGradGuard noGrad;
       at::Tensor scratch = torch::empty({2, std::min(rows, n) * widest}, x.options());
       for (int64_t t = tBegin; t < tEnd; ++t) {
-        const std::vector<at::Tensor> slot = inSlot(slots[t]);
+        const std::vector<at::Tensor> slot = inSlot(t == 0 ? total : others[t - 1]);
         const at::Tensor* gW = slot.data();
         const at::Tensor* gB = gW + layers;
         const at::Tensor* gT = gB + layers;
@@ -312,10 +315,9 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
         }
       }
     });
-    // added in place: a reduction over the slot dimension would start a parallel region for what
-    // is, for a small MLP, a few thousand additions
-    at::Tensor total = slots[0];
-    for (int64_t t = 1; t < threads; ++t) total.add_(slots[t]);
+    // added one by one: a reduction over the slot dimension would start a parallel region for
+    // what is, for a small MLP, a few thousand additions
+    for (int64_t t = 1; t < threads; ++t) total.add_(others[t - 1]);
     const std::vector<at::Tensor> grads = inSlot(total);
     const std::vector<at::Tensor> gradW(grads.begin(), grads.begin() + layers);
     const std::vector<at::Tensor> gradB(grads.begin() + layers, grads.begin() + 2 * layers);

@@ -39,6 +39,7 @@ class IntervalMeans {
  public:
   void addLoss(const at::Tensor& loss);
   // A metric may be absent on some steps (warm-up): each is averaged over the steps that had it.
+  // The value is kept, not copied, until the report: it must not be changed in place afterwards.
   void add(const std::string& name, const at::Tensor& value);
 
   struct Report {
