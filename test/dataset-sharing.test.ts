@@ -26,6 +26,12 @@ const rows = (n) => {
   }
   return a;
 };
+const maxParameterDiff = async (x, y) => {
+  const [a, b] = [await x.parameters(), await y.parameters()];
+  let diff = 0;
+  for (const k of Object.keys(a)) a[k].data.forEach((v, i) => { diff = Math.max(diff, Math.abs(v - b[k].data[i])); });
+  return diff;
+};
 const cfg = { kind: 'mlp', inputDim: 2, hidden: [16], device: 'cpu', seed: 2 };
 const options = (onProgress, steps = 400) => ({ loss: { kind: 'ed', t: 1, m: 4, w: 1 }, optimizer: { kind: 'adam', lr: 1e-2 },
   batchSize: 64, steps, logEvery: 20, seed: 1, onProgress });
@@ -57,9 +63,7 @@ describe('training datasets are read in place', () => {
         gc();
         gc();
       }));
-      const [a, b] = [await reference.parameters(), await model.parameters()];
-      let diff = 0;
-      for (const k of Object.keys(a)) a[k].data.forEach((v, i) => { diff = Math.max(diff, Math.abs(v - b[k].data[i])); });
+      const diff = await maxParameterDiff(reference, model);
       console.log(JSON.stringify({ detachedLength, diff }));
     `);
     assert.equal(out.detachedLength, 0, 'the buffer was detached during the run');
@@ -80,9 +84,7 @@ describe('training datasets are read in place', () => {
       await ebm.train(model, ebm.tensor(data, [n, 2]), options(() => {
         if (++reports === 5) data.fill(50);
       }, 3000));
-      const [a, b] = [await reference.parameters(), await model.parameters()];
-      let diff = 0;
-      for (const k of Object.keys(a)) a[k].data.forEach((v, i) => { diff = Math.max(diff, Math.abs(v - b[k].data[i])); });
+      const diff = await maxParameterDiff(reference, model);
       console.log(JSON.stringify({ diff }));
     `);
     assert.ok((out.diff as number) > 1e-2, `max parameter difference ${out.diff as number}`);

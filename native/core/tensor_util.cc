@@ -59,12 +59,15 @@ std::string shapeString(at::IntArrayRef shape) {
   return os.str();
 }
 
+bool isPlainCpuFloat(const at::Tensor& t) {
+  // strided first: is_contiguous() throws on a sparse tensor
+  return t.layout() == at::kStrided && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous();
+}
+
 void requireFinite(const at::Tensor& x, const std::string& what) {
   // A dataset-sized input is checked in place: isfinite would build a float copy and a mask of it.
   const bool finite =
-      x.layout() == at::kStrided && x.device().is_cpu() && x.scalar_type() == at::kFloat && x.is_contiguous()
-          ? allFinite(x.data_ptr<float>(), x.numel())
-          : torch::isfinite(x).all().item<bool>();
+      isPlainCpuFloat(x) ? allFinite(x.data_ptr<float>(), x.numel()) : torch::isfinite(x).all().item<bool>();
   if (!finite) throw NumericsError(what + " contains NaN or Inf values");
 }
 

@@ -23,6 +23,10 @@ at::Generator makeGenerator(const c10::Device& device, uint64_t seed);
 // "[N, 2]"-style text for messages.
 std::string shapeString(at::IntArrayRef shape);
 
+// Whether the hand-written float loops can read `t` as a plain array: a dense, contiguous float32
+// CPU tensor.
+bool isPlainCpuFloat(const at::Tensor& t);
+
 // Throws NumericsError naming `what` when `x` holds NaN or Inf.
 void requireFinite(const at::Tensor& x, const std::string& what);
 

@@ -37,6 +37,18 @@ EBM_ALWAYS_INLINE float expPoly(float x) {
   return p * scale;
 }
 
+// a . b over n floats in 16 lanes: vectorisable without reassociating one running sum
+EBM_ALWAYS_INLINE float dot(const float* a, const float* b, int64_t n) {
+  float lanes[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; ++k) lanes[k] += a[i + k] * b[i + k];
+  for (; i < n; ++i) lanes[0] += a[i] * b[i];
+  float sum = 0;
+  for (float v : lanes) sum += v;
+  return sum;
+}
+
 EBM_CPU_CLONES void siluPass(float* z, float* d, const float* bias, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r, z += cols, d += cols)
     for (int64_t i = 0; i < cols; ++i) {
@@ -175,43 +187,25 @@ EBM_CPU_CLONES void outerTimesDerivative(float* g, const float* scale, const flo
   }
 }
 
-EBM_CPU_CLONES void addColumnSums(float* out, const float* g, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r, g += cols)
-    for (int64_t j = 0; j < cols; ++j) out[j] += g[j];
-}
-
 EBM_CPU_CLONES double sumOfSquares(const float* g, int64_t n) {
-  // 16 float lanes (vectorisable without reassociating a single sum), each block of 4096 added in
-  // double so a long tensor loses no precision to the running sums
+  // each block of 4096 added in double, so a long tensor loses no precision to the running sums
   double total = 0;
   for (int64_t start = 0; start < n; start += 4096) {
-    const int64_t end = std::min<int64_t>(n, start + 4096);
-    float lanes[16] = {};
-    int64_t i = start;
-    for (; i + 16 <= end; i += 16)
-      for (int k = 0; k < 16; ++k) lanes[k] += g[i + k] * g[i + k];
-    for (; i < end; ++i) lanes[0] += g[i] * g[i];
-    for (float v : lanes) total += v;
+    const int64_t count = std::min<int64_t>(n - start, 4096);
+    total += dot(g + start, g + start, count);
   }
   return total;
 }
 
 EBM_CPU_CLONES void rowDots(float* e, const float* h, const float* w, float bias, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r, h += cols) {
-    float lanes[16] = {};
-    int64_t j = 0;
-    for (; j + 16 <= cols; j += 16)
-      for (int k = 0; k < 16; ++k) lanes[k] += h[j + k] * w[j + k];
-    for (; j < cols; ++j) lanes[0] += h[j] * w[j];
-    float sum = bias;
-    for (float v : lanes) sum += v;
-    e[r] = sum;
-  }
+  for (int64_t r = 0; r < rows; ++r, h += cols) e[r] = bias + dot(h, w, cols);
 }
 
 EBM_CPU_CLONES void addWeightedRows(float* out, const float* scale, const float* h, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r, h += cols)
-    for (int64_t j = 0; j < cols; ++j) out[j] += scale[r] * h[j];
+  for (int64_t r = 0; r < rows; ++r, h += cols) {
+    const float s = scale ? scale[r] : 1.0f;
+    for (int64_t j = 0; j < cols; ++j) out[j] += s * h[j];
+  }
 }
 
 EBM_CPU_CLONES double softmaxRows(float* v, int64_t rows, int64_t cols) {

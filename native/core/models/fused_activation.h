@@ -1,7 +1,7 @@
 // Activations with their derivatives in one vectorised pass, for the MLP's hand-written passes
 // (models/mlp_passes.cc), and the few other float loops of the hot paths (the trainer's gradient
-// norm, ED's loss head, the finiteness check of inputs). No LibTorch here: plain float loops the compiler vectorises
-// for this CPU.
+// norm, ED's loss head, the finiteness check of inputs). No LibTorch here: plain float loops the
+// compiler vectorises for this CPU.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +38,8 @@ double sumOfSquares(const float* g, int64_t n);
 // e[r] <- bias + h[r, :] . w for h [rows, cols] (the energy read-out).
 void rowDots(float* e, const float* h, const float* w, float bias, int64_t rows, int64_t cols);
 
-// out[j] <- out[j] + sum_r scale[r] h[r, j] (the read-out weight's gradient).
+// out[j] <- out[j] + sum_r scale[r] h[r, j] (the read-out weight's gradient); scale null: 1 (a
+// bias's gradient).
 void addWeightedRows(float* out, const float* scale, const float* h, int64_t rows, int64_t cols);
 
 // Row-wise softmax of v [rows, cols] in place; returns the sum over rows of logsumexp(v[r, :]).
@@ -46,9 +47,6 @@ double softmaxRows(float* v, int64_t rows, int64_t cols);
 
 // Whether none of n floats is NaN or ±Inf.
 bool allFinite(const float* v, int64_t n);
-
-// out[j] <- out[j] + sum_r g[r, j] for g [rows, cols].
-void addColumnSums(float* out, const float* g, int64_t rows, int64_t cols);
 
 // g[r, j] <- scale[r] * w[j] * d[r, j]: the gradient of sum_r scale[r] * (h[r] . w) through the
 // activation whose derivative is d. scale null: 1.

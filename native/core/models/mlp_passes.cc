@@ -304,7 +304,7 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
               gW[i].addmm_(g.t(), block(h[i - 1]));
               if (hasEmb) gT[i - 1].addmm_(g.t(), block(emb));
             }
-            addColumnSums(gB[i].data_ptr<float>(), g.data_ptr<float>(), count, w[i]);
+            addWeightedRows(gB[i].data_ptr<float>(), nullptr, g.data_ptr<float>(), count, w[i]);
             if (i == 0) break;
             k = 1 - k;
             at::Tensor below = scratchRows(k, w[i - 1]);

@@ -70,18 +70,13 @@ class FusedAdam final : public Base, public OnePassStep {
  private:
   bool onePassOnly_ = true;
 
-  static bool floatCpu(const at::Tensor& t) {
-    // strided first: is_contiguous() throws on a sparse tensor
-    return t.layout() == at::kStrided && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous();
-  }
-
   // Only the parameters and gradients need checking: the state is made here as zeros like the
   // parameter, or restored by restoreOptimizerState in the parameter's options, contiguous.
   bool covered() {
     for (auto& group : this->param_groups()) {
       if (static_cast<const Options&>(group.options()).amsgrad()) return false;
       for (auto& p : group.params())
-        if (p.grad().defined() && (!floatCpu(p) || !floatCpu(p.grad()))) return false;
+        if (p.grad().defined() && (!isPlainCpuFloat(p) || !isPlainCpuFloat(p.grad()))) return false;
     }
     return true;
   }

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "models/fused_activation.h"
+#include "tensor_util.h"
 
 namespace ebm {
 
@@ -27,8 +28,7 @@ at::Tensor globalGradNorm(const std::vector<at::Tensor>& params, const at::Tenso
     const at::Tensor& g = p.grad();
     if (!g.defined()) continue;
     grads.push_back(g);
-    plainCpu = plainCpu && g.layout() == at::kStrided && g.device().is_cpu() && g.scalar_type() == at::kFloat &&
-               g.is_contiguous();
+    plainCpu = plainCpu && isPlainCpuFloat(g);
   }
   if (grads.empty()) return torch::zeros({}, options);
   if (plainCpu) {
