@@ -82,8 +82,9 @@ fi
 # generic libblas.so.3, which defaults to the reference BLAS; OpenBLAS registers itself as that
 # alternative and makes the CPU GEMMs several times faster (ED step on 8 gaussians: 17 -> 127 steps/s).
 # libgloo-dev: Gloo's headers, so the addon builds with data-parallel training (train.distributed).
+# libjemalloc2: the bench runs the Python reference with jemalloc preloaded too (the fair baseline).
 if can_apt; then
-  apt_install ccache clang-format python3-torch dataset-fashion-mnist libopenblas0-pthread libgloo-dev
+  apt_install ccache clang-format python3-torch dataset-fashion-mnist libopenblas0-pthread libgloo-dev libjemalloc2
 fi
 
 # --- npm dependencies ----------------------------------------------------------------------

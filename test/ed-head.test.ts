@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as ebm from '../lib';
-import { relDiff, sameParameters } from './helpers';
+import { relDiff, sameGradNorms, sameParameters, totalNorm } from './helpers';
 
 // ED's hand-written loss head (native/core/losses/ed.cc: the loss and its gradient with respect
 // to the energies in one node) against LibTorch's operations on the same energies, which
@@ -43,12 +43,13 @@ describe('ED loss head against LibTorch operations', () => {
       assert.ok(Math.abs(head.loss - ops.loss) < 1e-5 * Math.max(1, Math.abs(ops.loss)), `${head.loss} vs ${ops.loss}`);
       for (const key of ['energyPos', 'energyNeg', 'gap'])
         assert.ok(Math.abs(head.metrics[key] - ops.metrics[key]) < 1e-5, key);
-      for (const [key, g] of Object.entries(ops.gradNorms)) {
-        if (key === 'out.bias') continue; // zero but for rounding: ED ignores a constant energy shift
-        assert.ok(g > 1e-4, `${key} has a gradient`);
-        assert.ok(Math.abs(head.gradNorms[key] - g) <= 1e-5 * g, `${key}: ${head.gradNorms[key]} vs ${g}`);
-      }
-      assert.ok(head.gradNorms['out.bias'] < 1e-7, `out.bias: ${head.gradNorms['out.bias']}`);
+      // every tensor to 1e-5 of the whole gradient; the read-out bias, zero but for rounding (ED
+      // ignores a constant energy shift), is held to the same scale
+      sameGradNorms(head.gradNorms, ops.gradNorms, 1e-5);
+      const scale = totalNorm(ops.gradNorms);
+      for (const [key, g] of Object.entries(ops.gradNorms))
+        if (key !== 'out.bias') assert.ok(g > 1e-3 * scale, `${key} has a gradient`);
+      assert.ok(head.gradNorms['out.bias'] < 1e-5 * scale, `out.bias: ${head.gradNorms['out.bias']} (whole ${scale})`);
     });
   }
 

@@ -92,3 +92,24 @@ export async function sameParameters(
     assert.ok(d < tol, `${name}: ${d}`);
   }
 }
+
+/** The norm of a whole gradient from its per-tensor norms (evaluateLoss's gradNorms). */
+export function totalNorm(gradNorms: Record<string, number>): number {
+  return Math.sqrt(Object.values(gradNorms).reduce((s, g) => s + g * g, 0));
+}
+
+/**
+ * Two computations of one gradient agree: every tensor's norm to `tol` of the whole gradient's
+ * norm. A tensor's own norm is no scale for it: a gauge (the read-out bias of a loss blind to a
+ * constant energy shift) has a gradient that is rounding noise, and noise differs between any two
+ * summation orders (thread counts, BLAS kernels). A 1 + 10·tol scaling of the gradient still
+ * fails for models of fewer than 100 tensors: the largest holds at least 1/√(tensors) of the whole.
+ */
+export function sameGradNorms(a: Record<string, number>, b: Record<string, number>, tol: number): void {
+  assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
+  const scale = totalNorm(b);
+  assert.ok(scale > 0, 'the reference gradient is zero');
+  for (const [key, g] of Object.entries(b)) {
+    assert.ok(Math.abs(a[key] - g) <= tol * scale, `${key}: ${a[key]} vs ${g} (whole gradient ${scale})`);
+  }
+}
