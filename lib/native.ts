@@ -18,6 +18,7 @@ export interface NativeRuntimeInfo {
   defaultDevice: string;
   numThreads: number;
   distributed: string;
+  matrixProducts: string;
 }
 
 export interface NativeModelHandle {

@@ -15,6 +15,11 @@ export interface VersionInfo {
   numThreads: number;
   /** backends for train.distributed in this build, e.g. ['gloo'] (empty: built without c10d/Gloo) */
   distributed: string[];
+  /**
+   * what the MLP's hand-written passes multiply matrices with: oneDNN's sgemm where LibTorch loaded
+   * oneDNN as a shared library (Debian's does; EBM_TORCH_DNNL_GEMM=0 turns it off), else LibTorch's mm
+   */
+  matrixProducts: 'oneDNN' | 'LibTorch';
 }
 
 // Read at run time so the compiled output does not need package.json inside rootDir.
@@ -31,6 +36,7 @@ export function version(): VersionInfo {
     device: info.defaultDevice,
     numThreads: info.numThreads,
     distributed: info.distributed === '' ? [] : info.distributed.split(' '),
+    matrixProducts: info.matrixProducts === 'oneDNN' ? 'oneDNN' : 'LibTorch',
   };
 }
 

@@ -26,6 +26,7 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
     o.Set("defaultDevice", r.defaultDevice);
     o.Set("numThreads", r.numThreads);
     o.Set("distributed", r.distributedBackends);
+    o.Set("matrixProducts", r.matrixProducts);
     return o;
   });
 }

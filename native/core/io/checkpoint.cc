@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "models/gemm.h"
 #include "tensor_util.h"
 
 namespace ebm {
@@ -101,6 +102,7 @@ RuntimeInfo runtimeInfo() {
   info.defaultDevice = deviceName(resolveDevice("auto"));
   info.numThreads = torch::get_num_threads();
   info.distributedBackends = distributedBackends();
+  info.matrixProducts = productsUseOneDnn() ? "oneDNN" : "LibTorch";
   return info;
 }
 

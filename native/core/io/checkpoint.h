@@ -28,6 +28,7 @@ struct RuntimeInfo {
   std::string defaultDevice;
   int numThreads;
   std::string distributedBackends;  // e.g. "gloo"; "" without distributed support
+  std::string matrixProducts;       // what the hand-written passes multiply with: "oneDNN" or "LibTorch"
 };
 RuntimeInfo runtimeInfo();
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "models/gemm.h"
+
 namespace ebm {
 namespace {
 
@@ -56,14 +58,14 @@ void forwardBlock(const MlpTensors& m, const at::Tensor& x, const at::Tensor& em
     if (i == 0) {
       if (emb.defined()) {
         // layer 0 reads [x, emb]: two products instead of concatenating the inputs
-        at::mm_out(h[0], x, m.weights[0].narrow(1, 0, inputDim).t());
-        h[0].addmm_(emb, m.weights[0].narrow(1, inputDim, emb.size(1)).t());
+        product(h[0], x, m.weights[0].narrow(1, 0, inputDim).t());
+        addProduct(h[0], emb, m.weights[0].narrow(1, inputDim, emb.size(1)).t());
       } else {
-        at::mm_out(h[0], x, m.weights[0].t());
+        product(h[0], x, m.weights[0].t());
       }
     } else {
-      at::mm_out(h[i], h[i - 1], m.weights[i].t());
-      if (emb.defined()) h[i].addmm_(emb, m.timeWeights[i - 1].t());
+      product(h[i], h[i - 1], m.weights[i].t());
+      if (emb.defined()) addProduct(h[i], emb, m.timeWeights[i - 1].t());
     }
     const float* bias = m.biases[i].data_ptr<float>();
     if (d2)
@@ -105,11 +107,11 @@ void inputGradBlock(const MlpTensors& m, std::vector<at::Tensor>& d, const at::T
                        g.size(1));
   for (size_t i = layers - 1; i > 0; --i) {
     at::Tensor below = tmp.narrow(0, 0, count * d[i - 1].size(1)).view({count, d[i - 1].size(1)});
-    at::mm_out(below, g, m.weights[i]);
+    product(below, g, m.weights[i]);
     multiplyInPlace(d[i - 1].data_ptr<float>(), below.data_ptr<float>(), below.numel());
     g = d[i - 1];
   }
-  at::mm_out(gx, g, m.weights[0].narrow(1, 0, gx.size(1)));
+  product(gx, g, m.weights[0].narrow(1, 0, gx.size(1)));
 }
 
 // out [H, K] <- a^T b for a [N, H], b [N, K], split over the rows of out so each thread writes its
@@ -119,7 +121,7 @@ void transposedProduct(at::Tensor out, const at::Tensor& a, const at::Tensor& b)
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
     torch::NoGradGuard noGrad;
     at::Tensor slice = out.narrow(0, begin, end - begin);
-    at::mm_out(slice, a.narrow(1, begin, end - begin).t(), b);
+    product(slice, a.narrow(1, begin, end - begin).t(), b);
   });
 }
 
@@ -298,17 +300,17 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
           for (int64_t i = layers - 1; i >= 0; --i) {
             if (i == 0) {
               const int64_t inputDim = x.size(1);
-              gW[0].narrow(1, 0, inputDim).addmm_(g.t(), block(x));
-              if (hasEmb) gW[0].narrow(1, inputDim, emb.size(1)).addmm_(g.t(), block(emb));
+              addProduct(gW[0].narrow(1, 0, inputDim), g.t(), block(x));
+              if (hasEmb) addProduct(gW[0].narrow(1, inputDim, emb.size(1)), g.t(), block(emb));
             } else {
-              gW[i].addmm_(g.t(), block(h[i - 1]));
-              if (hasEmb) gT[i - 1].addmm_(g.t(), block(emb));
+              addProduct(gW[i], g.t(), block(h[i - 1]));
+              if (hasEmb) addProduct(gT[i - 1], g.t(), block(emb));
             }
             addWeightedRows(gB[i].data_ptr<float>(), nullptr, g.data_ptr<float>(), count, w[i]);
             if (i == 0) break;
             k = 1 - k;
             at::Tensor below = scratchRows(k, w[i - 1]);
-            at::mm_out(below, g, m.weights[i]);
+            product(below, g, m.weights[i]);
             multiplyInPlace(below.data_ptr<float>(), block(d[i - 1]).data_ptr<float>(), below.numel());
             g = below;
           }
@@ -335,7 +337,7 @@ void rowsProduct(at::Tensor out, const at::Tensor& a, const at::Tensor& b) {
   at::parallel_for(0, a.size(0), 256, [&](int64_t begin, int64_t end) {
     torch::NoGradGuard noGrad;
     at::Tensor slice = out.narrow(0, begin, end - begin);
-    at::mm_out(slice, a.narrow(0, begin, end - begin), b);
+    product(slice, a.narrow(0, begin, end - begin), b);
   });
 }
 
@@ -372,11 +374,11 @@ class MlpScoreNode : public torch::autograd::Function<MlpScoreNode> {
       outerTimesDerivative(deltab[top].data_ptr<float>(), nullptr, m.outWeight.data_ptr<float>(),
                            db[top].data_ptr<float>(), count, deltab[top].size(1));
       for (size_t i = top; i > 0; --i) {
-        at::mm_out(pb[i - 1], deltab[i], m.weights[i]);
+        product(pb[i - 1], deltab[i], m.weights[i]);
         at::mul_out(deltab[i - 1], pb[i - 1], db[i - 1]);
       }
       at::Tensor sb = score.narrow(0, first, count);
-      at::mm_out(sb, deltab[0], w0x);
+      product(sb, deltab[0], w0x);
       sb.neg_();
     });
     saveForBackward(ctx, inputs, layers, hasEmb, activation,
