@@ -30,7 +30,7 @@ at::Tensor chunked(EnergyModel& model, const at::Tensor& xIn, Fn&& fn) {
 
 // Symmetric PSD square root by eigendecomposition.
 at::Tensor sqrtPsd(const at::Tensor& m) {
-  auto [values, vectors] = torch::linalg::eigh(m, "L");
+  auto [values, vectors] = at::linalg_eigh(m, "L");
   return torch::matmul(vectors * values.clamp_min(0).sqrt().unsqueeze(0), vectors.t());
 }
 
@@ -58,7 +58,7 @@ double frechetDistance(const at::Tensor& fa, const at::Tensor& fb) {
   at::Tensor sa = sqrtPsd(ca);
   at::Tensor inner = torch::matmul(torch::matmul(sa, cb), sa);
   inner = 0.5 * (inner + inner.t());
-  const double traceSqrt = std::get<0>(torch::linalg::eigh(inner, "L")).clamp_min(0).sqrt().sum().item<double>();
+  const double traceSqrt = std::get<0>(at::linalg_eigh(inner, "L")).clamp_min(0).sqrt().sum().item<double>();
   return (ma - mb).pow(2).sum().item<double>() + ca.trace().item<double>() + cb.trace().item<double>() - 2 * traceSqrt;
 }
 

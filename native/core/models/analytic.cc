@@ -68,7 +68,7 @@ class Gaussian : public EnergyModel {
       : EnergyModel(cfg, {mean.size(0)}, device) {
     at::Tensor chol;
     try {
-      chol = torch::linalg::cholesky(cov);
+      chol = at::linalg_cholesky(cov);
     } catch (const c10::Error&) {
       throw ConfigError("model.cov must be symmetric positive definite");
     }
