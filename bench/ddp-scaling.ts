@@ -8,14 +8,12 @@ import { spawn } from 'node:child_process';
 import * as ebm from '../lib';
 import { freePort } from '../lib/cli/launch';
 import { fashionMnistAvailable } from '../lib/data/fashion';
+import { convnet28 } from './workloads';
 
 const model: ebm.ConvNetConfig = {
-  kind: 'convnet',
-  inputShape: [1, 28, 28],
-  channels: [32, 64],
-  activation: 'silu',
-  device: 'cpu',
-  seed: 0,
+  ...convnet28,
+  channels: [...convnet28.channels],
+  inputShape: [...convnet28.inputShape],
 };
 const batchSize = 64;
 

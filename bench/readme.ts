@@ -21,6 +21,30 @@ export interface Side extends Diagnostics {
   maxRssMB: number;
 }
 
+/** How a Python configuration allocates (bench/run.ts). */
+export type PythonAllocator = 'glibc' | 'glibc-tuned' | 'jemalloc';
+
+/** These cores' peaks at one thread count, in GFLOP/s (bench/gemm-peak.py --json). */
+export interface Peaks {
+  threads: number;
+  /** float32 GEMM at 1024³, the faster of OpenBLAS and oneDNN */
+  gemm: number;
+  /** the ConvNet workload's largest convolution, LibTorch's conv2d forward */
+  conv: number;
+  /** GEMM at the ED workload's hidden-layer shape */
+  ed_hidden: number;
+}
+
+/** ebm-torch's rate in FLOPs against the peak of the same cores. */
+export interface Roofline {
+  /** FLOPs of the matrix products and convolutions of one step (per chain-step for samplers) */
+  flopsPerUnit: number;
+  gflops: number;
+  peakKind: 'gemm' | 'conv';
+  peakGflops: number;
+  fractionOfPeak: number;
+}
+
 export interface WorkloadResult {
   name: string;
   title: string;
@@ -31,16 +55,18 @@ export interface WorkloadResult {
   reps: number;
   measuredAt: string;
   ours: Side;
-  /** by thread count */
+  /** by configuration, '<threads>t <allocator>' */
   python: Record<string, Side>;
-  pythonBestThreads: number;
-  /** ebm-torch median / the better Python median */
+  /** the fastest configuration (by median) */
+  pythonBest: string;
+  /** ebm-torch median / the fastest Python configuration's median */
   ratio: number;
   meetsTarget: boolean;
-  /** ebm-torch's peak RSS no higher than the better Python side's (issue 11's memory target) */
+  /** ebm-torch's peak RSS no higher than the fastest Python configuration's */
   rssNoHigher: boolean;
   /** whether both sides' losses (energies) are in the same range */
   agreement: { ok: boolean; note: string };
+  roofline?: Roofline;
 }
 
 export interface BenchResults {
@@ -54,7 +80,14 @@ export interface BenchResults {
     python: number[];
     OPENBLAS_NUM_THREADS?: string;
     OMP_WAIT_POLICY?: string;
+    /** OpenBLAS's kernel as the environment pinned it for both sides (unset: OpenBLAS picks) */
+    OPENBLAS_CORETYPE?: string;
+    /** what ebm-torch's hand-written MLP passes multiplied with (VersionInfo.matrixProducts) */
+    oursMatrixProducts?: string;
   };
+  /** the allocators Python ran with (jemalloc only where installed) */
+  pythonAllocators?: PythonAllocator[];
+  peaks?: Peaks[];
   /** where the image workloads' data came from */
   images?: string;
   workloads: WorkloadResult[];
@@ -78,42 +111,103 @@ export function renderPerformance(r: BenchResults): string {
   const m = r.machine;
   const day = r.generated.slice(0, 10);
   const reps = [...new Set(r.workloads.map((w) => w.reps))].join(' or ');
+  const cell = (s: Side) => `${formatRate(s.median)} (${formatRate(s.min)}–${formatRate(s.max)})`;
+  const missedBy = (w: WorkloadResult) => `**missed** by ${(100 * (1 - w.ratio / w.target)).toFixed(0)}%`;
   const rows = [
-    ['Workload', 'Timed steps', 'Unit', 'ebm-torch', 'PyTorch-Python', 'Ratio', 'Target', 'Peak RSS, MB', 'Same loss'],
+    [
+      'Workload',
+      'Unit',
+      'ebm-torch',
+      'Fastest PyTorch-Python',
+      'Ratio',
+      'Target',
+      'Peak RSS, MB',
+      'Same loss',
+      'GFLOP/s (of peak)',
+    ],
     ...r.workloads.map((w) => {
-      const py = w.python[String(w.pythonBestThreads)];
-      const cell = (s: Side) => `${formatRate(s.median)} (${formatRate(s.min)}–${formatRate(s.max)})`;
+      const py = w.python[w.pythonBest];
+      const roof = w.roofline;
       return [
-        `\`${w.name}\`: ${w.title}`,
-        String(w.steps),
+        `\`${w.name}\`: ${w.title}; ${w.steps} timed steps`,
         w.unit,
         cell(w.ours),
-        `${cell(py)}, ${w.pythonBestThreads} thr.`,
+        `${cell(py)}, ${w.pythonBest}`,
         `${w.ratio.toFixed(2)}×`,
-        `${w.target}× ${w.meetsTarget ? 'met' : '**missed**'}`,
+        `${w.target}× ${w.meetsTarget ? 'met' : missedBy(w)}`,
         `${w.ours.maxRssMB.toFixed(0)} / ${py.maxRssMB.toFixed(0)}${w.rssNoHigher ? '' : ' **higher**'}`,
         w.agreement.ok ? 'yes' : '**no**',
+        roof
+          ? `${roof.gflops.toFixed(1)} (${(100 * roof.fractionOfPeak).toFixed(0)}% of ${roof.peakKind} ${roof.peakGflops.toFixed(0)})`
+          : '-',
       ];
     }),
+  ];
+  const keys = [...new Set(r.workloads.flatMap((w) => Object.keys(w.python)))];
+  const all = [
+    ['Workload', ...keys.map((k) => `\`${k}\``)],
+    ...r.workloads.map((w) => [
+      `\`${w.name}\``,
+      ...keys.map((k) =>
+        w.python[k]
+          ? `${w.python[k].median === w.python[w.pythonBest].median ? '**' : ''}${formatRate(w.python[k].median)}${w.python[k].median === w.python[w.pythonBest].median ? '**' : ''}`
+          : '-',
+      ),
+    ]),
   ];
   // The library picks threads per job (native/core/threads.h): name the workloads that differ.
   const odd = r.workloads.filter((w) => w.ours.threads !== r.threads.ours).map((w) => `${w.name} ${w.ours.threads}`);
   const oursThreads = `${r.threads.ours} threads (${r.threads.oursSource}${odd.length ? `; ${odd.join(', ')}` : ''})`;
+  const allocators = r.pythonAllocators ?? ['glibc'];
+  const peaks = (r.peaks ?? [])
+    .map(
+      (p) =>
+        `${p.threads} thread${p.threads > 1 ? 's' : ''}: GEMM ${p.gemm.toFixed(0)}, convolution ${p.conv.toFixed(0)}`,
+    )
+    .join('; ');
   const prose =
     `Measured by \`${r.command}\` on ${day}: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB; load average ` +
     `${m.loadAverageStart.toFixed(1)} at the start and ${m.loadAverageEnd.toFixed(1)} at the end (the bench ` +
     'itself adds 1 to 2; more means other work shared the machine and the ratios are noisier). Both sides run ' +
     `LibTorch ${r.versions.libtorch} (PyTorch-Python: Debian's python3-torch ${r.versions.pythonTorch}, Python ` +
     `${r.versions.python}) from the same starting weights and data, with the same hyper-parameters and work per ` +
-    `step (bench/workloads.ts, bench/reference.py). ebm-torch ran on ${oursThreads}, Python on ${r.threads.python.join(' and ')} (the faster counts), both with ` +
-    `OPENBLAS_NUM_THREADS=${r.threads.OPENBLAS_NUM_THREADS} and OMP_WAIT_POLICY=${r.threads.OMP_WAIT_POLICY}. ` +
-    `Medians of ${reps} runs per side, interleaved, each in a process of its own (min–max in parentheses); ` +
-    'timed steps follow a warm-up; ratio = ebm-torch / PyTorch-Python; targets from issue 11 (and a peak RSS no ' +
-    'higher than Python\'s); "Same loss": both sides\' losses (samplers: mean energies, acceptance rates, ' +
-    'bandwidths) agree.' +
+    `step (bench/workloads.ts, bench/reference.py). ebm-torch ran on ${oursThreads}. Python ran in ` +
+    `${r.threads.python.length * allocators.length} configurations, each a careful user might pick: ` +
+    `${r.threads.python.join(' and ')} threads, each with ${allocators.map((a) => allocatorWords[a]).join(', ')}; ` +
+    'the ratio is against the fastest of them (named in the table; all of them in the second table). ' +
+    'ebm-torch tunes glibc for itself (native/core/allocator.cc), so the tuned-glibc column gives Python the same ' +
+    `setting. Both sides with OPENBLAS_NUM_THREADS=${r.threads.OPENBLAS_NUM_THREADS} and ` +
+    `OMP_WAIT_POLICY=${r.threads.OMP_WAIT_POLICY}` +
+    (r.threads.OPENBLAS_CORETYPE
+      ? `, and with OpenBLAS's kernel pinned by this machine's environment (OPENBLAS_CORETYPE=${r.threads.OPENBLAS_CORETYPE}), which ` +
+        "holds back every product that goes through OpenBLAS (all of Python's; oneDNN picks its own kernel), see the " +
+        'Speed section for the ratios with the pin removed'
+      : '') +
+    `. ebm-torch's MLP passes multiplied with ${r.threads.oursMatrixProducts ?? 'LibTorch'}. Medians of ${reps} runs per side, interleaved, each in a process ` +
+    'of its own (min–max in parentheses); timed steps follow a warm-up; ratio = ebm-torch / the fastest ' +
+    'PyTorch-Python; targets from issue 23 (and a peak RSS no higher than that Python\'s); "Same loss": both ' +
+    "sides' losses (samplers: mean energies, acceptance rates, bandwidths) agree. GFLOP/s: ebm-torch's rate " +
+    'times the FLOPs of the matrix products and convolutions of one step (counted on the reference by ' +
+    "bench/flops.py; elementwise work is not counted), against the peak these cores reach at ebm-torch's " +
+    `thread count (bench/gemm-peak.py, GFLOP/s: ${peaks || 'not measured'}).` +
     (r.images ? ` Image workloads: ${r.images}.` : '');
-  return [wrap(prose), '', markdownTable(rows, [false, true, false, true, true, true, false, true, false])].join('\n');
+  return [
+    wrap(prose),
+    '',
+    markdownTable(rows, [false, false, true, true, true, false, true, false, true]),
+    '',
+    'Every Python configuration (medians, the fastest in bold):',
+    '',
+    markdownTable(all, [false, ...keys.map(() => true)]),
+  ].join('\n');
 }
+
+const allocatorWords: Record<PythonAllocator, string> = {
+  glibc: "glibc's allocator as it comes (`glibc`)",
+  'glibc-tuned':
+    'glibc with the thresholds the addon sets (`MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456`, `glibc-tuned`)',
+  jemalloc: 'jemalloc preloaded (`LD_PRELOAD=libjemalloc.so.2`, `jemalloc`)',
+};
 
 /** Replaces the text between the README's markers with the section for `results`. */
 export function updateReadme(results: BenchResults, file = readmePath): void {

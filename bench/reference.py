@@ -26,6 +26,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference"))
 import safetensors_reader  # noqa: E402  (the tests' reader of the format)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flops import FlopCounter  # noqa: E402
+
 
 def read_checkpoint(path):
     """Tensors and config of a checkpoint written by EnergyModel.save()."""
@@ -170,6 +173,11 @@ def timed_training(job, step, data, batch_size):
     warmup, steps = job["warmup"], job["steps"]
     means, total = [], torch.zeros(())
     it = batches(data, batch_size)
+    if job.get("countFlops"):
+        step(next(it))  # lazily made state (Adam's moments) is made outside the count
+        with FlopCounter() as counter:
+            step(next(it))
+        return {"seconds": 0.0, "rate": 0.0, "flopsPerStep": counter.flops}
     t0 = None
     for k in range(warmup + steps):
         if k == warmup:
@@ -400,6 +408,11 @@ def sample(job):
         return wgf(net, x, steps, eta, cfg)
 
     run(job["warmup"], 1)
+    if job.get("countFlops"):
+        with FlopCounter() as counter:
+            run(1, 1)
+        per_unit = s["chains"] if job["unit"] == "chain-steps/s" else 1
+        return {"seconds": 0.0, "rate": 0.0, "flopsPerStep": counter.flops / per_unit}
     t0 = time.perf_counter()
     x, extra = run(job["steps"], 0)
     seconds = time.perf_counter() - t0
@@ -421,6 +434,15 @@ WORKLOADS = {
 }
 
 
+def allocator():
+    """'jemalloc' when it is mapped into this process (LD_PRELOAD took), else glibc's malloc."""
+    try:
+        with open("/proc/self/maps") as f:
+            return "jemalloc" if "libjemalloc" in f.read() else "glibc"
+    except OSError:
+        return "unknown"
+
+
 def main():
     job = json.loads(sys.argv[1])
     torch.set_num_threads(job["threads"])
@@ -430,6 +452,7 @@ def main():
         side="python",
         threads=torch.get_num_threads(),
         torch=torch.__version__,
+        allocator=allocator(),
         maxRssMB=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
     print(json.dumps(out))

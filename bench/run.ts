@@ -1,8 +1,13 @@
 /**
  * The benchmark suite: every workload of bench/workloads.ts in ebm-torch and in an idiomatic
  * PyTorch-Python reference (bench/reference.py) on the same LibTorch, from the same weights and
- * data, interleaved (ours, python 1 thread, python 2 threads, ours, ...), each run in a process
- * of its own so that its peak RSS is its own.
+ * data, interleaved (ours, then Python in each of its six configurations, ours, ...), each run in a
+ * process of its own so that its peak RSS is its own. Python's configurations are what a careful
+ * user would try: 1 and 2 threads, each with glibc's allocator as it comes, with the allocator set
+ * as the addon sets it for itself (native/core/allocator.cc), and with jemalloc preloaded (PyTorch's
+ * own CPU advice); the ratio is against the fastest. A roofline column puts each workload's GFLOP/s
+ * (the products of one step, counted by bench/flops.py) against these cores' measured GEMM or
+ * convolution peak (bench/gemm-peak.py).
  *
  *   npm run bench                       full run: prints the table, writes bench/results.json and
  *                                       the README's Performance section (bench/readme.ts)
@@ -17,7 +22,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ebm from '../lib';
-import { BenchResults, formatJson, formatRate, resultsPath, Side, updateReadme, WorkloadResult } from './readme';
+import {
+  BenchResults,
+  formatJson,
+  formatRate,
+  Peaks,
+  PythonAllocator,
+  resultsPath,
+  Side,
+  updateReadme,
+  WorkloadResult,
+} from './readme';
 import { energyTraining, Job, Measurement, repetitions, Workload, workloads } from './workloads';
 
 interface Options {
@@ -31,6 +46,52 @@ interface Options {
 
 const repoRoot = path.join(__dirname, '..', '..');
 const pythonThreads = [1, 2];
+
+/** Debian's jemalloc (libjemalloc2), if installed. */
+function findJemalloc(): string | undefined {
+  for (const dir of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']) {
+    const file = path.join(dir, 'libjemalloc.so.2');
+    if (fs.existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+/** How the Python side allocates: the environment each setting adds. */
+function allocatorSettings(): { name: PythonAllocator; env: Record<string, string> }[] {
+  const jemalloc = findJemalloc();
+  return [
+    { name: 'glibc', env: {} },
+    // the thresholds the addon gives glibc (native/core/allocator.cc), through glibc's variables
+    {
+      name: 'glibc-tuned',
+      env: { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(256 << 20) },
+    },
+    ...(jemalloc ? [{ name: 'jemalloc' as const, env: { LD_PRELOAD: jemalloc } }] : []),
+  ];
+}
+
+interface PythonConfig {
+  key: string;
+  threads: number;
+  allocator: PythonAllocator;
+  env: Record<string, string>;
+}
+
+/** A process environment without inherited allocator settings (each side gets only its own). */
+function withoutAllocatorSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'LD_PRELOAD' && !/^MALLOC_.*_$/.test(k)));
+}
+
+/** These cores' GEMM and convolution peaks at a thread count (bench/gemm-peak.py --json). */
+function measurePeaks(python: string, threads: number, env: NodeJS.ProcessEnv): Peaks {
+  const r = spawnSync(python, [path.join(repoRoot, 'bench', 'gemm-peak.py'), '--json', '--threads', String(threads)], {
+    env: { ...env, OMP_NUM_THREADS: String(threads) },
+    encoding: 'utf8',
+  });
+  const line = r.stdout?.trim().split('\n').pop();
+  if (r.status !== 0 || !line) throw new Error(`bench/gemm-peak.py failed: ${r.stderr || r.error?.message}`);
+  return JSON.parse(line) as Peaks;
+}
 
 function usage(message: string): never {
   console.error(
@@ -219,25 +280,36 @@ function range(s: Side): string {
 }
 
 function printTable(rows: WorkloadResult[]): void {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r.python)))];
   const table = [
-    ['workload', 'unit', 'ebm-torch', 'python 1 thread', 'python 2 threads', 'ratio', 'target', 'RSS MB ours/py'],
+    [
+      'workload',
+      'unit',
+      'ebm-torch',
+      ...keys.map((k) => `python ${k}`),
+      'ratio',
+      'target',
+      'RSS MB ours/py',
+      'GFLOP/s',
+    ],
     ...rows.map((r) => {
-      const best = r.python[String(r.pythonBestThreads)];
+      const best = r.python[r.pythonBest];
+      const roof = r.roofline;
       return [
         r.name,
         r.unit,
         range(r.ours),
-        r.python['1'] ? range(r.python['1']) : '-',
-        r.python['2'] ? range(r.python['2']) : '-',
+        ...keys.map((k) => (r.python[k] ? `${range(r.python[k])}${k === r.pythonBest ? ' *' : ''}` : '-')),
         `${r.ratio.toFixed(2)}×`,
         `${r.target}× ${r.ratio >= r.target ? 'met' : 'MISSED'}`,
         `${r.ours.maxRssMB.toFixed(0)}/${best.maxRssMB.toFixed(0)}`,
+        roof ? `${roof.gflops.toFixed(1)} (${(100 * roof.fractionOfPeak).toFixed(0)}% of ${roof.peakKind})` : '-',
       ];
     }),
   ];
   const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
   for (const row of table) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  '));
-  console.log('');
+  console.log('(* the fastest Python configuration, the one the ratio is against)\n');
   for (const r of rows) console.log(`${r.name}: ${r.agreement.ok ? 'agree' : 'DIFFER'}: ${r.agreement.note}`);
 }
 
@@ -248,7 +320,7 @@ async function main(): Promise<void> {
   const py = pythonVersions(o.python);
   // The environment ebm-torch gives itself (lib/native.ts), given to Python too: same BLAS and OpenMP settings.
   const env = {
-    ...process.env,
+    ...withoutAllocatorSettings(process.env),
     OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1',
     OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE',
   };
@@ -259,12 +331,20 @@ async function main(): Promise<void> {
     loadAverageStart: os.loadavg()[0],
     loadAverageEnd: 0,
   };
+  const allocators = allocatorSettings();
+  const configs: PythonConfig[] = pythonThreads.flatMap((t) =>
+    allocators.map((a) => ({ key: `${t}t ${a.name}`, threads: t, allocator: a.name, env: a.env })),
+  );
+  if (!allocators.some((a) => a.name === 'jemalloc'))
+    console.log('jemalloc is not installed (apt-get install libjemalloc2): Python runs without it');
   const threads = {
     ours: o.threads ?? v.numThreads,
     oursSource: o.threads === undefined ? 'library default' : '--threads',
     python: pythonThreads,
     OPENBLAS_NUM_THREADS: env.OPENBLAS_NUM_THREADS,
     OMP_WAIT_POLICY: env.OMP_WAIT_POLICY,
+    OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE,
+    oursMatrixProducts: v.matrixProducts,
   };
   console.log(
     `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, load average ${machine.loadAverageStart.toFixed(2)}`,
@@ -273,13 +353,16 @@ async function main(): Promise<void> {
     `LibTorch ${v.torch} (ebm-torch ${v.ebmTorch}); Python ${py.python}, torch ${py.torch}; node ${process.version}`,
   );
   console.log(
-    `threads: ebm-torch ${threads.ours} (${threads.oursSource}); Python ${pythonThreads.join(' and ')} (the better one counts); ` +
-      `OPENBLAS_NUM_THREADS=${threads.OPENBLAS_NUM_THREADS} OMP_WAIT_POLICY=${threads.OMP_WAIT_POLICY} for both`,
+    `threads: ebm-torch ${threads.ours} (${threads.oursSource}); Python ${pythonThreads.join(' and ')}, allocators ` +
+      `${allocators.map((a) => a.name).join(', ')} (the fastest of the ${configs.length} counts); ` +
+      `OPENBLAS_NUM_THREADS=${threads.OPENBLAS_NUM_THREADS} OMP_WAIT_POLICY=${threads.OMP_WAIT_POLICY} ` +
+      `OPENBLAS_CORETYPE=${threads.OPENBLAS_CORETYPE ?? '(unset)'} for both; ebm-torch's MLP products: ${threads.oursMatrixProducts}`,
   );
   console.log(o.quick ? 'quick smoke run: few steps, one repetition, nothing written\n' : '');
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebm-bench-'));
   const rows: WorkloadResult[] = [];
+  const peaks = new Map<number, Peaks>();
   const started = Date.now();
   let imageSource: string | undefined;
   try {
@@ -301,22 +384,38 @@ async function main(): Promise<void> {
       });
       console.log(`${w.name}: ${w.title} (${size.steps} timed steps after ${size.warmup}, ${reps} repetitions)`);
       const ours: Measurement[] = [];
-      const python = new Map<number, Measurement[]>(pythonThreads.map((t) => [t, []]));
+      const python = new Map<string, Measurement[]>(configs.map((c) => [c.key, []]));
+      const reference = path.join(repoRoot, 'bench', 'reference.py');
       for (let rep = 0; rep < reps; rep++) {
         const a = measure(process.execPath, [path.join(__dirname, 'ours.js'), JSON.stringify(job(o.threads))], env);
         ours.push(a);
         const line = [`  ${rep + 1}/${reps}: ebm-torch ${formatRate(a.rate)}`];
-        for (const t of pythonThreads) {
-          const b = measure(o.python, [path.join(repoRoot, 'bench', 'reference.py'), JSON.stringify(job(t))], env);
-          python.get(t)?.push(b);
-          line.push(`python ${t}t ${formatRate(b.rate)}`);
+        for (const c of configs) {
+          const b = measure(o.python, [reference, JSON.stringify(job(c.threads))], { ...env, ...c.env });
+          // the preload took: the process mapped jemalloc (or did not, for glibc)
+          if (b.allocator !== (c.allocator === 'jemalloc' ? 'jemalloc' : 'glibc'))
+            throw new Error(`python ${c.key} ran with ${b.allocator ?? 'an unknown allocator'}`);
+          python.get(c.key)?.push(b);
+          line.push(`${c.key} ${formatRate(b.rate)}`);
         }
         console.log(`${line.join(' | ')} ${w.unit}`);
       }
-      const sides = Object.fromEntries(pythonThreads.map((t) => [String(t), summarise(python.get(t) ?? [])]));
-      const best = pythonThreads.reduce((a, b) => (sides[String(b)].median > sides[String(a)].median ? b : a));
+      const sides = Object.fromEntries(configs.map((c) => [c.key, summarise(python.get(c.key) ?? [])]));
+      const best = configs.map((c) => c.key).reduce((a, b) => (sides[b].median > sides[a].median ? b : a));
       const oursSide = summarise(ours);
-      const ratio = oursSide.median / sides[String(best)].median;
+      const ratio = oursSide.median / sides[best].median;
+      // roofline: the reference's products per step (one counted step) at ebm-torch's rate
+      const counted = measure(
+        o.python,
+        [reference, JSON.stringify({ ...job(oursSide.threads), countFlops: true })],
+        env,
+      );
+      if (!peaks.has(oursSide.threads)) peaks.set(oursSide.threads, measurePeaks(o.python, oursSide.threads, env));
+      const peak = peaks.get(oursSide.threads) as Peaks;
+      // convolutional work: the higher of the two peaks (the addon's convolutions are GEMMs of its own,
+      // which can outrun LibTorch's conv2d, so conv2d's speed is no ceiling for them)
+      const peakKind = w.roofline === 'conv' && peak.conv > peak.gemm ? 'conv' : 'gemm';
+      const gflops = ((counted.flopsPerStep ?? 0) * oursSide.median) / 1e9;
       rows.push({
         name: w.name,
         title: w.title,
@@ -328,11 +427,18 @@ async function main(): Promise<void> {
         measuredAt: new Date().toISOString(),
         ours: oursSide,
         python: sides,
-        pythonBestThreads: best,
+        pythonBest: best,
         ratio,
         meetsTarget: ratio >= w.target,
-        rssNoHigher: oursSide.maxRssMB <= sides[String(best)].maxRssMB,
-        agreement: agreement(w, oursSide, sides[String(best)]),
+        rssNoHigher: oursSide.maxRssMB <= sides[best].maxRssMB,
+        agreement: agreement(w, oursSide, sides[best]),
+        roofline: {
+          flopsPerUnit: counted.flopsPerStep ?? 0,
+          gflops,
+          peakKind,
+          peakGflops: peak[peakKind],
+          fractionOfPeak: gflops / peak[peakKind],
+        },
       });
     }
   } finally {
@@ -352,7 +458,12 @@ async function main(): Promise<void> {
       : undefined;
   const merged = previous
     ? workloads
-        .map((w) => rows.find((r) => r.name === w.name) ?? previous.workloads.find((r) => r.name === w.name))
+        .map(
+          (w) =>
+            rows.find((r) => r.name === w.name) ??
+            // rows of an older file (before the six Python configurations) are measured again, not kept
+            previous.workloads.find((r) => r.name === w.name && r.pythonBest !== undefined),
+        )
         .filter((r): r is WorkloadResult => r !== undefined)
     : rows;
   const results: BenchResults = {
@@ -367,6 +478,8 @@ async function main(): Promise<void> {
       node: process.version,
     },
     threads,
+    pythonAllocators: allocators.map((a) => a.name),
+    peaks: [...peaks.values()],
     images: imageSource ?? previous?.images,
     workloads: merged,
   };

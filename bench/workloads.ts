@@ -1,6 +1,7 @@
 /**
  * The workloads of `npm run bench`: what each one runs, with which hyper-parameters (read by both
- * sides, bench/ours.ts and bench/reference.py), how many steps, and issue 11's target ratio.
+ * sides, bench/ours.ts and bench/reference.py), how many steps, the target ratio against the best
+ * Python configuration (issue 23) and which peak its roofline figure is measured against.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,8 +26,11 @@ export interface Workload {
   title: string;
   unit: 'steps/s' | 'chain-steps/s';
   kind: 'train' | 'latent' | 'sample';
-  /** issue 11's target: ebm-torch / PyTorch-Python at least this */
+  /** issue 23's target: ebm-torch / the fastest PyTorch-Python configuration at least this */
   target: number;
+  /** the peak its GFLOP/s are compared with: GEMM for MLP work; convolutional work, the higher of
+   * the GEMM and convolution peaks */
+  roofline: 'gemm' | 'conv';
   data: DataKind;
   /** the model both sides start from ('energy': the trained 2D energy the samplers share) */
   model: Record<string, unknown> | 'energy';
@@ -38,6 +42,15 @@ export interface Workload {
 
 const mlp2d = { kind: 'mlp', inputDim: 2, hidden: [128, 128], activation: 'silu', device: 'cpu', seed: 0 };
 const timeMlp2d = { ...mlp2d, timeConditioned: true, timeEmbedDim: 32, timeMaxFrequency: 64 };
+/** The ConvNet of the image workloads (bench/ddp-scaling.ts too). */
+export const convnet28 = {
+  kind: 'convnet',
+  inputShape: [1, 28, 28],
+  channels: [32, 64],
+  activation: 'silu',
+  device: 'cpu',
+  seed: 0,
+} as const;
 const vp = { path: 'vp', betaMin: 0.1, betaMax: 20, tMin: 1e-3 };
 
 /** The ED run that trains the energy the sampling workloads share (8 gaussians). */
@@ -50,13 +63,13 @@ export const energyTraining = {
 };
 
 /** A training workload: ebm.train with one loss and Adam (lr from the settings). */
-function training(w: Omit<Workload, 'unit' | 'kind'>): Workload {
-  return { ...w, unit: 'steps/s', kind: 'train' };
+function training(w: Omit<Workload, 'unit' | 'kind' | 'roofline'> & { roofline?: 'gemm' | 'conv' }): Workload {
+  return { roofline: 'gemm', ...w, unit: 'steps/s', kind: 'train' };
 }
 
 /** A sampling workload: ebm.sample from N(0, I) on the trained 2D energy. */
-function sampling(w: Omit<Workload, 'kind' | 'data' | 'model'>): Workload {
-  return { ...w, kind: 'sample', data: 'none', model: 'energy' };
+function sampling(w: Omit<Workload, 'kind' | 'data' | 'model' | 'roofline'>): Workload {
+  return { ...w, kind: 'sample', data: 'none', model: 'energy', roofline: 'gemm' };
 }
 
 /** Langevin or MALA on 10 000 chains in 2D. */
@@ -65,7 +78,7 @@ function chainSampler(kind: 'langevin' | 'mala', name: string, stepSize: number)
     name: kind,
     title: `${name}, 10 000 chains × 2D, MLP 2-128-128-1 energy`,
     unit: 'chain-steps/s',
-    target: 2,
+    target: 2.5,
     full: { warmup: 10, steps: 300 },
     quick: { warmup: 2, steps: 5 },
     settings: { chains: 10000, sampler: { kind, stepSize } },
@@ -87,7 +100,7 @@ export const workloads: Workload[] = [
   training({
     name: 'ed-2d',
     title: 'ED, 8 gaussians: MLP 2-128-128-1 SiLU, batch 128, M 16, Adam',
-    target: 2,
+    target: 2.5,
     data: 'toy',
     model: mlp2d,
     full: { warmup: 100, steps: 800 },
@@ -97,7 +110,7 @@ export const workloads: Workload[] = [
   training({
     name: 'dsm',
     title: 'DSM (VP path), time-conditioned MLP 2-128-128-1, batch 512',
-    target: 1.5,
+    target: 2,
     data: 'toy',
     model: timeMlp2d,
     full: { warmup: 50, steps: 500 },
@@ -107,7 +120,7 @@ export const workloads: Workload[] = [
   training({
     name: 'diffclf',
     title: 'DiffCLF K = 4 (64 levels, VP) + DSM, time-conditioned MLP, batch 512',
-    target: 1.5,
+    target: 2,
     data: 'toy',
     model: timeMlp2d,
     full: { warmup: 20, steps: 80 },
@@ -126,7 +139,7 @@ export const workloads: Workload[] = [
     name: 'wgf',
     title: "Gradient flow ('wgf', Heun, auto bandwidth), n = 2000, MLP energy",
     unit: 'steps/s',
-    target: 1,
+    target: 2,
     full: { warmup: 5, steps: 40 },
     quick: { warmup: 1, steps: 2 },
     settings: {
@@ -137,9 +150,10 @@ export const workloads: Workload[] = [
   training({
     name: 'convnet-ed',
     title: 'ED, ConvNet [32, 64] on 28×28 images, M 8, batch 64',
-    target: 1.2,
+    target: 2,
+    roofline: 'conv',
     data: 'images01',
-    model: { kind: 'convnet', inputShape: [1, 28, 28], channels: [32, 64], activation: 'silu', device: 'cpu', seed: 0 },
+    model: convnet28,
     full: { warmup: 2, steps: 8 },
     quick: { warmup: 1, steps: 1 },
     settings: { loss: { kind: 'ed', t: 0.01, m: 8, w: 1 }, batchSize: 64, lr: 1e-4 },
@@ -149,7 +163,8 @@ export const workloads: Workload[] = [
     title: 'Latent prior step (examples/fashion-mnist-latent-ed.json: 20 posterior steps, ED prior), batch 64',
     unit: 'steps/s',
     kind: 'latent',
-    target: 1,
+    target: 1.5,
+    roofline: 'conv',
     data: 'images11',
     model: latentModel as unknown as Record<string, unknown>,
     full: { warmup: 5, steps: 25 },
@@ -178,6 +193,8 @@ export interface Job {
   data?: { path: string; shape: number[] };
   /** intra-op threads (ebm-torch: absent = the library's default) */
   threads?: number;
+  /** Python only: count one step's products (bench/flops.py) instead of timing */
+  countFlops?: boolean;
 }
 
 /** The figures that show whether both sides compute the same thing. */
@@ -200,4 +217,8 @@ export interface Measurement extends Diagnostics {
   threads: number;
   torch: string;
   maxRssMB: number;
+  /** Python only: the allocator the process ran with ('jemalloc' when preloaded, else 'glibc') */
+  allocator?: string;
+  /** Python only, with countFlops: the products of one step (per chain for chain-steps/s), in FLOPs */
+  flopsPerStep?: number;
 }
