@@ -159,3 +159,50 @@ describe('TorchScript energies (your own network)', function () {
     assert.equal(saved.config.model.path, path.join(runDir, 'net.pt'));
   });
 });
+
+// Modules scripted by another PyTorch than the addon's LibTorch (test/fixtures/torchscript/make.py
+// wrote them with Debian 12's 1.13 and Debian 13's 2.6): the addon built against either loads
+// the other's MLP and gives the energies that PyTorch gave; a module using an operator this
+// LibTorch lacks fails with an error naming this LibTorch's version and the file's format.
+describe('TorchScript modules from another PyTorch version', () => {
+  const fixtures = path.resolve(__dirname, '../../test/fixtures/torchscript');
+  const expected = JSON.parse(fs.readFileSync(path.join(fixtures, 'expected.json'), 'utf8')) as Record<
+    string,
+    { torch: string; rows: number[][]; energy: number[] }
+  >;
+  const ours = ebm.version().torch;
+
+  for (const name of Object.keys(expected).filter((n) => n.startsWith('mlp-'))) {
+    it(`${name} (scripted by PyTorch ${expected[name].torch}) gives its energies to 1e-5`, async () => {
+      const e = expected[name];
+      const m = ebm.energyModel({
+        kind: 'torchscript',
+        path: path.join(fixtures, name),
+        inputShape: [2],
+        device: 'cpu',
+      });
+      const got = await m.energy(ebm.tensor(e.rows.flat(), [e.rows.length, 2]));
+      assert.ok(maxAbsDiff(got, e.energy) < 1e-5, `${Array.from(got)} vs ${e.energy}`);
+    });
+  }
+
+  it('an operator this LibTorch lacks: the error names both versions', async () => {
+    const name = 'attention-torch2.6.pt';
+    const load = async () =>
+      ebm.energyModel({ kind: 'torchscript', path: path.join(fixtures, name), inputShape: [2], device: 'cpu' });
+    if (ours.startsWith('1.')) {
+      await rejectsWith(
+        load,
+        ebm.EbmIoError,
+        new RegExp(
+          `is a TorchScript archive this LibTorch cannot load: Unknown builtin op: aten::scaled_dot_product_attention.*` +
+            `this addon runs LibTorch ${ours.replace(/\./g, '\\.')}.*the file's format is version \\d+`,
+        ),
+      );
+    } else {
+      const e = expected[name];
+      const got = await (await load()).energy(ebm.tensor(e.rows.flat(), [e.rows.length, 2]));
+      assert.ok(maxAbsDiff(got, e.energy) < 1e-5, `${Array.from(got)} vs ${e.energy}`);
+    }
+  });
+});

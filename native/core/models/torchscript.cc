@@ -2,8 +2,11 @@
 // whose forward(x) or forward(x, t) returns one energy per row. Loaded with LibTorch's own
 // torch::jit::load; its parameters are registered as the model's, so every loss, sampler and
 // checkpoint works with it. A checkpoint also carries the module's bytes, so it loads on its own.
+#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/versions.h>
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <fstream>
 #include <sstream>
@@ -68,7 +71,33 @@ std::string cause(const char* text) {
     s = s.substr(start == std::string::npos ? 0 : start + 1);
   }
   const size_t nl = s.find('\n');
-  return nl == std::string::npos ? s : s.substr(0, nl);
+  s = nl == std::string::npos ? s : s.substr(0, nl);
+  if (s.find_first_not_of(" \t") != std::string::npos) return s;
+  // no cause on that line (an unknown operator's message starts with it): the first line that says something
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find_first_not_of(" \t") != std::string::npos) return line;
+  return "no message";
+}
+
+// Which LibTorch reads the module and which TorchScript format the file has: a module saved by a
+// newer PyTorch may use a newer format or operators this LibTorch lacks, and the error should say
+// so by version rather than leave the user to guess.
+// Empty when the bytes are no TorchScript archive at all.
+std::string versionsNote(const std::string& bytes) {
+  uint64_t format = 0;
+  try {
+    std::istringstream in(bytes);
+    caffe2::serialize::PyTorchStreamReader reader(&in);
+    format = reader.version();
+  } catch (const std::exception&) {
+    return "";
+  }
+  return "this addon runs LibTorch " TORCH_VERSION ", which reads TorchScript format versions up to " +
+         std::to_string(caffe2::serialize::kMaxSupportedFileFormatVersion) + ", and the file's format is version " +
+         std::to_string(format) + "; a module saved by a newer PyTorch than " TORCH_VERSION
+         " may use operators this LibTorch lacks: save it with PyTorch " TORCH_VERSION
+         ", or build the addon against the newer LibTorch";
 }
 
 // The stored config: everything but the module's bytes (those travel as checkpoint metadata).
@@ -103,8 +132,12 @@ class ScriptedEnergy : public EnergyModel {
       std::istringstream in(bytes_);
       module_ = torch::jit::load(in, device);
     } catch (const std::exception& e) {
-      throw IoError(
-          source + " is not a TorchScript module (save one with torch.jit.script(net).save(path)): " + cause(e.what()));
+      const std::string versions = versionsNote(bytes_);
+      if (versions.empty())
+        throw IoError(source + " is not a TorchScript module (save one with torch.jit.script(net).save(path)): " +
+                      cause(e.what()));
+      throw IoError(source + " is a TorchScript archive this LibTorch cannot load: " + cause(e.what()) + " (" +
+                    versions + ")");
     }
     // The module computes with the model's own tensors: the optimiser's updates and the
     // checkpoint's values are what forward() sees.
