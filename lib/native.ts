@@ -250,7 +250,10 @@ export function native(): NativeAddon {
   // 175-197 on 1 thread); sleeping costs about 10 % on an idle machine (184/171 against 196/206).
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
-    cached = bindings('ebm_torch') as NativeAddon;
+    // EBM_TORCH_ADDON: a build kept elsewhere (scripts/gpu-check.sh builds beside the checkout's own)
+    const addonPath = process.env.EBM_TORCH_ADDON;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cached = (addonPath ? require(addonPath) : bindings('ebm_torch')) as NativeAddon;
     // Some LibTorch builds (Debian's) start with one intra-op thread; jobs use the machine unless
     // the user chose (OMP_NUM_THREADS, setNumThreads) or the job runs faster on one (native/core/threads.h).
     if (process.env.OMP_NUM_THREADS === undefined) cached.setDefaultThreads(Math.max(1, os.availableParallelism()));
