@@ -31,6 +31,21 @@ std::chrono::milliseconds millis(double seconds) {
                          " failed: another rank died, was stopped or did not answer in time (" + e.what() + ")");
 }
 
+// LibTorch 2.4+ asks for the libuv TCPStore by default, and a build without libuv (Debian 13's)
+// then refuses to start the store; the classic store serves the same protocol. 1.x has no choice.
+template <typename Options>
+auto useClassicStore(Options& o, int) -> decltype(o.useLibUV = false, bool()) {
+  o.useLibUV = false;
+  return true;
+}
+template <typename Options>
+bool useClassicStore(Options&, long) {
+  return false;
+}
+
+// A c10d error's first line: the rest is LibTorch's C++ stack.
+std::string firstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
 // The c10d process group type differs between LibTorch versions (a ProcessGroup in 1.x, a
 // Backend in 2.x); the ops used here have the same signature on both.
 template <typename Group>
@@ -107,10 +122,15 @@ std::unique_ptr<Communicator> connect(const DistributedConfig& cfg) {
     options.numWorkers = static_cast<std::size_t>(cfg.worldSize);
     options.waitWorkers = true;
     options.timeout = millis(cfg.timeoutSeconds);
-    store = c10::make_intrusive<c10d::TCPStore>(cfg.masterAddr, options);
+    try {
+      store = c10::make_intrusive<c10d::TCPStore>(cfg.masterAddr, options);
+    } catch (const std::exception& e) {
+      if (std::string(e.what()).find("libuv") == std::string::npos || !useClassicStore(options, 0)) throw;
+      store = c10::make_intrusive<c10d::TCPStore>(cfg.masterAddr, options);
+    }
   } catch (const std::exception& e) {
-    const std::string text = e.what();
-    if (cfg.rank == 0 && text.find("in use") != std::string::npos)
+    const std::string full = e.what(), text = firstLine(full);
+    if (cfg.rank == 0 && full.find("in use") != std::string::npos)
       throw DistributedError(where + ": masterPort " + std::to_string(cfg.masterPort) +
                              " is already in use on this machine; pick another port");
     throw DistributedError(where + ": the rendezvous failed (every rank must start within " +
