@@ -32,7 +32,13 @@ if [ "${1:-}" = --prepare ]; then
   cp package.json package-lock.json "$kit/app/"
   (cd "$kit/app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --silent)
   [ -f dist/test/gpu-check.js ] || die "dist/ is not built: run npm run build:ts first"
-  cp -r dist "$kit/app/dist"
+  # the library and the check, without source maps and declarations (the kit must stay small:
+  # a device session carries at most 64 MiB)
+  mkdir -p "$kit/app/dist"
+  cp -r dist/lib "$kit/app/dist/lib"
+  mkdir -p "$kit/app/dist/test"
+  cp dist/test/gpu-check.js "$kit/app/dist/test/"
+  find "$kit/app" \( -name '*.map' -o -name '*.d.ts' -o -name '*.md' -o -name '*.ts' \) -type f -delete
   log "ready: $(du -sh "$kit" | cut -f1) in .gpu-check (carry it to the GPU machine with the checkout)"
   exit 0
 fi

@@ -95,7 +95,8 @@ std::string versionsNote(const std::string& bytes) {
   }
   return "this addon runs LibTorch " TORCH_VERSION ", which reads TorchScript format versions up to " +
          std::to_string(caffe2::serialize::kMaxSupportedFileFormatVersion) + ", and the file's format is version " +
-         std::to_string(format) + "; a module saved by a newer PyTorch than " TORCH_VERSION
+         std::to_string(format) +
+         "; a module saved by a newer PyTorch than " TORCH_VERSION
          " may use operators this LibTorch lacks: save it with PyTorch " TORCH_VERSION
          ", or build the addon against the newer LibTorch";
 }
