@@ -3,9 +3,10 @@
 # 13's LibTorch 2.6 headers, unpacked from the packages and never installed, so that a change that
 # breaks the 2.x API fails here on a Debian 12 machine. The host's own LibTorch and Gloo headers
 # (1.13 in /usr/include) are kept out of the search path: a header that 2.6 lacks is an error, not
-# a silent fall-back to the old one. The NCCL process group (USE_C10D_NCCL) is compiled too when an
-# nccl.h is found (EBM_NCCL_INCLUDE, or the CUDA toolkit's include folder); neither the CUDA
-# toolkit nor Debian's main archive ships one, so here it says it skipped that unit.
+# a silent fall-back to the old one. The NCCL process group (USE_C10D_NCCL) is compiled too when a
+# full CUDA toolkit (CUDA_HOME, default /usr/local/cuda: cuBLAS, cuSPARSE and cuSOLVER headers
+# beside the runtime's) and an nccl.h (EBM_NCCL_INCLUDE, or the toolkit's) are there; otherwise it
+# says which headers are missing and skips that unit.
 #   bash scripts/compile-check-libtorch2.sh [unit.cc ...]
 # The packages are cached in ${EBM_CACHE_DIR:-~/.cache/ebm-torch}/libtorch2-headers.
 set -euo pipefail
@@ -120,7 +121,12 @@ done
 cuda_inc=${CUDA_HOME:-/usr/local/cuda}/include
 nccl_inc=${EBM_NCCL_INCLUDE:-}
 [ -z "$nccl_inc" ] && [ -f "$cuda_inc/nccl.h" ] && nccl_inc=$cuda_inc
-if [ -n "$nccl_inc" ] && [ -f "$cuda_inc/cuda_runtime_api.h" ]; then
+# LibTorch's CUDA context header wants the CUDA libraries' headers too (cuBLAS, cuSPARSE, ...),
+# which an nvcc-only toolkit lacks.
+missing=()
+for h in cuda_runtime_api.h cublas_v2.h cusparse.h cusolverDn.h; do [ -f "$cuda_inc/$h" ] || missing+=("$h"); done
+[ -n "$nccl_inc" ] || missing+=(nccl.h)
+if [ ${#missing[@]} -eq 0 ]; then
   if g++ "${common[@]}" -DUSE_C10D_NCCL -DUSE_CUDA -isystem "$cuda_inc" -isystem "$nccl_inc" \
     native/core/distributed/communicator.cc >"$errors/nccl.log" 2>&1; then
     log "NCCL process group: compiles (CUDA headers $cuda_inc, nccl.h from $nccl_inc)"
@@ -130,7 +136,7 @@ if [ -n "$nccl_inc" ] && [ -f "$cuda_inc/cuda_runtime_api.h" ]; then
     grep -E 'error' "$errors/nccl.log" | head -20
   fi
 else
-  log "NCCL process group: skipped (no nccl.h: set EBM_NCCL_INCLUDE to the folder that holds one)"
+  log "NCCL process group: skipped, missing ${missing[*]} (CUDA_HOME: a full CUDA toolkit; EBM_NCCL_INCLUDE: the folder with nccl.h, e.g. Debian 13's libnccl-dev)"
 fi
 
 elapsed=$(($(date +%s) - start))
