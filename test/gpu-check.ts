@@ -41,10 +41,12 @@ function meanAndStdErr(xs: number[]): { mean: number; se: number } {
   return { mean, se: Math.sqrt(v / xs.length) };
 }
 
+let saved = 0;
+
 /** The same model on the CPU and on `device`: one initialisation, saved and loaded on each. */
 async function pair(config: ebm.ModelConfig, dir: string, device: string): Promise<[ebm.EnergyModel, ebm.EnergyModel]> {
   const cpu = ebm.energyModel({ ...config, device: 'cpu' } as ebm.ModelConfig);
-  const file = path.join(dir, `${config.kind}-${Math.random().toString(36).slice(2)}.safetensors`);
+  const file = path.join(dir, `${config.kind}-${saved++}.safetensors`);
   await cpu.save(file);
   return [cpu, await ebm.loadModel(file, { device: device as ebm.Device })];
 }
