@@ -22,6 +22,7 @@ import {
 } from './schema/fields';
 import { lossModelTail, LossSchema } from './schema/losses';
 import { parseConfig } from './schema/parse';
+import { lossTraits } from './schema/traits';
 import { SamplerSchema } from './schema/samplers';
 import type { TrainProgress } from './train';
 
@@ -89,7 +90,7 @@ const SgdSchema = obj({
 /** The optimiser: Adam, AdamW or SGD. */
 export const OptimizerSchema = pick([adam('adam'), adam('adamw'), SgdSchema], byKind(['adam', 'adamw', 'sgd']));
 /**
- * The optimiser: Adam, AdamW or SGD (default { kind: 'adam', lr: 1e-3 }).
+ * The optimiser: Adam, AdamW or SGD (absent: Adam at the native default rate).
  * @useDeclaredType
  */
 export type OptimizerConfig = z.input<typeof OptimizerSchema>;
@@ -213,30 +214,27 @@ export const TrainConfigSchema = obj({
 export interface TrainContext {
   timeConditioned: boolean;
   rows: number;
-  /** the model's kind ('ce' needs a 'classifier') */
+  /** the model's kind (a loss may need one, e.g. 'ce' a 'classifier') */
   modelKind?: string;
 }
 
-/**
- * The rules that join the options to the model and the data, as a refinement: the loss against
- * the model's timeConditioned (and 'ce' against a classifier), the batch size against the rows.
- */
 /** The message tail when a batch cannot be drawn without replacement from `rows` rows. */
 export function batchSizeTail(batchSize: number, rows: number, replacement: boolean): string | undefined {
   if (replacement || batchSize <= rows) return undefined;
   return ` (${batchSize}) is larger than the dataset (${rows} rows); use a smaller batch or replacement: true`;
 }
 
+/**
+ * The rules that join the options to the model and the data, as a refinement: the loss against
+ * the model (its timeConditioned and kind, as the loss kind's traits say), the batch size against the rows.
+ */
 export function refineTrainContext(
-  o: { loss: { kind: string; sigma?: unknown }; batchSize: number; replacement: boolean; labels?: unknown },
+  o: { loss: { kind: string; path?: unknown }; batchSize: number; replacement: boolean; labels?: unknown },
   ctx: z.core.$RefinementCtx,
   context: TrainContext,
 ): void {
-  const lossTail = lossModelTail(o.loss, context.timeConditioned);
+  const lossTail = lossModelTail(o.loss, context.timeConditioned, context.modelKind);
   if (lossTail !== undefined) fail(ctx, ['loss'], lossTail);
-  if (o.loss.kind === 'ce' && context.modelKind !== undefined && context.modelKind !== 'classifier') {
-    fail(ctx, ['loss'], ": 'ce' needs a 'classifier' model");
-  }
   const batchTail = batchSizeTail(o.batchSize, context.rows, o.replacement);
   if (batchTail !== undefined) fail(ctx, ['batchSize'], batchTail);
 }
@@ -259,8 +257,8 @@ export function validateTrainOptions(
   const context: TrainContext = { timeConditioned, rows, modelKind };
   const schema = TrainConfigSchema.superRefine((o, ctx) => {
     refineTrainContext(o, ctx, context);
-    if (o.loss.kind === 'ce' && modelKind !== undefined && o.labels === undefined) {
-      fail(ctx, ['labels'], " is required for the 'ce' loss");
+    if (lossTraits(o.loss.kind).labels && modelKind !== undefined && o.labels === undefined) {
+      fail(ctx, ['labels'], ` is required for the '${o.loss.kind}' loss`);
     }
   });
   return parseConfig(schema, value, 'config');

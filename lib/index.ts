@@ -37,6 +37,8 @@ export type {
 export { sample } from './sample';
 export type { SampleOptions, SampleResult } from './sample';
 export { version, setNumThreads, kinds, memoryStats } from './runtime';
+export { kindTraits } from './schema/traits';
+export type { KindTraits, LossTraits, SamplerTraits } from './schema/traits';
 export type { VersionInfo } from './runtime';
 export type { MemoryStats } from './native';
 export { train, evaluateLoss } from './train';

@@ -26,6 +26,7 @@ import {
 } from './schema/fields';
 import { CdSchema, EdLossConfig, EdSchema, lossKinds } from './schema/losses';
 import { parseConfig } from './schema/parse';
+import { lossTraits } from './schema/traits';
 import type { TrainProgress } from './train';
 import { optionDefaults as D } from './schema/defaults';
 import { describeValue } from './validate';
@@ -148,14 +149,16 @@ export function validateLatentConfig(value: unknown, path = 'config'): LatentMod
   return parseConfig(LatentEbmSchema, value, path);
 }
 
-const priorLoss = pick([EdSchema, CdSchema], (v) => {
+// The loss kinds whose traits say they can train a latent prior, each with its schema.
+const priorLossSchemas = { ed: EdSchema, cd: CdSchema } as const;
+const priorLoss = pick([priorLossSchemas.ed, priorLossSchemas.cd], (v) => {
   const kind = kindOf(v);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return ` must be an object, got ${describeValue(v)}`;
-  if (kind === 'ed') return 0;
-  if (kind === 'cd') return 1;
-  return (lossKinds as readonly unknown[]).includes(kind)
-    ? `.kind must be 'ed' or 'cd' for a latent prior, got '${String(kind)}'`
-    : `.kind${oneOfTail(lossKinds, kind)}`;
+  if (!(lossKinds as readonly unknown[]).includes(kind)) return `.kind${oneOfTail(lossKinds, kind)}`;
+  const accepted = lossKinds.filter((k) => lossTraits(k).latentPrior);
+  const i = Object.keys(priorLossSchemas).indexOf(String(kind));
+  if (i >= 0 && accepted.includes(kind as (typeof lossKinds)[number])) return i;
+  return `.kind must be ${accepted.map((k) => `'${k}'`).join(' or ')} for a latent prior, got '${String(kind)}'`;
 });
 
 const PriorSchema = pick(

@@ -129,7 +129,7 @@ const GaussianSchema = obj({
   cov: rows(' must be a non-empty array of rows')
     .optional()
     .describe('full covariance Σ (symmetric positive definite)'),
-  std: positive().optional().describe('σ of the covariance σ²I, without cov (default 1)'),
+  std: positive().optional().describe('σ of the covariance σ²I, without cov (left out: the default σ)'),
   device: device().default(() => D().model.gaussian.device as Device),
 })
   .superRefine((o, ctx) => {

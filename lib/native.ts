@@ -177,6 +177,8 @@ export interface NativeAddon {
   version(): NativeRuntimeInfo;
   /** JSON text of a NativeOptionDefaults (read once, through optionDefaults() in schema/defaults.ts) */
   optionDefaultsJson: string;
+  /** JSON text of the KindTraits (read once, through kindTraits() in schema/traits.ts) */
+  kindTraitsJson: string;
   setNumThreads(n: number): void;
   /** the count of jobs without a thread preference of their own, when neither setNumThreads nor OMP_NUM_THREADS chose */
   setDefaultThreads(n: number): void;

@@ -6,7 +6,8 @@ import { native } from './native';
 import { optionDefaults as D } from './schema/defaults';
 import { bool, fail, instance, int, num, obj, pick, seed } from './schema/fields';
 import { parseConfig } from './schema/parse';
-import { ResolvedSamplerConfig, SamplerSchema } from './schema/samplers';
+import { SamplerSchema } from './schema/samplers';
+import { samplerTotalSteps, samplerTraits } from './schema/traits';
 import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
 import { describeValue } from './validate';
 
@@ -57,14 +58,15 @@ export type ResolvedSampleOptions = z.output<typeof SampleOptionsSchema>;
 /** The rules that join the options to the model: the sampler and `t` against its timeConditioned. */
 function refineSampleContext(o: ResolvedSampleOptions, ctx: z.core.$RefinementCtx, timeConditioned: boolean): void {
   const kind = o.sampler.kind;
-  if (kind === 'annealed' && !timeConditioned) {
-    fail(ctx, ['sampler'], ': the annealed sampler needs a time-conditioned model');
-  } else if (timeConditioned && kind !== 'annealed' && o.t === undefined) {
+  const followsLevels = samplerTraits(kind).time === 'levels';
+  if (followsLevels && !timeConditioned) {
+    fail(ctx, ['sampler'], `: the ${kind} sampler needs a time-conditioned model`);
+  } else if (timeConditioned && !followsLevels && o.t === undefined) {
     fail(ctx, ['t'], ` is required to sample a time-conditioned model with '${kind}'`);
   } else if (!timeConditioned && o.t !== undefined) {
     fail(ctx, ['t'], ' was given but the model is not time-conditioned');
-  } else if (kind === 'annealed' && o.t !== undefined) {
-    fail(ctx, ['t'], ' does not apply to the annealed sampler (it runs over the levels of t)');
+  } else if (followsLevels && o.t !== undefined) {
+    fail(ctx, ['t'], ` does not apply to the ${kind} sampler (it runs over the levels of t)`);
   }
 }
 
@@ -86,10 +88,6 @@ export interface SampleResult extends Tensor {
   trajectory?: Tensor;
 }
 
-function samplerSteps(s: ResolvedSamplerConfig): number {
-  return s.kind === 'annealed' ? s.steps * s.levels : s.steps;
-}
-
 /** Draws samples from p ∝ exp(−E) with any sampler. Bad options are rejected before native work. */
 export async function sample(model: EnergyModel, options: SampleOptions): Promise<SampleResult> {
   requireModel(model);
@@ -109,7 +107,7 @@ export async function sampleValidated(
   }
   if (signal?.aborted) throw new EbmAbortError('sampling was aborted before it started');
 
-  const total = samplerSteps(sampler);
+  const total = samplerTotalSteps(sampler);
   const progressEvery = options.progressEvery ?? Math.max(1, Math.ceil(total / 20));
   // Everything the job reads is fixed now, at the call, even if it has to wait for the model.
   const jobJson = JSON.stringify({

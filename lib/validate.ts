@@ -1,7 +1,9 @@
 /**
  * Checks of the arguments that are not configs (tensors, file readers' and plots' options,
  * metrics), and how a message shows a value; each failure names the field path. The configs
- * themselves are checked by their schemas (lib/schema).
+ * themselves are checked by their schemas (lib/schema), which build on the same rules and
+ * message tails (numberTail, oneOfTail, unknownKeyTail, DEVICE_PATTERN): a field reads the same
+ * whichever checks it.
  */
 import { EbmConfigError } from './errors';
 
@@ -50,9 +52,38 @@ export function describeValue(value: unknown, depth = 2): string {
   return `{${list(shown, keys.length)}}`;
 }
 
+/** ' must be <what>, got <value>': the tail of every message about a value of the wrong kind. */
+export function mustBeTail(what: string, input: unknown): string {
+  return ` must be ${what}, got ${describeValue(input)}`;
+}
+
+/**
+ * " must be one of 'a', 'b'; got <value>": the one wording of a choice among fixed values, here,
+ * in the schemas and in the native core's messages.
+ */
+export function oneOfTail(values: readonly unknown[], input: unknown): string {
+  return ` must be one of ${values.map((v) => describeValue(v)).join(', ')}; got ${describeValue(input)}`;
+}
+
+/** '.<key> is not a known option (known: a, b)' */
+export function unknownKeyTail(key: string, known: readonly string[]): string {
+  return `.${key} is not a known option (known: ${known.join(', ')})`;
+}
+
+/** The devices a config may name: 'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'. */
+export const DEVICE_PATTERN = /^(auto|cpu|cuda|cuda:\d{1,3})$/;
+
+export function isDevice(value: unknown): boolean {
+  return typeof value === 'string' && DEVICE_PATTERN.test(value);
+}
+
+export function deviceTail(input: unknown): string {
+  return mustBeTail("'auto', 'cpu', 'cuda' or 'cuda:N'", input);
+}
+
 export function requireObject(value: unknown, path: string): Obj {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new EbmConfigError(`${path} must be an object, got ${describeValue(value)}`);
+    throw new EbmConfigError(path + mustBeTail('an object', value));
   }
   return value as Obj;
 }
@@ -60,10 +91,10 @@ export function requireObject(value: unknown, path: string): Obj {
 /** The onProgress and signal options every long-running job takes. */
 export function checkJobHooks(o: Obj, path: string): void {
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
-    throw new EbmConfigError(`${path}.onProgress must be a function, got ${describeValue(o.onProgress)}`);
+    throw new EbmConfigError(`${path}.onProgress${mustBeTail('a function', o.onProgress)}`);
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw new EbmConfigError(`${path}.signal must be an AbortSignal, got ${describeValue(o.signal)}`);
+    throw new EbmConfigError(`${path}.signal${mustBeTail('an AbortSignal', o.signal)}`);
   }
 }
 
@@ -80,32 +111,36 @@ export const FLOAT32_MAX = 3.4028234663852886e38;
 /** The largest integer the native core reads (its JSON reader refuses larger ones). */
 export const MAX_INT = 9e15;
 
+/** The inclusive bounds a range tests: an integer's are narrowed to ±MAX_INT. */
+export function rangeBounds(range: NumberRange): { min?: number; max?: number } {
+  if (!range.integer) return { min: range.min, max: range.max };
+  return { min: Math.max(range.min ?? -MAX_INT, -MAX_INT), max: Math.min(range.max ?? MAX_INT, MAX_INT) };
+}
+
 /**
- * A number in `range`. Every number must fit a float32 (|x| <= FLOAT32_MAX) and every integer lie
- * within ±MAX_INT (a wider `range` is narrowed to it): beyond them the native core would fail with
- * a message that does not name the field.
+ * Why `value` is not a number in `range` (' must be > 0, got -1'), or undefined when it is: the
+ * one rule behind checkNumber and the schemas' num(). Every number must fit a float32
+ * (|x| <= FLOAT32_MAX) and every integer lie within ±MAX_INT: beyond them the native core would
+ * fail with a message that does not name the field. The first broken rule is reported, in this
+ * order: type (finite, integer), float32, above, min, max.
  */
-export function checkNumber(value: unknown, path: string, range: NumberRange = {}): number {
-  const kind = range.integer ? 'an integer' : 'a finite number';
+export function numberTail(value: unknown, range: NumberRange = {}): string | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value) || (range.integer && !Number.isInteger(value))) {
-    throw new EbmConfigError(`${path} must be ${kind}, got ${describeValue(value)}`);
+    return mustBeTail(range.integer ? 'an integer' : 'a finite number', value);
   }
-  if (Math.abs(value) > FLOAT32_MAX) {
-    throw new EbmConfigError(`${path} must be within ±${FLOAT32_MAX} (float32), got ${describeValue(value)}`);
-  }
-  if (range.integer) {
-    range = { ...range, max: Math.min(range.max ?? MAX_INT, MAX_INT), min: Math.max(range.min ?? -MAX_INT, -MAX_INT) };
-  }
-  if (range.above !== undefined && !(value > range.above)) {
-    throw new EbmConfigError(`${path} must be > ${range.above}, got ${value}`);
-  }
-  if (range.min !== undefined && value < range.min) {
-    throw new EbmConfigError(`${path} must be >= ${range.min}, got ${value}`);
-  }
-  if (range.max !== undefined && value > range.max) {
-    throw new EbmConfigError(`${path} must be <= ${range.max}, got ${value}`);
-  }
-  return value;
+  if (Math.abs(value) > FLOAT32_MAX) return mustBeTail(`within ±${FLOAT32_MAX} (float32)`, value);
+  const { min, max } = rangeBounds(range);
+  if (range.above !== undefined && !(value > range.above)) return ` must be > ${range.above}, got ${value}`;
+  if (min !== undefined && value < min) return ` must be >= ${min}, got ${value}`;
+  if (max !== undefined && value > max) return ` must be <= ${max}, got ${value}`;
+  return undefined;
+}
+
+/** A number in `range` (see numberTail). */
+export function checkNumber(value: unknown, path: string, range: NumberRange = {}): number {
+  const tail = numberTail(value, range);
+  if (tail !== undefined) throw new EbmConfigError(path + tail);
+  return value as number;
 }
 
 export function optionalNumber(obj: Obj, key: string, path: string, range: NumberRange = {}): void {
@@ -114,9 +149,7 @@ export function optionalNumber(obj: Obj, key: string, path: string, range: Numbe
 
 export function checkOneOf<T extends string>(value: unknown, allowed: readonly T[], path: string): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new EbmConfigError(
-      `${path} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describeValue(value)}`,
-    );
+    throw new EbmConfigError(path + oneOfTail(allowed, value));
   }
   return value as T;
 }
@@ -127,7 +160,7 @@ export function optionalOneOf<T extends string>(obj: Obj, key: string, allowed: 
 
 export function optionalBoolean(obj: Obj, key: string, path: string): void {
   if (obj[key] !== undefined && typeof obj[key] !== 'boolean') {
-    throw new EbmConfigError(`${path}.${key} must be true or false, got ${describeValue(obj[key])}`);
+    throw new EbmConfigError(`${path}.${key}${mustBeTail('true or false', obj[key])}`);
   }
 }
 
@@ -137,12 +170,11 @@ export function optionalBoolean(obj: Obj, key: string, path: string): void {
  */
 export function checkSeries(value: unknown, what: string): ArrayLike<number> {
   if (!Array.isArray(value) && !(ArrayBuffer.isView(value) && !(value instanceof DataView))) {
-    throw new EbmConfigError(`${what} must be an array or typed array of numbers, got ${describeValue(value)}`);
+    throw new EbmConfigError(what + mustBeTail('an array or typed array of numbers', value));
   }
   const a = value as ArrayLike<unknown>;
   for (let i = 0; i < a.length; i++) {
-    if (typeof a[i] !== 'number')
-      throw new EbmConfigError(`${what}[${i}] must be a number, got ${describeValue(a[i])}`);
+    if (typeof a[i] !== 'number') throw new EbmConfigError(`${what}[${i}]${mustBeTail('a number', a[i])}`);
   }
   return a as ArrayLike<number>;
 }
@@ -150,17 +182,11 @@ export function checkSeries(value: unknown, what: string): ArrayLike<number> {
 /** Rejects keys the schema does not know: a typo must not silently fall back to a default. */
 export function rejectUnknownKeys(obj: Obj, known: readonly string[], path: string): void {
   for (const key of Object.keys(obj)) {
-    if (!known.includes(key)) {
-      throw new EbmConfigError(`${path}.${key} is not a known option (known: ${known.join(', ')})`);
-    }
+    if (!known.includes(key)) throw new EbmConfigError(path + unknownKeyTail(key, known));
   }
 }
 
-const devicePattern = /^(auto|cpu|cuda|cuda:\d{1,3})$/;
-
 export function optionalDevice(obj: Obj, key: string, path: string): void {
   const v = obj[key];
-  if (v !== undefined && (typeof v !== 'string' || !devicePattern.test(v))) {
-    throw new EbmConfigError(`${path}.${key} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got ${describeValue(v)}`);
-  }
+  if (v !== undefined && !isDevice(v)) throw new EbmConfigError(`${path}.${key}${deviceTail(v)}`);
 }

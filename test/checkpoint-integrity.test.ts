@@ -109,4 +109,47 @@ describe('checkpoint integrity', () => {
     await busy.save(file, { signal: new AbortController().signal });
     assert.ok(fs.existsSync(file));
   });
+
+  /** Rewrites the model config stored in a checkpoint's metadata. */
+  function editConfig(file: string, edit: (config: Record<string, unknown>) => void): void {
+    const bytes = fs.readFileSync(file);
+    const len = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + len).toString('utf8')) as Record<string, Record<string, string>>;
+    const meta = header.__metadata__ as Record<string, string>;
+    const config = JSON.parse(meta['ebm_torch.config'] as string) as Record<string, unknown>;
+    edit(config);
+    meta['ebm_torch.config'] = JSON.stringify(config);
+    fs.writeFileSync(file, safetensorsBytes(header, bytes.subarray(8 + len)));
+  }
+
+  it("an unknown choice in a checkpoint's model config is a clear error, not another choice", async () => {
+    const file = path.join(dir, 'gmm-path.safetensors');
+    const gmm = ebm.energyModel({
+      kind: 'gmm',
+      means: [
+        [0, 0],
+        [1, 1],
+      ],
+      stds: [0.5, 0.5],
+      weights: [0.5, 0.5],
+      path: 've',
+      device: 'cpu',
+    });
+    await gmm.save(file);
+    assert.equal((await ebm.loadModel(file)).timeConditioned, true);
+    editConfig(file, (c) => (c.path = 'vx'));
+    await rejectsWith(
+      ebm.loadModel(file),
+      ebm.EbmIoError,
+      /invalid model config: model\.path must be one of 'vp', 've'; got 'vx'/,
+    );
+    const mlp = path.join(dir, 'mlp-activation.safetensors');
+    await model.save(mlp);
+    editConfig(mlp, (c) => (c.activation = 'relu6'));
+    await rejectsWith(
+      ebm.loadModel(mlp),
+      ebm.EbmIoError,
+      /invalid model config: .*activation must be one of 'silu', .*; got 'relu6'/,
+    );
+  });
 });

@@ -201,65 +201,6 @@ describe('the double-well energy', () => {
   });
 });
 
-describe('score of a time-conditioned MLP', () => {
-  const model = ebm.energyModel({
-    kind: 'mlp',
-    inputDim: 3,
-    hidden: [32, 32],
-    timeConditioned: true,
-    seed: 5,
-    device: 'cpu',
-  });
-  const n = 4;
-  const d = 3;
-  const x = ebm.tensor(
-    Array.from({ length: n * d }, (_, i) => Math.sin(1.7 * i + 0.3)),
-    [n, d],
-  );
-  const perRow = new Float32Array([0.05, 0.3, 0.6, 0.95]);
-
-  it('equals minus the finite difference of energy(x, t) in x, for t as a number and per row', async () => {
-    // Measured: |fd − score| ≤ 2.3e-6 against scores up to 0.019 (fresh init, small output layer).
-    for (const t of [0.2, perRow]) {
-      const s = await model.score(x, t);
-      assert.deepEqual(s.shape, [n, d]);
-      const h = 1e-2;
-      for (let k = 0; k < d; k++) {
-        const plus = new Float32Array(x.data);
-        const minus = new Float32Array(x.data);
-        for (let i = 0; i < n; i++) {
-          plus[i * d + k] += h;
-          minus[i * d + k] -= h;
-        }
-        const ep = await model.energy({ data: plus, shape: [n, d] }, t);
-        const em = await model.energy({ data: minus, shape: [n, d] }, t);
-        for (let i = 0; i < n; i++) {
-          const fd = -(ep[i] - em[i]) / (2 * h);
-          assert.ok(
-            Math.abs(fd - s.data[i * d + k]) < 2e-5,
-            `t ${t}, row ${i}, dim ${k}: fd ${fd} vs ${s.data[i * d + k]}`,
-          );
-        }
-      }
-    }
-  });
-
-  it('changes with t, and a per-row t gives each row the score at its own time', async () => {
-    // Measured: max |score(t = 0.05) − score(t = 0.95)| = 6.1e-3 (the FD noise above is 2e-6);
-    // rows of score(x, perRow) equal score(x, perRow[i]) exactly.
-    const early = await model.score(x, 0.05);
-    const late = await model.score(x, 0.95);
-    assert.ok(maxAbsDiff(early.data, late.data) > 1e-3, `t moved the score by ${maxAbsDiff(early.data, late.data)}`);
-    const mixed = await model.score(x, perRow);
-    for (let i = 0; i < n; i++) {
-      const alone = await model.score(x, perRow[i]);
-      assert.ok(maxAbsDiff(mixed.data.subarray(i * d, (i + 1) * d), alone.data.subarray(i * d, (i + 1) * d)) < 1e-6);
-    }
-    await assert.rejects(model.score(x, new Float32Array([0.1, 0.2])), ebm.EbmShapeError);
-    await assert.rejects(model.score(x), /t is required/);
-  });
-});
-
 describe('the parameter budget (2^30 parameters)', () => {
   it('rejects an MLP with hidden [65536, 65536] at once, without allocating it, and later models still work', async () => {
     // layers.1.weight alone is 65536² ≈ 4.3e9 floats (17 GB): it must be refused before torch::rand.

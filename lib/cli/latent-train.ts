@@ -4,13 +4,10 @@
  */
 import { rankOf } from '../distributed';
 import { runDistribution, runWorkerRank } from './launch';
-import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { EbmAbortError, EbmIoError, LatentEbm, RunLog, TrainProgress, TrainRun, version } from '../index';
+import { LatentEbm, RunLog, TrainProgress, TrainRun } from '../index';
 import { createLatentEbm, trainLatentValidated } from '../latent';
 import { imageMse as mse, inpaintMask, meanFill } from '../metrics/images';
-import { displayPath } from './args';
-import { finishInterrupted, onInterrupt } from './interrupt';
 import { latentLossPng, requireLayout, samplesGridPng, shadeMissing, STRIP_COLUMNS, stripsPng } from './latent-figures';
 import { PreparedLatentRun, prepareLatentRun } from './latent-run';
 import {
@@ -22,6 +19,7 @@ import {
   ProgressSink,
   progressSink,
 } from './progress';
+import { Evaluation, openRunFolder, requireFolder, runTraining } from './run-skeleton';
 import { firstRows } from '../tensor';
 
 /** Output files of a latent run; stale copies from an earlier run in the same folder are removed first. */
@@ -74,12 +72,6 @@ function latentSink(mode: ProgressMode, total: number): ProgressSink {
     },
     finish: () => undefined,
   };
-}
-
-interface Evaluation {
-  metrics: Record<string, unknown>;
-  summary: string[];
-  files: string[];
 }
 
 /** samples.png, reconstructions.png and inpaintings.png, with their numbers. */
@@ -150,14 +142,11 @@ export async function trainLatentCommand(
   file: string,
   options: { steps?: number; out?: string; quiet: boolean },
 ): Promise<number> {
-  const { quiet } = options;
   const run = prepareLatentRun(file, options.steps !== undefined ? { steps: options.steps } : {});
   const { config } = run;
   const model = createLatentEbm(config.model);
   const outDir = nodePath.resolve(options.out ?? nodePath.join('runs', config.name));
-  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) {
-    throw new EbmIoError(`--out ${displayPath(outDir)} exists and is not a directory`);
-  }
+  requireFolder(outDir, '--out');
   // the options are checked (prepareLatentRun): train with them as they are, the checkpoint in the run folder
   const trainOptions = {
     ...config.train,
@@ -171,92 +160,60 @@ export async function trainLatentCommand(
     return runWorkerRank((signal) => trainLatentValidated(model, run.images, { ...trainOptions, distributed, signal }));
   }
 
-  for (const f of OUTPUTS) fs.rmSync(nodePath.join(outDir, f), { force: true });
-  const log = new RunLog(outDir, config);
-  const shownDir = displayPath(outDir);
-  const say = (line: string): void => {
-    if (!quiet) process.stderr.write(`${line}\n`);
-  };
-  const v = version();
+  const log = openRunFolder(outDir, config, OUTPUTS);
   const rows = run.images.shape[0];
-  say(
-    `training ${config.name}: latent EBM, ${priorName(run)} prior, on ${describeData(run)} ` +
-      `(${rows} images [${config.model.imageShape.join(', ')}]), ${config.train.steps} steps → ${shownDir}  ` +
-      `[ebm-torch ${v.ebmTorch}, LibTorch ${v.torch}, ${model.device}]`,
-  );
+  return runTraining({
+    log,
+    quiet: options.quiet,
+    totalSteps: config.train.steps,
+    device: model.device,
+    intro:
+      `training ${config.name}: latent EBM, ${priorName(run)} prior, on ${describeData(run)} ` +
+      `(${rows} images [${config.model.imageShape.join(', ')}]), ${config.train.steps} steps`,
+    sink: latentSink,
+    train: (hooks) =>
+      trainLatentValidated(model, run.images, {
+        ...trainOptions,
+        ...(distributed !== undefined ? { distributed } : {}),
+        ...hooks,
+      }),
+    // the model holds the weights of the last completed step
+    saveModel: () => model.save(log.file('model.safetensors')),
+    lossPng: (records) => latentLossPng(records, `${config.name}: reconstruction error`),
+    evaluate: (signal, say) => {
+      say('drawing samples, reconstructions and inpaintings');
+      return evaluate(run, model, log, signal);
+    },
+    report: (result, records, ev) => report(run, result, records.at(-1) ?? {}, ev),
+  });
+}
 
-  const interrupt = onInterrupt();
-  const total = config.train.steps;
-  const sink = latentSink(quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'lines', total);
-  const records: TrainProgress[] = [];
-  let phase: 'training' | 'evaluation' = 'training';
-  const written = ['config.json', 'metrics.jsonl'];
-  try {
-    const result: TrainRun = await trainLatentValidated(model, run.images, {
-      ...trainOptions,
-      ...(distributed !== undefined ? { distributed } : {}),
-      signal: interrupt.signal,
-      onProgress: (p) => {
-        records.push(p);
-        log.log(p);
-        sink.update(p);
-      },
-    });
-    sink.finish();
-    await model.save(log.file('model.safetensors'));
-    written.push('model.safetensors');
-    log.writePng('loss.png', latentLossPng(records, `${config.name}: reconstruction error`));
-    written.push('loss.png');
-
-    phase = 'evaluation';
-    say('drawing samples, reconstructions and inpaintings');
-    const ev = await evaluate(run, model, log, interrupt.signal);
-    written.push(...ev.files);
-    const last: Partial<TrainProgress> = records[records.length - 1] ?? {};
-    const reported = Object.fromEntries(REPORTED.filter((k) => last[k] !== undefined).map((k) => [k, last[k]]));
-    const metrics = {
-      name: config.name,
-      steps: result.steps,
-      seconds: result.seconds,
-      stepsPerSecond: result.steps / result.seconds,
-      finalLoss: last.loss ?? null,
-      ...reported,
-      rows,
-      imageShape: config.model.imageShape,
-      latentDim: config.model.latentDim,
-      prior: config.train.prior === 'gaussian' ? 'gaussian' : config.train.prior.loss.kind,
-      ...ev.metrics,
-      threads: result.threads,
-      device: model.device,
-      torch: v.torch,
-      ebmTorch: v.ebmTorch,
-    };
-    log.writeJson('metrics.json', metrics);
-    written.push('metrics.json');
-
-    const prior = last.priorLoss !== undefined ? `, prior loss ${formatLoss(last.priorLoss)}` : '';
-    const out = process.stdout;
-    out.write(
-      `${config.name}: ${result.steps} steps in ${formatSeconds(result.seconds)} ` +
-        `(${formatRate(result.steps / result.seconds)} steps/s), recon mse ${last.reconMse !== undefined ? formatLoss(last.reconMse) : '-'}${prior}\n`,
-    );
-    for (const line of ev.summary) out.write(`${line}\n`);
-    out.write(`wrote ${shownDir}/{${written.join(', ')}}\n`);
-    return 0;
-  } catch (err) {
-    sink.finish();
-    if (!(err instanceof EbmAbortError) || !interrupt.signal.aborted) throw err;
-    return finishInterrupted({
-      phase,
-      // the model holds the weights of the last completed step
-      saveModel: () => model.save(log.file('model.safetensors')),
-      written,
-      dir: log.dir,
-      lastStep: records.at(-1)?.step,
-      totalSteps: total,
-      shownDir,
-    });
-  } finally {
-    interrupt.dispose();
-  }
+/** metrics.json's own fields and the summary's first line. */
+function report(
+  run: PreparedLatentRun,
+  result: TrainRun,
+  last: Partial<TrainProgress>,
+  ev: Evaluation,
+): { metrics: Record<string, unknown>; headline: string } {
+  const { config } = run;
+  const reported = Object.fromEntries(REPORTED.filter((k) => last[k] !== undefined).map((k) => [k, last[k]]));
+  const metrics = {
+    name: config.name,
+    steps: result.steps,
+    seconds: result.seconds,
+    stepsPerSecond: result.steps / result.seconds,
+    finalLoss: last.loss ?? null,
+    ...reported,
+    rows: run.images.shape[0],
+    imageShape: config.model.imageShape,
+    latentDim: config.model.latentDim,
+    prior: config.train.prior === 'gaussian' ? 'gaussian' : config.train.prior.loss.kind,
+    ...ev.metrics,
+    threads: result.threads,
+  };
+  const prior = last.priorLoss !== undefined ? `, prior loss ${formatLoss(last.priorLoss)}` : '';
+  const headline =
+    `${config.name}: ${result.steps} steps in ${formatSeconds(result.seconds)} ` +
+    `(${formatRate(result.steps / result.seconds)} steps/s), recon mse ${last.reconMse !== undefined ? formatLoss(last.reconMse) : '-'}${prior}`;
+  return { metrics, headline };
 }

@@ -4,12 +4,11 @@ import * as nodePath from 'node:path';
 import { EbmError, EbmIoError, Tensor, loadModel } from '../index';
 import { writeFileAtomic } from '../log/run';
 import { optionDefaults } from '../schema/defaults';
-import { parseCommand } from './args';
+import { displayPath, parseCommand } from './args';
 import { densityFigure, is2dShape, lossPng, parseMetricsJsonl } from './figures';
 import { latentLossPng } from './latent-figures';
 import { fitRows, loadData } from '../data/spec';
 import { GridSpec, RunConfig, defaultBox, defaultGridResolution, readJsonFile } from './run-config';
-import { displayPath } from './train';
 
 export const plotHelp = `Usage: ebm plot <runDir>
 

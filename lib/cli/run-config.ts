@@ -52,6 +52,7 @@ import { fail, int, num, obj, relativePath, seed } from '../schema/fields';
 import { lossModelTail } from '../schema/losses';
 import { parseConfig } from '../schema/parse';
 import { samplerSchema } from '../schema/samplers';
+import { lossTraits, samplerTraits } from '../schema/traits';
 import { checkFinite, Tensor } from '../tensor';
 import { describeValue } from '../validate';
 import { JsonSyntaxError, parseJson } from './json';
@@ -125,26 +126,24 @@ export const RunFileSchema = obj(
 ).superRefine((c, ctx) => {
   // the rules across sections: the loss and the eval options against the model, labels for 'ce'
   const timeConditioned = modelTimeConditioned(c.model);
-  const lossTail = lossModelTail(c.train.loss, timeConditioned);
+  const lossTail = lossModelTail(c.train.loss, timeConditioned, c.model.kind);
   if (lossTail !== undefined) fail(ctx, ['train', 'loss'], lossTail);
-  if (c.train.loss.kind === 'ce') {
-    if (c.model.kind !== 'classifier') fail(ctx, ['train', 'loss'], ": 'ce' needs a 'classifier' model");
-    if (!dataHasLabels(c.data)) {
-      fail(
-        ctx,
-        ['train', 'loss'],
-        ' \'ce\' needs class labels: use data.fashionMnist, or data.idx with "labels" (an IDX file)',
-      );
-    }
+  if (lossTraits(c.train.loss.kind).labels && !dataHasLabels(c.data)) {
+    fail(
+      ctx,
+      ['train', 'loss'],
+      ` '${c.train.loss.kind}' needs class labels: use data.fashionMnist, or data.idx with "labels" (an IDX file)`,
+    );
   }
   const e = c.eval;
   if (e?.t !== undefined && !timeConditioned) fail(ctx, ['eval', 't'], ' applies only to time-conditioned models');
   const sampler = e?.samples?.sampler.kind;
-  if (sampler === 'annealed' && !timeConditioned) {
-    fail(ctx, ['eval', 'samples', 'sampler'], ': the annealed sampler needs a time-conditioned model');
+  const followsLevels = sampler !== undefined && samplerTraits(sampler).time === 'levels';
+  if (followsLevels && !timeConditioned) {
+    fail(ctx, ['eval', 'samples', 'sampler'], `: the ${sampler} sampler needs a time-conditioned model`);
   }
-  if (e?.samples?.t !== undefined && (!timeConditioned || sampler === 'annealed')) {
-    fail(ctx, ['eval', 'samples', 't'], ' applies only to time-conditioned models with a non-annealed sampler');
+  if (e?.samples?.t !== undefined && (!timeConditioned || followsLevels)) {
+    fail(ctx, ['eval', 'samples', 't'], ' applies only to time-conditioned models with a sampler at a fixed time');
   }
 });
 

@@ -9,11 +9,12 @@ import { writeNpy } from '../data/npy';
 import { writeFileAtomic } from '../log/run';
 import { checkOneOf } from '../validate';
 import { validateSamplerConfig } from '../config';
+import { samplersWithOption, samplerTraits } from '../schema/traits';
 import { ParsedArgs, UsageError, numberFlag, parseCommand, requiredFlag, stringFlag } from './args';
 import { is2dShape, isImageShape, mean, samplesFigure } from './figures';
 import { interruptible, INTERRUPTED_EXIT } from './interrupt';
 import { latentSampleCommand, latentSamplerMessage } from './latent-sample';
-import { displayPath } from './train';
+import { displayPath } from './args';
 
 export const sampleHelp = `Usage: ebm sample <model.safetensors> --sampler KIND --steps N --step-size X [options]
        ebm sample <latent model.safetensors> [--n N] [--steps N] [--step-size X] [--seed S] [--png FILE]
@@ -73,15 +74,19 @@ export function samplerFromFlags(args: ParsedArgs, command: string): ResolvedSam
   const leapfrog = numberFlag(args, 'leapfrog', { integer: true, min: 1, max: 10000 });
   const adaptSteps = numberFlag(args, 'adapt-steps', { integer: true, min: 0 });
   const levels = numberFlag(args, 'levels', { integer: true, min: 1, max: 100000 });
-  if (leapfrog !== undefined && kind !== 'hmc') throw new UsageError('--leapfrog applies only to --sampler hmc');
-  if (adaptSteps !== undefined && kind !== 'mala' && kind !== 'hmc') {
-    throw new UsageError('--adapt-steps applies only to --sampler mala or hmc');
-  }
-  if (levels !== undefined && kind !== 'annealed') throw new UsageError('--levels applies only to --sampler annealed');
   const cfg: Record<string, unknown> = { kind, steps, stepSize };
-  if (leapfrog !== undefined) cfg.leapfrogSteps = leapfrog;
-  if (adaptSteps !== undefined) cfg.adaptSteps = adaptSteps;
-  if (levels !== undefined) cfg.levels = levels;
+  // each flag sets one option; the kind's traits say whether it has that option
+  for (const [field, value] of [
+    ['leapfrogSteps', leapfrog],
+    ['adaptSteps', adaptSteps],
+    ['levels', levels],
+  ] as const) {
+    if (value === undefined) continue;
+    if (!samplerTraits(kind).options.includes(field)) {
+      throw new UsageError(`${flagOfField[field]} applies only to --sampler ${samplersWithOption(field).join(' or ')}`);
+    }
+    cfg[field] = value;
+  }
   try {
     return validateSamplerConfig(cfg, 'sampler');
   } catch (err) {
@@ -161,17 +166,18 @@ export async function sampleCommand(argv: readonly string[]): Promise<number> {
   if (!sampler) throw samplerError ?? new UsageError(`'${command}' needs --sampler`);
   const n = nFlag ?? 1000;
   const rowShape = [...model.inputShape];
-  if (sampler.kind === 'annealed' && !model.timeConditioned) {
-    throw new UsageError('--sampler annealed needs a time-conditioned model; this one is E(x)');
+  const followsLevels = samplerTraits(sampler.kind).time === 'levels';
+  if (followsLevels && !model.timeConditioned) {
+    throw new UsageError(`--sampler ${sampler.kind} needs a time-conditioned model; this one is E(x)`);
   }
-  if (model.timeConditioned && sampler.kind !== 'annealed' && t === undefined) {
+  if (model.timeConditioned && !followsLevels && t === undefined) {
     throw new UsageError(`this model is time-conditioned: give --t T for --sampler ${sampler.kind}`);
   }
   if (!model.timeConditioned && t !== undefined) throw new UsageError('--t applies only to time-conditioned models');
   if (png !== undefined && !is2dShape(rowShape) && !isImageShape(rowShape)) {
     throw new UsageError(`--png needs a 2D or an image model; this model takes [${rowShape.join(', ')}]`);
   }
-  if (sampler.kind === 'annealed' && t !== undefined) throw new UsageError('--t does not apply to --sampler annealed');
+  if (followsLevels && t !== undefined) throw new UsageError(`--t does not apply to --sampler ${sampler.kind}`);
 
   const started = Date.now();
   const result = await interruptible('sampling', (signal) =>

@@ -1,24 +1,15 @@
 /** `ebm train <config.json>`: a whole training run from a config file into a run folder. */
-import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import {
-  EbmAbortError,
-  EbmConfigError,
-  EbmIoError,
-  EnergyModel,
-  RunLog,
-  SampleResult,
-  TrainProgress,
-  TrainRun,
-  version,
-} from '../index';
+import { EbmConfigError, EnergyModel, RunLog, SampleResult, TrainProgress, TrainRun } from '../index';
+import type { ResolvedTrainConfig } from '../config';
 import { createModel } from '../model';
 import { sampleValidated } from '../sample';
 import { optionDefaults } from '../schema/defaults';
+import { lossTraits, samplerTraits } from '../schema/traits';
 import { trainValidated } from '../train';
 import { mmd } from '../metrics/stats';
 import { classifierAccuracy } from '../metrics/frechet';
-import { displayPath, numberFlag, parseCommand, stringFlag } from './args';
+import { displayPath, numberFlag, ParsedArgs, parseCommand, stringFlag } from './args';
 import {
   densityFigure,
   energies,
@@ -31,16 +22,14 @@ import {
   valueRange,
 } from './figures';
 import { rankOf } from '../distributed';
-import { finishInterrupted, onInterrupt } from './interrupt';
 import { launch, runDistribution, runWorkerRank } from './launch';
 import { resumeCheckpoint } from './resume';
 import { isLatentRunFile } from './latent-run';
 import { trainLatentCommand } from './latent-train';
-import { formatLoss, formatRate, formatSeconds, progressSink } from './progress';
+import { formatLoss, formatRate, formatSeconds } from './progress';
+import { Evaluation, openRunFolder, requireFolder, runTraining } from './run-skeleton';
 import { firstRows } from '../tensor';
 import { PreparedRun, prepareRun } from './run-config';
-
-export { displayPath };
 
 export const trainHelp = `Usage: ebm train <config.json> [--out DIR | --resume DIR] [--steps N] [--nproc N] [--quiet]
 
@@ -138,10 +127,12 @@ function describeData(run: PreparedRun): string {
   return nodePath.basename(file);
 }
 
-interface Evaluation {
-  metrics: Record<string, unknown>;
-  summary: string[];
-  files: string[];
+/** What evaluate() collects its parts into. */
+interface EvalContext {
+  run: PreparedRun;
+  model: EnergyModel;
+  log: RunLog;
+  ev: Evaluation;
 }
 
 async function evaluate(
@@ -151,10 +142,9 @@ async function evaluate(
   signal: AbortSignal,
   say: (line: string) => void,
 ): Promise<Evaluation> {
-  const { config, data, rowShape, evalTime } = run;
-  const metrics: Record<string, unknown> = {};
-  const summary: string[] = [];
-  const files: string[] = [];
+  const { config, data, evalTime } = run;
+  const ev: Evaluation = { metrics: {}, summary: [], files: [] };
+  const { metrics } = ev;
   const testEnergy = await energies(model, data.test, evalTime);
   metrics.meanEnergy = mean(testEnergy);
   metrics.metricRows = data.test.shape[0];
@@ -166,83 +156,98 @@ async function evaluate(
     const rows = data.test.shape[0];
     const accuracy = await classifierAccuracy(model, data.test, data.labels.subarray(0, rows));
     metrics.accuracy = accuracy;
-    summary.push(`classifier accuracy ${(100 * accuracy).toFixed(1)} % on ${rows} training rows`);
+    ev.summary.push(`classifier accuracy ${(100 * accuracy).toFixed(1)} % on ${rows} training rows`);
   }
+  const cx: EvalContext = { run, model, log, ev };
+  await evaluateGrid(cx);
+  await evaluateSamples(cx, signal, say);
+  return ev;
+}
 
+/** 2D data with eval.grid: the grid NLL (against the true one when known) and density.png. */
+async function evaluateGrid({ run, model, log, ev }: EvalContext): Promise<void> {
+  const { config, data, rowShape, evalTime } = run;
   const grid = config.eval?.grid;
-  if (is2dShape(rowShape) && grid) {
-    metrics.grid = grid;
-    // the run has finished: a grid too coarse for the learned density voids the number, not the run
-    const nll = await gridNllAt(model, data.test, grid, evalTime, 'eval.grid').catch((err: unknown) => {
-      if (!(err instanceof EbmConfigError)) throw err;
-      metrics.gridNllRefused = err.message;
-      summary.push(`grid NLL refused: ${err.message}`);
-      return undefined;
-    });
-    if (nll !== undefined) {
-      metrics.gridNll = nll;
-      let line = `grid NLL ${nll.toFixed(4)} on ${data.testIsHeldOut ? 'held-out' : 'training'} rows`;
-      if (data.logDensity && evalTime === undefined) {
-        const truth = data.logDensity(data.test);
-        const trueNll = -mean(truth);
-        metrics.trueNll = trueNll;
-        metrics.nllGap = nll - trueNll;
-        line += ` (true ${trueNll.toFixed(4)}, gap ${(nll - trueNll).toFixed(4)})`;
-      }
-      summary.push(line);
+  if (!is2dShape(rowShape) || !grid) return;
+  ev.metrics.grid = grid;
+  // the run has finished: a grid too coarse for the learned density voids the number, not the run
+  const nll = await gridNllAt(model, data.test, grid, evalTime, 'eval.grid').catch((err: unknown) => {
+    if (!(err instanceof EbmConfigError)) throw err;
+    ev.metrics.gridNllRefused = err.message;
+    ev.summary.push(`grid NLL refused: ${err.message}`);
+    return undefined;
+  });
+  if (nll !== undefined) {
+    ev.metrics.gridNll = nll;
+    let line = `grid NLL ${nll.toFixed(4)} on ${data.testIsHeldOut ? 'held-out' : 'training'} rows`;
+    if (data.logDensity && evalTime === undefined) {
+      const trueNll = -mean(data.logDensity(data.test));
+      ev.metrics.trueNll = trueNll;
+      ev.metrics.nllGap = nll - trueNll;
+      line += ` (true ${trueNll.toFixed(4)}, gap ${(nll - trueNll).toFixed(4)})`;
     }
-    const title = `${config.name}: exp(-E)${evalTime !== undefined ? ` at t = ${evalTime}` : ''}`;
-    log.writePng('density.png', await densityFigure(model, grid, title, data.train, evalTime));
-    files.push('density.png');
+    ev.summary.push(line);
   }
+  const title = `${config.name}: exp(-E)${evalTime !== undefined ? ` at t = ${evalTime}` : ''}`;
+  log.writePng('density.png', await densityFigure(model, grid, title, data.train, evalTime));
+  ev.files.push('density.png');
+}
 
+/** With eval.samples: draws them, with their acceptance, MMD² against the data and samples.png. */
+async function evaluateSamples(
+  { run, model, log, ev }: EvalContext,
+  signal: AbortSignal,
+  say: (line: string) => void,
+): Promise<void> {
+  const { config, data, rowShape, evalTime } = run;
   const spec = config.eval?.samples;
-  if (spec) {
-    const t = spec.sampler.kind === 'annealed' ? undefined : (spec.t ?? evalTime);
-    say(`sampling ${spec.n} chains with ${spec.sampler.kind} (${spec.sampler.steps} steps)`);
-    const started = Date.now();
-    const s: SampleResult = await sampleValidated(model, {
-      n: spec.n,
-      sampler: spec.sampler,
-      seed: spec.seed,
-      signal,
-      ...(t !== undefined ? { t } : {}),
-    });
-    metrics.samples = spec.n;
-    metrics.sampler = spec.sampler.kind;
-    metrics.sampleSeconds = (Date.now() - started) / 1000;
-    metrics.sampleMeanEnergy = mean(s.energy);
-    let line = `samples: ${spec.n} × ${spec.sampler.kind}`;
-    if (s.acceptRate) {
-      metrics.sampleAcceptance = mean(s.acceptRate);
-      line += `, acceptance ${mean(s.acceptRate).toFixed(3)}`;
-    }
-    if (rowShape.length === 1) {
-      const k = rowShape[0] > 64 ? 500 : 1000;
-      const a = firstRows(s, k);
-      const b = firstRows(data.test, k);
-      if (!a.data.every(Number.isFinite)) {
-        line += ', MMD² skipped (the samples hold NaN or Inf)';
-      } else if (a.shape[0] >= 2 && b.shape[0] >= 2) {
-        const m = mmd(a, b);
-        metrics.sampleMmd2 = m;
-        line += `, MMD² ${m.toExponential(2)} vs ${data.testIsHeldOut ? 'held-out' : 'training'} rows`;
-      }
-    }
-    summary.push(line);
-    if (is2dShape(rowShape) || isImageShape(rowShape)) {
-      const png = samplesFigure(s, rowShape, {
-        title: `${config.name}: ${spec.sampler.kind} samples`,
-        label: `${spec.sampler.kind} samples`,
-        data: is2dShape(rowShape) ? firstRows(data.test, 2000) : undefined,
-        box: grid,
-        range: valueRange(data.train),
-      });
-      log.writePng('samples.png', png);
-      files.push('samples.png');
+  if (!spec) return;
+  // a sampler that follows the model's own time levels takes no t
+  const t = samplerTraits(spec.sampler.kind).time === 'levels' ? undefined : (spec.t ?? evalTime);
+  say(`sampling ${spec.n} chains with ${spec.sampler.kind} (${spec.sampler.steps} steps)`);
+  const started = Date.now();
+  const s: SampleResult = await sampleValidated(model, {
+    n: spec.n,
+    sampler: spec.sampler,
+    seed: spec.seed,
+    signal,
+    ...(t !== undefined ? { t } : {}),
+  });
+  Object.assign(ev.metrics, {
+    samples: spec.n,
+    sampler: spec.sampler.kind,
+    sampleSeconds: (Date.now() - started) / 1000,
+    sampleMeanEnergy: mean(s.energy),
+  });
+  let line = `samples: ${spec.n} × ${spec.sampler.kind}`;
+  if (s.acceptRate) {
+    ev.metrics.sampleAcceptance = mean(s.acceptRate);
+    line += `, acceptance ${mean(s.acceptRate).toFixed(3)}`;
+  }
+  if (rowShape.length === 1) {
+    const k = rowShape[0] > 64 ? 500 : 1000;
+    const a = firstRows(s, k);
+    const b = firstRows(data.test, k);
+    if (!a.data.every(Number.isFinite)) {
+      line += ', MMD² skipped (the samples hold NaN or Inf)';
+    } else if (a.shape[0] >= 2 && b.shape[0] >= 2) {
+      const m = mmd(a, b);
+      ev.metrics.sampleMmd2 = m;
+      line += `, MMD² ${m.toExponential(2)} vs ${data.testIsHeldOut ? 'held-out' : 'training'} rows`;
     }
   }
-  return { metrics, summary, files };
+  ev.summary.push(line);
+  if (is2dShape(rowShape) || isImageShape(rowShape)) {
+    const png = samplesFigure(s, rowShape, {
+      title: `${config.name}: ${spec.sampler.kind} samples`,
+      label: `${spec.sampler.kind} samples`,
+      data: is2dShape(rowShape) ? firstRows(data.test, 2000) : undefined,
+      box: config.eval?.grid,
+      range: valueRange(data.train),
+    });
+    log.writePng('samples.png', png);
+    ev.files.push('samples.png');
+  }
 }
 
 export async function trainCommand(argv: readonly string[]): Promise<number> {
@@ -268,15 +273,93 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   }
   const steps = numberFlag(args, 'steps', { integer: true, min: 1, max: 1e9 });
   const quiet = args.values.quiet === true;
-  const resumeDir = stringFlag(args, 'resume');
   if (isLatentRunFile(args.positionals[0])) {
-    if (resumeDir !== undefined) {
+    if (stringFlag(args, 'resume') !== undefined) {
       throw new EbmConfigError(
         '--resume continues ebm.train runs; latent-prior runs (ebm.trainLatent) cannot resume yet',
       );
     }
     return trainLatentCommand(args.positionals[0], { steps, out: stringFlag(args, 'out'), quiet });
   }
+  return trainPlanned(planRun(args, steps), quiet);
+}
+
+/** Trains a planned run: its share on a worker rank, else the whole run folder. */
+async function trainPlanned(plan: RunPlan, quiet: boolean): Promise<number> {
+  const { run, model, resume } = plan;
+  const train = (hooks: { signal: AbortSignal; onProgress?: (p: TrainProgress) => void }) =>
+    trainValidated(model, run.data.train, { ...plan.options, ...hooks }, { dataChecked: true });
+  if (rankOf(plan.options.distributed) > 0) return runWorkerRank((signal) => train({ signal }));
+  const { config } = run;
+  const log = openRunFolder(plan.outDir, config, OUTPUTS, {
+    ...(resume ? { continueAt: resume.step, keep: ['model.safetensors'] } : {}),
+  });
+  return runTraining({
+    log,
+    quiet,
+    totalSteps: config.train.steps,
+    device: model.device,
+    intro:
+      `training ${config.name}: ${lossName(run)} on ${describeData(run)} (${run.data.train.shape[0]} rows), ` +
+      (resume
+        ? `steps ${resume.step + 1}-${config.train.steps} (resumed from ${displayPath(resume.file)})`
+        : `${config.train.steps} steps`),
+    earlier: log.earlier.filter(isProgressRecord),
+    train,
+    // the model holds the weights of the last completed step; the native end of the run (or its
+    // abort) already wrote them with the training state when model.safetensors is the checkpoint
+    saveModel: () => (plan.nativeWritesModel ? Promise.resolve() : model.save(plan.modelFile)),
+    lossPng: (records) => lossPng(records, `${config.name}: training loss`),
+    evaluate: (signal, say) => evaluate(run, model, log, signal, say),
+    report: (result, records, ev) => report(plan, result, records.at(-1), ev),
+  });
+}
+
+/** metrics.json's own fields and the summary's first line. */
+function report(
+  { run, resume }: RunPlan,
+  result: TrainRun,
+  last: TrainProgress | undefined,
+  ev: Evaluation,
+): { metrics: Record<string, unknown>; headline: string } {
+  const { config } = run;
+  const ranSteps = result.steps - result.startStep;
+  const metrics = {
+    name: config.name,
+    steps: result.steps,
+    ...(resume ? { resumedFrom: result.startStep } : {}),
+    seconds: result.seconds,
+    stepsPerSecond: ranSteps / result.seconds,
+    finalLoss: last ? last.loss : null,
+    rows: run.data.train.shape[0],
+    inputShape: run.rowShape,
+    ...ev.metrics,
+  };
+  const headline =
+    `${config.name}: ${resume ? `steps ${result.startStep + 1}-${result.steps}` : `${result.steps} steps`} in ` +
+    `${formatSeconds(result.seconds)} (${formatRate(ranSteps / result.seconds)} steps/s), final loss ` +
+    `${last ? formatLoss(last.loss) : '-'}`;
+  return { metrics, headline };
+}
+
+/** An ebm.train run as `ebm train` runs it: its model, folder, checkpoint and options. */
+interface RunPlan {
+  run: PreparedRun;
+  model: EnergyModel;
+  outDir: string;
+  /** the run folder's model.safetensors */
+  modelFile: string;
+  /** model.safetensors is the run's checkpoint, which the native trainer writes */
+  nativeWritesModel: boolean;
+  /** with --resume: the checkpoint to continue from, and its step */
+  resume?: { file: string; step: number };
+  /** trainValidated's options but the progress hooks */
+  options: ResolvedTrainConfig;
+}
+
+/** Reads the config, builds the model and settles the folder and options; writes nothing. */
+function planRun(args: ParsedArgs, steps: number | undefined): RunPlan {
+  const resumeDir = stringFlag(args, 'resume');
   const run = prepareRun(args.positionals[0], steps !== undefined ? { steps } : {});
   const { config } = run;
   const model = createModel(config.model);
@@ -285,142 +368,28 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     throw new EbmConfigError('--resume continues the run in its own folder: leave out --out');
   }
   const outDir = nodePath.resolve(resumeDir ?? outFlag ?? nodePath.join('runs', config.name));
-  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) {
-    throw new EbmIoError(
-      `${resumeDir !== undefined ? '--resume' : '--out'} ${displayPath(outDir)} exists and is not a directory`,
-    );
-  }
+  requireFolder(outDir, resumeDir !== undefined ? '--resume' : '--out');
   // model.safetensors is the native end-of-run (and on-abort) checkpoint unless the config names
   // its own: either way one file of the folder holds the training state --resume needs.
   const modelFile = nodePath.join(outDir, 'model.safetensors');
-  const trainOptions = {
-    ...config.train,
-    checkpoint: config.train.checkpoint
-      ? { ...config.train.checkpoint, path: nodePath.resolve(outDir, config.train.checkpoint.path) }
-      : { path: modelFile, every: optionDefaults().train.checkpoint.every },
-  };
-  const nativeWritesModel = trainOptions.checkpoint.path === modelFile;
-  const distributed = runDistribution(config.train.distributed);
-  const rank = rankOf(distributed);
-  const resume =
-    resumeDir === undefined ? undefined : resumeCheckpoint(outDir, [modelFile, trainOptions.checkpoint.path]);
+  const checkpoint = config.train.checkpoint
+    ? { ...config.train.checkpoint, path: nodePath.resolve(outDir, config.train.checkpoint.path) }
+    : { path: modelFile, every: optionDefaults().train.checkpoint.every };
+  const resume = resumeDir === undefined ? undefined : resumeCheckpoint(outDir, [modelFile, checkpoint.path]);
   if (resume !== undefined && resume.step >= config.train.steps) {
     throw new EbmConfigError(
       `--resume ${displayPath(outDir)}: the run is already at step ${resume.step}; pass --steps N with N > ${resume.step} to train on`,
     );
   }
-
-  if (rank > 0) {
-    return runWorkerRank((signal) =>
-      trainValidated(
-        model,
-        run.data.train,
-        {
-          ...trainOptions,
-          distributed,
-          ...(resume ? { resumeFrom: resume.file } : {}),
-          ...(trainOptions.loss.kind === 'ce' && run.data.labels ? { labels: run.data.labels } : {}),
-          signal,
-        },
-        { dataChecked: true },
-      ),
-    );
-  }
-
-  for (const f of OUTPUTS)
-    if (resume === undefined || f !== 'model.safetensors') fs.rmSync(nodePath.join(outDir, f), { force: true });
-  const log = new RunLog(outDir, config, resume ? { continueAt: resume.step } : {});
-  const shownDir = displayPath(outDir);
-  const say = (line: string): void => {
-    if (!quiet) process.stderr.write(`${line}\n`);
+  const distributed = runDistribution(config.train.distributed);
+  const options: ResolvedTrainConfig = {
+    ...config.train,
+    checkpoint,
+    ...(resume ? { resumeFrom: resume.file } : {}),
+    ...(distributed !== undefined ? { distributed } : {}),
+    ...(lossTraits(config.train.loss.kind).labels && run.data.labels ? { labels: run.data.labels } : {}),
   };
-  const v = version();
-  say(
-    `training ${config.name}: ${lossName(run)} on ${describeData(run)} (${run.data.train.shape[0]} rows), ` +
-      (resume
-        ? `steps ${resume.step + 1}-${config.train.steps} (resumed from ${displayPath(resume.file)})`
-        : `${config.train.steps} steps`) +
-      ` → ${shownDir}  [ebm-torch ${v.ebmTorch}, LibTorch ${v.torch}, ${model.device}]`,
-  );
-
-  const interrupt = onInterrupt();
-  const total = config.train.steps;
-  const sink = progressSink(quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'lines', total, process.stderr);
-  const records: TrainProgress[] = log.earlier.filter(isProgressRecord);
-  let phase: 'training' | 'evaluation' = 'training';
-  const written = ['config.json', 'metrics.jsonl'];
-  try {
-    const result: TrainRun = await trainValidated(
-      model,
-      run.data.train,
-      {
-        ...trainOptions,
-        ...(resume ? { resumeFrom: resume.file } : {}),
-        ...(distributed !== undefined ? { distributed } : {}),
-        ...(trainOptions.loss.kind === 'ce' && run.data.labels ? { labels: run.data.labels } : {}),
-        signal: interrupt.signal,
-        onProgress: (p) => {
-          records.push(p);
-          log.log(p);
-          sink.update(p);
-        },
-      },
-      { dataChecked: true },
-    );
-    sink.finish();
-    if (!nativeWritesModel) await model.save(modelFile);
-    written.push('model.safetensors');
-    log.writePng('loss.png', lossPng(records, `${config.name}: training loss`));
-    written.push('loss.png');
-
-    phase = 'evaluation';
-    const ev = await evaluate(run, model, log, interrupt.signal, say);
-    written.push(...ev.files);
-    const last = records[records.length - 1];
-    const ranSteps = result.steps - result.startStep;
-    const metrics = {
-      name: config.name,
-      steps: result.steps,
-      ...(resume ? { resumedFrom: result.startStep } : {}),
-      seconds: result.seconds,
-      stepsPerSecond: ranSteps / result.seconds,
-      finalLoss: last ? last.loss : null,
-      rows: run.data.train.shape[0],
-      inputShape: run.rowShape,
-      ...ev.metrics,
-      device: model.device,
-      torch: v.torch,
-      ebmTorch: v.ebmTorch,
-    };
-    log.writeJson('metrics.json', metrics);
-    written.push('metrics.json');
-
-    const out = process.stdout;
-    out.write(
-      `${config.name}: ${resume ? `steps ${result.startStep + 1}-${result.steps}` : `${result.steps} steps`} in ` +
-        `${formatSeconds(result.seconds)} (${formatRate(ranSteps / result.seconds)} steps/s), final loss ` +
-        `${last ? formatLoss(last.loss) : '-'}\n`,
-    );
-    for (const line of ev.summary) out.write(`${line}\n`);
-    out.write(`wrote ${shownDir}/{${written.join(', ')}}\n`);
-    return 0;
-  } catch (err) {
-    sink.finish();
-    if (!(err instanceof EbmAbortError) || !interrupt.signal.aborted) throw err;
-    return finishInterrupted({
-      phase,
-      // the model holds the weights of the last completed step; the native abort already wrote
-      // them with the training state when model.safetensors is the run's checkpoint
-      saveModel: () => (nativeWritesModel ? Promise.resolve() : model.save(modelFile)),
-      written,
-      dir: log.dir,
-      lastStep: records.at(-1)?.step,
-      totalSteps: total,
-      shownDir,
-    });
-  } finally {
-    interrupt.dispose();
-  }
+  return { run, model, outDir, modelFile, nativeWritesModel: checkpoint.path === modelFile, resume, options };
 }
 
 function isProgressRecord(r: Record<string, unknown>): r is Record<string, unknown> & TrainProgress {

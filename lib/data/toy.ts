@@ -66,9 +66,7 @@ export function toyMixture(name: '8gaussians' | '25gaussians'): ToyMixture {
 
 /** n points of a toy set, shape [n, 2]. */
 export function toy(name: ToyName, n: number, seed = 0): Tensor {
-  if (!(toyNames as readonly string[]).includes(name)) {
-    throw new EbmConfigError(`toy name must be one of ${toyNames.join(', ')}; got ${describeValue(name)}`);
-  }
+  checkOneOf(name, toyNames, 'toy name');
   checkNumber(n, 'n', { integer: true, min: 1, max: 1e8 });
   checkNumber(seed, 'seed', { integer: true, min: 0 });
   const r = new Random(seed);

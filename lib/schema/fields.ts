@@ -17,7 +17,20 @@
  * 'train.loss.t must be > 0, got -1' from a run-config file.
  */
 import { z } from 'zod';
-import { describeValue, FLOAT32_MAX, MAX_INT } from '../validate';
+import {
+  DEVICE_PATTERN,
+  deviceTail,
+  FLOAT32_MAX,
+  isDevice,
+  mustBeTail,
+  NumberRange as Bounds,
+  numberTail,
+  oneOfTail,
+  rangeBounds,
+  unknownKeyTail,
+} from '../validate';
+
+export { oneOfTail };
 
 /** The path below a parent, as text: ['loss', 't'] → '.loss.t', [0, 'x'] → '[0].x'. */
 export function relativePath(path: readonly PropertyKey[] = []): string {
@@ -36,57 +49,29 @@ export function tailOf(issue: { path?: readonly PropertyKey[]; message: string }
 
 /** ' is required' for a missing value, else ' must be <what>, got <value>'. */
 export function typeTail(input: unknown, what: string): string {
-  return input === undefined ? ' is required' : ` must be ${what}, got ${describeValue(input)}`;
+  return input === undefined ? ' is required' : mustBeTail(what, input);
 }
 
-const listOf = (values: readonly unknown[]) => values.map((v) => `'${String(v)}'`).join(', ');
-
-/** ' must be one of 'a', 'b'; got <value>' */
-export function oneOfTail(values: readonly unknown[], input: unknown): string {
-  return ` must be one of ${listOf(values)}; got ${describeValue(input)}`;
-}
-
-export interface NumberRange {
-  min?: number;
-  max?: number;
-  /** exclusive lower bound */
-  above?: number;
-  integer?: boolean;
+export interface NumberRange extends Bounds {
   /** a missing value gets the type's message (' must be a finite number, got undefined'), not ' is required' */
   typeWhenMissing?: boolean;
 }
 
 /**
- * A number in `range`. Every number must fit a float32 (|x| <= FLOAT32_MAX) and every integer lie
- * within ±MAX_INT (a wider range is narrowed to it): beyond them the native core would fail with
- * a message that does not name the field. Checks run in this order: type (finite, integer),
- * float32, above, min, max.
+ * A number in `range`, by validate.ts's numberTail: every check below reports numberTail's tail,
+ * so a field reads the same here and in checkNumber. The checks are zod's own (not one refine)
+ * so that JSON Schema shows the bounds.
  */
 export function num(range: NumberRange = {}) {
-  const kind = range.integer ? 'an integer' : 'a finite number';
-  const lo = range.integer ? Math.max(range.min ?? -MAX_INT, -MAX_INT) : range.min;
-  const hi = range.integer ? Math.min(range.max ?? MAX_INT, MAX_INT) : range.max;
-  const typeError = (input: unknown) =>
-    range.typeWhenMissing ? ` must be ${kind}, got ${describeValue(input)}` : typeTail(input, kind);
-  let s = z.number({ error: (iss) => typeError(iss.input) }).refine((v) => Math.abs(v) <= FLOAT32_MAX, {
-    error: (iss) => ` must be within ±${FLOAT32_MAX} (float32), got ${describeValue(iss.input)}`,
-  });
-  if (range.integer) {
-    s = s.int({
-      error: (iss) =>
-        iss.code === 'too_big'
-          ? ` must be <= ${hi}, got ${String(iss.input)}`
-          : iss.code === 'too_small'
-            ? ` must be >= ${lo}, got ${String(iss.input)}`
-            : ` must be an integer, got ${describeValue(iss.input)}`,
-    });
-  }
-  if (range.above !== undefined) {
-    const above = range.above;
-    s = s.gt(above, { error: (iss) => ` must be > ${above}, got ${String(iss.input)}` });
-  }
-  if (lo !== undefined) s = s.gte(lo, { error: (iss) => ` must be >= ${lo}, got ${String(iss.input)}` });
-  if (hi !== undefined) s = s.lte(hi, { error: (iss) => ` must be <= ${hi}, got ${String(iss.input)}` });
+  const { min: lo, max: hi } = rangeBounds(range);
+  const tail = (iss: { input?: unknown }) => numberTail(iss.input, range);
+  const typeError = (iss: { input?: unknown }) =>
+    iss.input === undefined && !range.typeWhenMissing ? ' is required' : tail(iss);
+  let s = z.number({ error: typeError }).refine((v) => Math.abs(v) <= FLOAT32_MAX, { error: tail });
+  if (range.integer) s = s.int({ error: tail });
+  if (range.above !== undefined) s = s.gt(range.above, { error: tail });
+  if (lo !== undefined) s = s.gte(lo, { error: tail });
+  if (hi !== undefined) s = s.lte(hi, { error: tail });
   return s;
 }
 
@@ -106,8 +91,7 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
 
 /** A string that is not empty; `what` completes ' must be <what>, got <value>'. */
 export function text(what = 'a non-empty string') {
-  const tail = (input: unknown) => ` must be ${what}, got ${describeValue(input)}`;
-  return z.string({ error: (iss) => tail(iss.input) }).min(1, { error: (iss) => tail(iss.input) });
+  return z.string({ error: (iss) => mustBeTail(what, iss.input) }).min(1, { error: (iss) => mustBeTail(what, iss.input) });
 }
 
 /** A value of a type JSON cannot hold (a function, an AbortSignal, a typed array), checked by `test`. */
@@ -116,15 +100,12 @@ export function instance<T>(test: (v: unknown) => boolean, what: string) {
 }
 
 export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
-const devicePattern = /^(auto|cpu|cuda|cuda:\d{1,3})$/;
 
 /** 'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'. */
 export const device = () =>
   z
-    .custom<Device>((v) => typeof v === 'string' && devicePattern.test(v), {
-      error: (iss) => ` must be 'auto', 'cpu', 'cuda' or 'cuda:N', got ${describeValue(iss.input)}`,
-    })
-    .meta({ type: 'string', pattern: devicePattern.source });
+    .custom<Device>(isDevice, { error: (iss) => deviceTail(iss.input) })
+    .meta({ type: 'string', pattern: DEVICE_PATTERN.source });
 
 export interface ObjectOptions {
   /** the tail for an unknown key (default: '.<key> is not a known option (known: ...)') */
@@ -143,10 +124,10 @@ export function obj<S extends z.core.$ZodLooseShape>(shape: S, options: ObjectOp
     error: (iss) => {
       if (iss.code === 'unrecognized_keys') {
         const key = (iss as { keys: string[] }).keys[0];
-        return options.unknownKey?.(key, known) ?? `.${key} is not a known option (known: ${known.join(', ')})`;
+        return options.unknownKey?.(key, known) ?? unknownKeyTail(key, known);
       }
       if (iss.code === 'invalid_type') {
-        return options.notObject?.(iss.input) ?? ` must be an object, got ${describeValue(iss.input)}`;
+        return options.notObject?.(iss.input) ?? mustBeTail('an object', iss.input);
       }
       return undefined;
     },
@@ -211,7 +192,7 @@ export function kindOf(input: unknown): unknown {
 export function byKind(kinds: readonly string[], extra: (input: unknown) => string | undefined = () => undefined) {
   return (input: unknown): number | string => {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      return ` must be an object, got ${describeValue(input)}`;
+      return mustBeTail('an object', input);
     }
     const special = extra(input);
     if (special !== undefined) return special;

@@ -2,9 +2,11 @@
 import { z } from 'zod';
 import { describeValue, FLOAT32_MAX } from '../validate';
 import { optionDefaults as D } from './defaults';
-import { byKind, fail, instance, int, jsonFirstBranch, kindOf, num, obj, oneOf, pick, positive } from './fields';
+import { fail, instance, int, jsonFirstBranch, num, obj, oneOf, pick, positive } from './fields';
+import { kindUnion } from './kind-union';
 import { pathKind, pathRanges, refineRanges } from './noise-path';
 import { SamplerSchema } from './samplers';
+import { lossTraits, samplerTraits } from './traits';
 
 export const lossKinds = ['ed', 'dsm', 'diffclf', 'cd', 'ssm', 'ce'] as const;
 
@@ -84,7 +86,7 @@ const DiffClfSchema = obj({
     .describe("learning rate of the per-level offsets' own optimiser group (default: the optimiser's lr)"),
   offsets: offsets
     .optional()
-    .describe("starting per-level offsets, one per level (e.g. run.lossParameters['diffclf.offsets']); default 0"),
+    .describe("starting per-level offsets, one per level (e.g. run.lossParameters['diffclf.offsets']); absent: zeros"),
 }).superRefine((o, ctx) => {
   refineRanges(o, ctx);
   if (o.k > o.levels) fail(ctx, ['k'], ` must be <= levels (${o.levels}), got ${o.k}`);
@@ -111,8 +113,8 @@ export const CdSchema = obj({
     .default(() => D().loss.cd.init)
     .describe("chain start without a buffer: 'data' (CD-k) or 'noise'"),
 }).superRefine((o, ctx) => {
-  if (o.sampler.kind === 'annealed') {
-    fail(ctx, ['sampler'], ': the annealed sampler needs a time-conditioned model; CD trains E(x)');
+  if (samplerTraits(o.sampler.kind).time === 'levels') {
+    fail(ctx, ['sampler'], `: the ${o.sampler.kind} sampler needs a time-conditioned model; CD trains E(x)`);
   }
 });
 
@@ -125,10 +127,8 @@ const SsmSchema = obj({
 
 const CeSchema = obj({ kind: z.literal('ce') });
 
-const selectKind = byKind(lossKinds);
-
 /** Every loss config, chosen by `kind` (DSM by `sigma` or `path`). */
-export const LossSchema = pick(
+export const LossSchema = kindUnion(
   [
     EdSchema.describe('Energy Discrepancy'),
     DsmSigmaSchema.describe('single-level DSM: ½ mean ‖σ s(x + σε) + ε‖²'),
@@ -138,15 +138,17 @@ export const LossSchema = pick(
     SsmSchema.describe('sliced score matching (variance-reduced)'),
     CeSchema.describe("cross-entropy of a 'classifier' model on labelled data"),
   ],
-  (v) => {
-    if (v === undefined) return " is required, e.g. { kind: 'ed', t: 1, m: 16, w: 1 }";
-    const i = selectKind(v);
-    if (typeof i === 'string' || i < 1) return i;
-    if (kindOf(v) !== 'dsm') return i + 1;
-    const o = v as { sigma?: unknown; path?: unknown };
-    if (o.sigma !== undefined) return 1;
-    if (o.path !== undefined) return 2;
-    return ": DSM needs sigma (single level) or path: 'vp' | 've' (time-conditioned)";
+  {
+    missing: " is required, e.g. { kind: 'ed', t: 1, m: 16, w: 1 }",
+    forms: {
+      // the sigma form comes first among DSM's shapes
+      dsm: (o: { sigma?: unknown; path?: unknown }) =>
+        o.sigma !== undefined
+          ? 0
+          : o.path !== undefined
+            ? 1
+            : ": DSM needs sigma (single level) or path: 'vp' | 've' (time-conditioned)",
+    },
   },
 );
 
@@ -195,18 +197,28 @@ export type ResolvedLossConfig = z.output<typeof LossSchema>;
 /** Parameters of the noising path shared by DSM (on a path) and DiffCLF. */
 export type PathOptions = Omit<DsmPathLossConfig, 'kind' | 'levels'>;
 
-/** The timeConditioned a model must have for `loss` (undefined: either). */
-export function lossTimeConditioned(loss: { kind: string; sigma?: unknown }): boolean | undefined {
-  if (loss.kind === 'ce') return undefined;
-  if (loss.kind === 'diffclf') return true;
-  if (loss.kind === 'dsm') return loss.sigma === undefined;
-  return false;
+/** The timeConditioned a model must have for `loss` (undefined: either), as its kind declares. */
+export function lossTimeConditioned(loss: { kind: string; path?: unknown }): boolean | undefined {
+  const needs = lossTraits(loss.kind).timeConditioned;
+  if (needs === 'any') return undefined;
+  if (needs === 'withPath') return loss.path !== undefined;
+  return needs;
 }
 
-/** The refinement of a loss against its model: ': this loss needs a model with timeConditioned: ...'. */
-export function lossModelTail(loss: { kind: string; sigma?: unknown }, timeConditioned: boolean): string | undefined {
+/**
+ * The refinement of a loss against its model: ': this loss needs a model with timeConditioned: ...',
+ * or (given the model's kind) ": 'ce' needs a 'classifier' model".
+ */
+export function lossModelTail(
+  loss: { kind: string; path?: unknown },
+  timeConditioned: boolean,
+  modelKind?: string,
+): string | undefined {
   const needs = lossTimeConditioned(loss);
-  return needs === undefined || needs === timeConditioned
-    ? undefined
-    : `: this loss needs a model with timeConditioned: ${needs}, but the model has timeConditioned: ${timeConditioned}`;
+  if (needs !== undefined && needs !== timeConditioned) {
+    return `: this loss needs a model with timeConditioned: ${needs}, but the model has timeConditioned: ${timeConditioned}`;
+  }
+  const model = lossTraits(loss.kind).model;
+  if (model !== null && modelKind !== undefined && modelKind !== model) return `: '${loss.kind}' needs a '${model}' model`;
+  return undefined;
 }

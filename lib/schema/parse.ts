@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { EbmConfigError } from '../errors';
-import { describeValue } from '../validate';
+import { describeValue, oneOfTail } from '../validate';
 import { relativePath, typeTail } from './fields';
 
 /** Tails for issues whose schema has no message of its own (kept generic; the fields set theirs). */
@@ -13,7 +13,7 @@ function fallbackTail(iss: z.core.$ZodRawIssue): string {
     case 'invalid_type':
       return typeTail(iss.input, iss.expected === 'object' ? 'an object' : `a ${iss.expected}`);
     case 'invalid_value':
-      return ` must be one of ${iss.values.map((v) => describeValue(v)).join(', ')}; got ${describeValue(iss.input)}`;
+      return oneOfTail(iss.values, iss.input);
     case 'unrecognized_keys':
       return `.${iss.keys[0]} is not a known option`;
     case 'too_small':

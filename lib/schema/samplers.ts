@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { describeValue } from '../validate';
 import { optionDefaults as D } from './defaults';
-import { bool, byKind, fail, int, num, obj, oneOf, pick, positive } from './fields';
+import { bool, fail, int, num, obj, oneOf, pick, positive } from './fields';
+import { kindUnion } from './kind-union';
 import { pathKind, pathRanges, refineRanges } from './noise-path';
 
 export const samplerKinds = ['langevin', 'mala', 'hmc', 'annealed', 'wgf'] as const;
@@ -109,8 +110,7 @@ const samplerOptions = [
 
 /** Every sampler config, chosen by `kind`; `missing`: the tail when none is given. */
 export function samplerSchema(missing?: string) {
-  const select = byKind(samplerKinds);
-  return pick(samplerOptions, (v) => (v === undefined && missing !== undefined ? missing : select(v)));
+  return kindUnion(samplerOptions, missing !== undefined ? { missing } : {});
 }
 
 /** Every sampler config, chosen by `kind`. */
@@ -127,7 +127,7 @@ export type LangevinConfig = z.input<typeof LangevinSchema>;
  */
 export type MalaConfig = z.input<typeof MalaSchema>;
 /**
- * Hamiltonian Monte Carlo with leapfrogSteps (default 10) steps of size stepSize.
+ * Hamiltonian Monte Carlo with leapfrogSteps steps of size stepSize.
  * @interface
  */
 export type HmcConfig = z.input<typeof HmcSchema>;
@@ -140,7 +140,7 @@ export type HmcConfig = z.input<typeof HmcSchema>;
 export type AnnealedConfig = z.input<typeof AnnealedSchema>;
 /**
  * Wasserstein gradient-flow particle sampler (blob Fokker–Planck velocity, Heun steps of size
- * stepSize). bandwidth 'auto' (default) = bandwidthScale (2.5) × median nearest-neighbour distance.
+ * stepSize). bandwidth 'auto' = bandwidthScale × median nearest-neighbour distance.
 
  * @interface
  */

@@ -117,6 +117,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStats));
   // JSON text: the defaults of every optional option (train/settings.h optionDefaults()).
   exports.Set("optionDefaultsJson", Napi::String::New(env, optionDefaults().dump()));
+  // JSON text: what each loss and sampler kind can do (kinds.h lossTraits / samplerTraits).
+  exports.Set("kindTraitsJson",
+              Napi::String::New(env, json::Value{{"loss", lossTraits()}, {"sampler", samplerTraits()}}.dump()));
   exports.Set("createModel", Napi::Function::New(env, CreateModel));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("train", Napi::Function::New(env, Train));

@@ -5,7 +5,6 @@
 #include "functions.h"
 #include "io/fields.h"
 #include "io/json.h"
-#include "metrics/frechet.h"
 #include "model_wrap.h"
 #include "progress_job.h"
 #include "tensor_bridge.h"
@@ -45,7 +44,7 @@ Napi::Object trainResultToJs(Napi::Env env, const TrainResult& result) {
   return o;
 }
 
-// train(model, data, configJson, onProgress?) -> { promise: Promise<result>, cancel() }
+// train(model, data, configJson, onProgress?, labels?) -> { promise: Promise<result>, cancel() }
 Napi::Value Train(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     std::shared_ptr<EnergyModel> model = ModelWrap::FromValue(info[0], "model");
@@ -94,32 +93,6 @@ Napi::Value EvaluateLoss(const Napi::CallbackInfo& info) {
           o.Set("gradNorms", grads);
           return o;
         });
-  });
-}
-
-// features(model, x) / logits(model, x) -> Promise<tensor>; frechet(model, a, b) -> Promise<number>
-Napi::Value Features(const Napi::CallbackInfo& info) {
-  return guardedPromise(info.Env(), [&]() -> Napi::Value {
-    std::shared_ptr<EnergyModel> model = ModelWrap::FromValue(info[0], "model");
-    at::Tensor x = tensorFromJs(info[1], "x");
-    const bool logits = info.Length() > 2 && info[2].ToBoolean();
-    auto out = std::make_shared<at::Tensor>();
-    return AsyncJob::start(
-        info.Env(), "ebm.features",
-        [model, x, logits, out] { *out = logits ? classifierLogits(*model, x) : classifierFeatures(*model, x); },
-        [out](Napi::Env env) -> Napi::Value { return tensorToJs(env, *out); });
-  });
-}
-
-Napi::Value Frechet(const Napi::CallbackInfo& info) {
-  return guardedPromise(info.Env(), [&]() -> Napi::Value {
-    std::shared_ptr<EnergyModel> model = ModelWrap::FromValue(info[0], "model");
-    at::Tensor a = tensorFromJs(info[1], "a"), b = tensorFromJs(info[2], "b");
-    auto out = std::make_shared<double>(0);
-    return AsyncJob::start(
-        info.Env(), "ebm.frechet",
-        [model, a, b, out] { *out = frechetDistance(classifierFeatures(*model, a), classifierFeatures(*model, b)); },
-        [out](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *out); });
   });
 }
 

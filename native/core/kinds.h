@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "errors.h"
 #include "io/json.h"
 
 namespace ebm {
@@ -39,8 +40,26 @@ std::vector<std::string> kindNames(const Table& table) {
 template <typename Table>
 std::string joinKinds(const Table& table) {
   std::string out;
-  for (const auto& e : table) out += (out.empty() ? "" : ", ") + std::string(kindName(e));
+  for (const auto& e : table) out += (out.empty() ? "'" : ", '") + std::string(kindName(e)) + "'";
   return out;
+}
+
+template <typename Entry>
+decltype(auto) entryOf(const Entry& e) {
+  if constexpr (std::is_pointer_v<Entry>)
+    return e();
+  else
+    return (e);
+}
+
+// The entry of `config.kind`, or a ConfigError at `where` listing the kinds (as io/fields.h oneOf does).
+template <typename Table>
+decltype(auto) findKind(const Table& table, const json::Value& config, const std::string& where) {
+  if (!config.is_object()) throw ConfigError(where + " must be an object");
+  const std::string kind = json::getString(config, "kind", where);
+  for (const auto& e : table)
+    if (kind == kindName(e)) return entryOf(e);
+  throw ConfigError(where + ".kind must be one of " + joinKinds(table) + "; got '" + kind + "'");
 }
 
 // The kinds each registry knows, for the kinds() export and the test that TS agrees.
@@ -53,5 +72,8 @@ json::Value lossDefaults();
 json::Value lossGradClips();
 json::Value samplerDefaults();
 json::Value modelDefaults();
+// What each loss / sampler kind can do (LossTraits, SamplerTraits) with its option names, for TS.
+json::Value lossTraits();
+json::Value samplerTraits();
 
 }  // namespace ebm

@@ -5,12 +5,12 @@
 namespace ebm {
 
 at::Tensor NoisePath::alpha(const at::Tensor& t) const {
-  if (kind == "ve") return torch::ones_like(t);
+  if (kind == PathKind::VE) return torch::ones_like(t);
   return torch::exp(-0.5 * (betaMin * t + 0.5 * (betaMax - betaMin) * t * t));
 }
 
 at::Tensor NoisePath::gamma(const at::Tensor& t) const {
-  if (kind == "ve") return sigmaMin * torch::pow(sigmaMax / sigmaMin, t);
+  if (kind == PathKind::VE) return sigmaMin * torch::pow(sigmaMax / sigmaMin, t);
   at::Tensor a = alpha(t);
   return torch::sqrt(torch::clamp_min(1 - a * a, 1e-12));
 }

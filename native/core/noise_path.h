@@ -6,12 +6,20 @@
 
 #include <ATen/core/Tensor.h>
 
-#include <string>
+#include <vector>
+
+#include "io/fields.h"
 
 namespace ebm {
 
+enum class PathKind { VP, VE };
+inline const std::vector<Choice<PathKind>>& choicesOf(PathKind) {
+  static const std::vector<Choice<PathKind>> c{{"vp", PathKind::VP}, {"ve", PathKind::VE}};
+  return c;
+}
+
 struct NoisePath {
-  std::string kind = "vp";
+  PathKind kind = PathKind::VP;
   double betaMin = 0.1, betaMax = 20.0;
   double sigmaMin = 0.01, sigmaMax = 10.0;
   double tMin = 1e-3;

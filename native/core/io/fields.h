@@ -20,6 +20,35 @@
 
 namespace ebm {
 
+// A choice among names, read into an enum class once. An enum E lists its names with a function
+//   const std::vector<Choice<E>>& choicesOf(E);
+// found by argument-dependent lookup; the reader rejects any other name (a checkpoint's config
+// reaches the models without TS), and the defaults writer exports the name of the default.
+template <typename E>
+struct Choice {
+  const char* name;
+  E value;
+};
+
+// The value named `name`, or a ConfigError listing the names.
+template <typename E>
+E oneOf(const std::string& name, const std::string& where) {
+  std::string names;
+  for (const Choice<E>& c : choicesOf(E{})) {
+    if (name == c.name) return c.value;
+    names += (names.empty() ? "'" : ", '") + std::string(c.name) + "'";
+  }
+  throw ConfigError(where + " must be one of " + names + "; got '" + name + "'");
+}
+
+// The name of an enum value.
+template <typename E>
+const char* nameOf(E value) {
+  for (const Choice<E>& c : choicesOf(E{}))
+    if (c.value == value) return c.name;
+  return "?";
+}
+
 namespace fields_detail {
 template <typename T>
 struct IsOptional : std::false_type {};
@@ -31,8 +60,8 @@ template <typename T>
 struct IsVector<std::vector<T>> : std::true_type {};
 // Scalars, strings, arrays and raw JSON map onto JSON directly; anything else is a described struct.
 template <typename T>
-constexpr bool isPlain =
-    std::is_arithmetic_v<T> || std::is_same_v<T, std::string> || IsVector<T>::value || std::is_same_v<T, json::Value>;
+constexpr bool isPlain = std::is_arithmetic_v<T> || std::is_enum_v<T> || std::is_same_v<T, std::string> ||
+                         IsVector<T>::value || std::is_same_v<T, json::Value>;
 }  // namespace fields_detail
 
 class FieldReader {
@@ -76,6 +105,9 @@ class FieldReader {
     } else if constexpr (std::is_same_v<T, std::string>) {
       if (!v.is_string()) throw ConfigError(where + " must be a string");
       out = v.get<std::string>();
+    } else if constexpr (std::is_enum_v<T>) {
+      if (!v.is_string()) throw ConfigError(where + " must be a string");
+      out = oneOf<T>(v.get<std::string>(), where);
     } else if constexpr (fields_detail::IsVector<T>::value) {
       if (!v.is_array()) throw ConfigError(where + " must be an array");
       out.assign(v.size(), typename T::value_type{});
@@ -112,6 +144,8 @@ class DefaultsWriter {
         Inner fresh{};
         optional(key, fresh);
       }
+    } else if constexpr (std::is_enum_v<T>) {
+      out[key] = nameOf(value);
     } else if constexpr (fields_detail::isPlain<T>) {
       out[key] = value;
     } else {
@@ -121,6 +155,38 @@ class DefaultsWriter {
     }
   }
 };
+
+// The keys a struct reads, nested structs' keys included as they appear in the config: which
+// options a kind has (the CLI's flags, the kinds test).
+class FieldNames {
+ public:
+  std::vector<std::string> out;
+
+  template <typename T>
+  void required(const char* key, T& value) {
+    add(key, value);
+  }
+  template <typename T>
+  void optional(const char* key, T& value) {
+    add(key, value);
+  }
+
+ private:
+  template <typename T>
+  void add(const char* key, T&) {
+    for (const auto& k : out)
+      if (k == key) return;
+    out.emplace_back(key);
+  }
+};
+
+template <typename Options>
+std::vector<std::string> fieldNamesOf() {
+  Options o{};
+  FieldNames names;
+  describe(names, o);
+  return names.out;
+}
 
 // The struct a config describes, with every absent optional field at its default.
 template <typename Options>

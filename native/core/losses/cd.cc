@@ -25,11 +25,18 @@ void describe(Fields& f, BufferOptions& o) {
   f.optional("reinit", o.reinit);
 }
 
+// Where chains start without a buffer: at the data (CD-k) or at noise.
+enum class ChainStart { Data, Noise };
+const std::vector<Choice<ChainStart>>& choicesOf(ChainStart) {
+  static const std::vector<Choice<ChainStart>> c{{"data", ChainStart::Data}, {"noise", ChainStart::Noise}};
+  return c;
+}
+
 struct CdOptions {
   json::Value sampler;  // read by the sampler registry
   double alpha = 0.1;   // energy-magnitude regulariser
   std::optional<BufferOptions> buffer;
-  std::string init = "data";  // chain start without a buffer: 'data' (CD-k) or 'noise'
+  ChainStart init = ChainStart::Data;  // chain start without a buffer
 };
 template <typename Fields>
 void describe(Fields& f, CdOptions& o) {
@@ -66,7 +73,7 @@ class ContrastiveDivergence : public Loss {
       at::Tensor restart = (torch::rand({n}, gen, x.options()) < reinit_).reshape(bshape);
       start = torch::where(restart, fresh, start);
     } else {
-      start = init_ == "data" ? x.detach() : noiseLike(x, n, gen);
+      start = init_ == ChainStart::Data ? x.detach() : noiseLike(x, n, gen);
     }
     SampleOptions options;
     options.cancel = step.cancel;  // a long chain stops within one sampler step of an abort
@@ -112,7 +119,7 @@ class ContrastiveDivergence : public Loss {
 
   std::unique_ptr<Sampler> sampler_;
   double alpha_;
-  std::string init_;
+  ChainStart init_;
   int64_t bufferSize_;
   double reinit_;
   at::Tensor buffer_;
@@ -121,7 +128,8 @@ class ContrastiveDivergence : public Loss {
 }  // namespace
 
 const LossKind& contrastiveDivergenceKind() {
-  static const LossKind kind = lossKind<CdOptions, ContrastiveDivergence>("cd");
+  static const LossKind kind = lossKind<CdOptions, ContrastiveDivergence>(
+      "cd", {LossTime::Never, false, nullptr, /*latentPrior=*/true, {"energyPos", "energyNeg", "gap", "acceptRate"}});
   return kind;
 }
 

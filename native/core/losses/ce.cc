@@ -33,7 +33,8 @@ class CrossEntropy : public Loss {
 }  // namespace
 
 const LossKind& crossEntropyKind() {
-  static const LossKind kind = lossKind<CeOptions, CrossEntropy>("ce");
+  static const LossKind kind = lossKind<CeOptions, CrossEntropy>(
+      "ce", {LossTime::Either, /*labels=*/true, /*model=*/"classifier", false, {"accuracy"}});
   return kind;
 }
 

@@ -19,7 +19,7 @@ namespace ebm {
 namespace {
 
 struct DiffClfOptions {
-  std::string path;  // 'vp' | 've'
+  PathKind path{};
   PathDsmOptions onPath;
   int64_t levels{};
   int64_t k{};
@@ -134,7 +134,8 @@ class DiffusiveClassification : public Loss {
 
 // Gradient clip 1.0 unless train.gradClip says otherwise: the recipe in METHODS.md.
 const LossKind& diffusiveClassificationKind() {
-  static const LossKind kind = lossKind<DiffClfOptions, DiffusiveClassification>("diffclf", 1.0);
+  static const LossKind kind = lossKind<DiffClfOptions, DiffusiveClassification>(
+      "diffclf", {LossTime::Always, false, nullptr, false, {"dsm", "clf", "clfAccuracy"}}, /*recommendedGradClip=*/1.0);
   return kind;
 }
 

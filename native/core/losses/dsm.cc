@@ -21,7 +21,7 @@ at::Tensor pathDsmPerRow(EnergyModel& model, const at::Tensor& x0, const at::Ten
   at::Tensor xt = alpha.reshape(bshape) * x0 + gamma.reshape(bshape) * eps;
   at::Tensor s = scoreOf(model, xt, t, /*createGraph=*/true);
   at::Tensor err = (eps + gamma.reshape(bshape) * s).pow(2).reshape({x0.size(0), -1}).mean(1);
-  if (o.weighting == "edm") {
+  if (o.weighting == DsmWeighting::Edm) {
     at::Tensor sigma2 = (gamma / alpha).pow(2);
     err = err * (sigma2 + o.sigmaData * o.sigmaData) / (o.sigmaData * o.sigmaData);
   }
@@ -33,7 +33,7 @@ namespace {
 // Either sigma (one noise level, E(x)) or path (a noising path, E(x, t)); TS checks which.
 struct DsmOptions {
   std::optional<double> sigma;
-  std::optional<std::string> path;  // 'vp' | 've'
+  std::optional<PathKind> path;
   PathDsmOptions onPath;
   std::optional<int64_t> levels;  // a grid of levels; absent: continuous time
 };
@@ -104,7 +104,10 @@ const LossKind& denoisingScoreMatchingKind() {
                                onPath.path.kind = *o.path;
                                return std::make_unique<PathDsm>(onPath, o.levels.value_or(0));
                              },
-                             defaultsOf<DsmOptions>};
+                             defaultsOf<DsmOptions>,
+                             fieldNamesOf<DsmOptions>,
+                             0.0,
+                             {LossTime::WithPath, false, nullptr, false, {"scoreNorm"}}};
   return kind;
 }
 

@@ -77,12 +77,19 @@ bool fusedLossHeads() {
   return v == nullptr || std::strcmp(v, "0") != 0;
 }
 
+enum class Perturbation { Gaussian, Bernoulli };
+const std::vector<Choice<Perturbation>>& choicesOf(Perturbation) {
+  static const std::vector<Choice<Perturbation>> c{{"gaussian", Perturbation::Gaussian},
+                                                   {"bernoulli", Perturbation::Bernoulli}};
+  return c;
+}
+
 struct EdOptions {
   double t{};  // a variance: the noise std is sqrt(t)
   int64_t m{};
   double w{};
-  std::string perturbation = "gaussian";  // or "bernoulli"
-  double epsilon = 0.1;                   // bit-flip probability (Bernoulli)
+  Perturbation perturbation = Perturbation::Gaussian;
+  double epsilon = 0.1;  // bit-flip probability (Bernoulli)
 };
 template <typename Fields>
 void describe(Fields& f, EdOptions& o) {
@@ -115,7 +122,7 @@ class EnergyDiscrepancy : public Loss {
     at::Tensor input = torch::empty(rowsShape, opts);
     input.narrow(0, 0, n).copy_(x);
     at::Tensor negatives = input.narrow(0, n, n * m_).view(negShape);
-    if (perturbation_ == "gaussian") {
+    if (perturbation_ == Perturbation::Gaussian) {
       const double std = std::sqrt(t_);
       at::Tensor y = at::add(x, batchRandn(x.sizes(), gen, opts), std);
       at::add_out(negatives, y.unsqueeze(1), batchRandn(negShape, gen, opts), std);
@@ -146,7 +153,7 @@ class EnergyDiscrepancy : public Loss {
   }
 
  private:
-  std::string perturbation_;
+  Perturbation perturbation_;
   double t_;
   int64_t m_;
   double w_;
@@ -157,7 +164,8 @@ class EnergyDiscrepancy : public Loss {
 }  // namespace
 
 const LossKind& energyDiscrepancyKind() {
-  static const LossKind kind = lossKind<EdOptions, EnergyDiscrepancy>("ed");
+  static const LossKind kind = lossKind<EdOptions, EnergyDiscrepancy>(
+      "ed", {LossTime::Never, false, nullptr, /*latentPrior=*/true, {"energyPos", "energyNeg", "gap"}});
   return kind;
 }
 

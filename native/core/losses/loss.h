@@ -55,16 +55,34 @@ class Loss {
 
 // One loss kind: its name, a factory from its config, the defaults of its optional fields, and
 // the gradient clip a run uses when train.gradClip is absent (0: none).
+// What a loss kind needs, declared once with the kind; the TS façade and the CLI read it instead
+// of naming kinds.
+enum class LossTime {
+  Never,     // trains E(x)
+  Always,    // trains E(x, t) along a noising path
+  WithPath,  // E(x, t) exactly when the config has a path (DSM: sigma or path)
+  Either,    // the model's own choice
+};
+struct LossTraits {
+  LossTime timeConditioned = LossTime::Never;
+  bool labels = false;               // needs class labels
+  const char* model = nullptr;       // the model kind it needs (nullptr: any energy model)
+  bool latentPrior = false;          // can train a latent model's prior
+  std::vector<const char*> metrics;  // the names in LossOutput::metrics its steps report
+};
+
 struct LossKind {
   const char* kind;
   std::unique_ptr<Loss> (*make)(const json::Value& config, const EnergyModel& model);
   json::Value (*defaults)();
+  std::vector<std::string> (*options)();  // every field the kind's config reads
   double recommendedGradClip = 0;
+  LossTraits traits;
 };
 
 // A kind whose loss class LossT is built from (Options, model), Options read from the config.
 template <typename Options, typename LossT>
-LossKind lossKind(const char* kind, double recommendedGradClip = 0);
+LossKind lossKind(const char* kind, LossTraits traits, double recommendedGradClip = 0);
 
 // The kind named by config.kind (ConfigError listing the kinds otherwise).
 const LossKind& lossKindOf(const json::Value& config);

@@ -9,12 +9,15 @@
 namespace ebm {
 
 template <typename Options, typename LossT>
-LossKind lossKind(const char* kind, double recommendedGradClip) {
+LossKind lossKind(const char* kind, LossTraits traits, double recommendedGradClip) {
   return {kind,
           [](const json::Value& config, const EnergyModel& model) -> std::unique_ptr<Loss> {
             return std::make_unique<LossT>(readOptions<Options>(config, "loss"), model);
           },
-          defaultsOf<Options>, recommendedGradClip};
+          defaultsOf<Options>,
+          fieldNamesOf<Options>,
+          recommendedGradClip,
+          std::move(traits)};
 }
 
 const LossKind& energyDiscrepancyKind();

@@ -26,13 +26,25 @@ json::Value lossGradClips() {
   return out;
 }
 
-const LossKind& lossKindOf(const json::Value& config) {
-  if (!config.is_object()) throw ConfigError("loss must be an object");
-  const std::string kind = json::getString(config, "kind", "loss");
-  for (auto entry : kLosses)
-    if (kind == entry().kind) return entry();
-  throw ConfigError("loss.kind must be one of " + joinKinds(kLosses) + "; got '" + kind + "'");
+json::Value lossTraits() {
+  json::Value out = json::Value::object();
+  for (auto entry : kLosses) {
+    const LossKind& k = entry();
+    const LossTraits& t = k.traits;
+    json::Value time = t.timeConditioned == LossTime::Never      ? json::Value(false)
+                       : t.timeConditioned == LossTime::Always   ? json::Value(true)
+                       : t.timeConditioned == LossTime::WithPath ? json::Value("withPath")
+                                                                 : json::Value("any");
+    json::Value metrics = json::Value::array();
+    for (const char* m : t.metrics) metrics.push_back(m);
+    out[k.kind] = {
+        {"timeConditioned", time},      {"labels", t.labels}, {"model", t.model ? json::Value(t.model) : json::Value()},
+        {"latentPrior", t.latentPrior}, {"metrics", metrics}, {"options", k.options()}};
+  }
+  return out;
 }
+
+const LossKind& lossKindOf(const json::Value& config) { return findKind(kLosses, config, "loss"); }
 
 std::unique_ptr<Loss> makeLoss(const json::Value& config, const EnergyModel& model) {
   return lossKindOf(config).make(config, model);

@@ -11,12 +11,18 @@
 
 namespace ebm {
 
+enum class DsmWeighting { Noise, Edm };
+inline const std::vector<Choice<DsmWeighting>>& choicesOf(DsmWeighting) {
+  static const std::vector<Choice<DsmWeighting>> c{{"noise", DsmWeighting::Noise}, {"edm", DsmWeighting::Edm}};
+  return c;
+}
+
 struct PathDsmOptions {
   NoisePath path;
   // 'noise': || eps + gamma_t s(x_t, t) ||^2 / d, the epsilon-prediction error (weight 1 at every level).
   // 'edm':   lambda(sigma) || D(x_t, t) - x_0 ||^2 / d with sigma = gamma/alpha, lambda = (sigma^2 + sd^2) / (sigma
   // sd)^2.
-  std::string weighting = "noise";
+  DsmWeighting weighting = DsmWeighting::Noise;
   double sigmaData = 1.0;
 };
 

@@ -47,7 +47,8 @@ class SlicedScoreMatching : public Loss {
 }  // namespace
 
 const LossKind& slicedScoreMatchingKind() {
-  static const LossKind kind = lossKind<SsmOptions, SlicedScoreMatching>("ssm");
+  static const LossKind kind =
+      lossKind<SsmOptions, SlicedScoreMatching>("ssm", {LossTime::Never, false, nullptr, false, {"scoreNorm"}});
   return kind;
 }
 

@@ -7,7 +7,7 @@
 namespace ebm {
 
 namespace {
-const char* kNames = "silu, softplus, leaky_relu, elu, tanh";
+const char* kNames = "'silu', 'softplus', 'leaky_relu', 'elu', 'tanh'";
 }
 
 void checkActivation(const std::string& name, const std::string& field) {

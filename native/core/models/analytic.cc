@@ -98,7 +98,7 @@ class Mixture : public EnergyModel {
     logWeights_ = addBuffer("log_weights", torch::log(weights));
     if (onPath_) {
       path_ = readOptions<MixtureOptions>(cfg, "model").path;
-      path_.kind = json::getString(cfg, "path", "model");
+      path_.kind = oneOf<PathKind>(json::getString(cfg, "path", "model"), "model.path");
     }
   }
 

@@ -37,12 +37,8 @@ json::Value modelDefaults() {
 }
 
 std::shared_ptr<EnergyModel> makeModel(const json::Value& config) {
-  if (!config.is_object()) throw ConfigError("model config must be an object");
-  const std::string kind = json::getString(config, "kind", "model");
-  const c10::Device device = resolveDevice(json::getString(config, "device", "model", kDefaultDevice));
-  for (const auto& entry : kModels)
-    if (kind == entry.kind) return entry.make(config, device);
-  throw ConfigError("model.kind must be one of: " + joinKinds(kModels) + "; got '" + kind + "'");
+  const auto& entry = findKind(kModels, config, "model");
+  return entry.make(config, resolveDevice(json::getString(config, "device", "model", kDefaultDevice)));
 }
 
 }  // namespace ebm

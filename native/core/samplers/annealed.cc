@@ -94,7 +94,8 @@ class AnnealedLangevin : public Sampler {
 }  // namespace
 
 const SamplerKind& annealedLangevinKind() {
-  static const SamplerKind kind = samplerKind<AnnealedOptions, AnnealedLangevin>("annealed");
+  static const SamplerKind kind =
+      samplerKind<AnnealedOptions, AnnealedLangevin>("annealed", {SamplerTime::Levels, /*stepsPer=*/"levels"});
   return kind;
 }
 

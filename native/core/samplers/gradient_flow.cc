@@ -21,12 +21,18 @@ namespace {
 // Rows per kernel block: at most 2048, and at most 2^26 kernel entries (256 MB) per block.
 int64_t blockRows(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(2048, (int64_t{1} << 26) / n)); }
 
+enum class Integrator { Heun, Euler };
+const std::vector<Choice<Integrator>>& choicesOf(Integrator) {
+  static const std::vector<Choice<Integrator>> c{{"heun", Integrator::Heun}, {"euler", Integrator::Euler}};
+  return c;
+}
+
 struct WgfOptions : ChainOptions {
   json::Value bandwidth = "auto";  // a number, or 'auto': bandwidthScale x median nearest-neighbour distance
   double bandwidthScale = 2.5;
-  bool blob = true;                 // the blob correction term
-  bool repulsion = true;            // the kernel repulsion terms (off: plain gradient descent)
-  std::string integrator = "heun";  // or 'euler'
+  bool blob = true;       // the blob correction term
+  bool repulsion = true;  // the kernel repulsion terms (off: plain gradient descent)
+  Integrator integrator = Integrator::Heun;
 };
 template <typename Fields>
 void describe(Fields& f, WgfOptions& o) {
@@ -69,7 +75,7 @@ class GradientFlow : public Sampler {
       }
       at::Tensor e, v = velocity(model, x, h, o.t, &e, xc, d2);
       recordEnergy(r, k + 1, steps_, e);
-      if (integrator_ == "euler") {
+      if (integrator_ == Integrator::Euler) {
         x = x + stepSize_ * v;
       } else {
         at::Tensor xe = x + stepSize_ * v;
@@ -195,7 +201,7 @@ class GradientFlow : public Sampler {
   double stepSize_;
   bool blob_, repulsion_;
   double scale_;
-  std::string integrator_;
+  Integrator integrator_;
   double bandwidth_;  // <= 0: automatic
 };
 

@@ -19,12 +19,19 @@ json::Value samplerDefaults() {
   return out;
 }
 
+json::Value samplerTraits() {
+  json::Value out = json::Value::object();
+  for (auto entry : kSamplers) {
+    const SamplerKind& k = entry();
+    out[k.kind] = {{"time", k.traits.time == SamplerTime::Levels ? "levels" : "fixed"},
+                   {"stepsPer", k.traits.stepsPer ? json::Value(k.traits.stepsPer) : json::Value()},
+                   {"options", k.options()}};
+  }
+  return out;
+}
+
 const SamplerKind& samplerKindOf(const json::Value& config, const std::string& where) {
-  if (!config.is_object()) throw ConfigError(where + " must be an object");
-  const std::string kind = json::getString(config, "kind", where);
-  for (auto entry : kSamplers)
-    if (kind == entry().kind) return entry();
-  throw ConfigError(where + ".kind must be one of " + joinKinds(kSamplers) + "; got '" + kind + "'");
+  return findKind(kSamplers, config, where);
 }
 
 std::unique_ptr<Sampler> makeSampler(const json::Value& config, const std::string& where) {

@@ -11,23 +11,25 @@ namespace ebm {
 SampleResult sampleModel(EnergyModel& model, const json::Value& samplerConfig, const at::Tensor& initIn, int64_t n,
                          uint64_t seed, SampleOptions options) {
   ModelLock lock(model);
-  std::unique_ptr<Sampler> sampler = makeSampler(samplerConfig, "sampler");
-  if (options.thin < 1) throw ConfigError("thin must be an integer >= 1");
+  const SamplerKind& kind = samplerKindOf(samplerConfig, "sampler");
+  std::unique_ptr<Sampler> sampler = kind.make(samplerConfig, "sampler");
+  const bool followsLevels = kind.traits.time == SamplerTime::Levels;
   at::Generator gen = makeGenerator(model.device(), seed);
   at::Tensor init;
   if (initIn.defined()) {
     init = model.prepareInput(initIn, "init");
     requireFinite(init, "init");
   } else {
-    if (n < 1 || n > 100000000) throw ConfigError("n must be an integer >= 1, got " + std::to_string(n));
     init = sampler->defaultInit(model, n, gen);
   }
-  if (options.t.defined()) {
+  if (followsLevels && options.t.defined()) {
+    throw ConfigError(std::string("t does not apply to the ") + kind.kind + " sampler (it runs over the levels of t)");
+  } else if (options.t.defined()) {
     options.t = model.prepareTime(options.t, init.size(0));
     requireFinite(options.t, "t");
-  } else if (model.timeConditioned() && json::member(samplerConfig, "kind").get<std::string>() != "annealed") {
-    throw ConfigError("t is required to sample a time-conditioned model with '" +
-                      json::member(samplerConfig, "kind").get<std::string>() + "' (or use the annealed sampler)");
+  } else if (model.timeConditioned() && !followsLevels) {
+    throw ConfigError(std::string("t is required to sample a time-conditioned model with '") + kind.kind +
+                      "' (or use a sampler that follows the model's levels)");
   }
   applyJobThreads(preferenceForWork(model, init.size(0)));
   SampleResult r = sampler->run(model, init, gen, options);

@@ -50,10 +50,23 @@ class Sampler {
 
 // One sampler kind: its name, a factory from its config (`where` names it in errors, e.g.
 // "loss.sampler"), and the defaults of its optional fields.
+// What a sampler kind does with time, declared once with the kind; the TS façade, the CLI and
+// sampleModel read it instead of naming kinds.
+enum class SamplerTime {
+  Fixed,   // runs at one time: a time-conditioned model needs the caller's t
+  Levels,  // follows a time-conditioned model's own levels from t = 1 to tMin; needs one, takes no t
+};
+struct SamplerTraits {
+  SamplerTime time = SamplerTime::Fixed;
+  const char* stepsPer = nullptr;  // the option multiplying `steps` into the run's total (annealed: "levels")
+};
+
 struct SamplerKind {
   const char* kind;
   std::unique_ptr<Sampler> (*make)(const json::Value& config, const std::string& where);
   json::Value (*defaults)();
+  std::vector<std::string> (*options)();  // every field the kind's config reads
+  SamplerTraits traits;
 };
 
 // The kind named by config.kind (ConfigError listing the kinds otherwise).

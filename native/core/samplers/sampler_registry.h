@@ -21,12 +21,12 @@ void describe(Fields& f, ChainOptions& o) {
 
 // A kind whose sampler class SamplerT is built from Options, read from the config.
 template <typename Options, typename SamplerT>
-SamplerKind samplerKind(const char* kind) {
+SamplerKind samplerKind(const char* kind, SamplerTraits traits = {}) {
   return {kind,
           [](const json::Value& config, const std::string& where) -> std::unique_ptr<Sampler> {
             return std::make_unique<SamplerT>(readOptions<Options>(config, where));
           },
-          defaultsOf<Options>};
+          defaultsOf<Options>, fieldNamesOf<Options>, traits};
 }
 
 const SamplerKind& langevinKind();

@@ -210,7 +210,7 @@ OptimizerBuild makeOptimizer(const json::Value& config, const std::vector<at::Te
         params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weightDecay));
     return out;
   }
-  throw ConfigError("optimizer.kind must be one of adam, adamw, sgd; got '" + kind + "'");
+  throw ConfigError("optimizer.kind must be one of 'adam', 'adamw', 'sgd'; got '" + kind + "'");
 }
 
 json::Value optimizerDefaults() {
@@ -220,7 +220,7 @@ json::Value optimizerDefaults() {
 
 double Schedule::at(int64_t step) const {
   double lr = base;
-  if (kind == "cosine") {
+  if (kind == ScheduleKind::Cosine) {
     const double progress = std::min(1.0, static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total)));
     lr = minLr + (base - minLr) * 0.5 * (1 + std::cos(M_PI * progress));
   }
@@ -228,7 +228,7 @@ double Schedule::at(int64_t step) const {
   return lr;
 }
 
-json::Value Schedule::settings() const { return {{"kind", kind}, {"minLr", minLr}, {"warmupSteps", warmup}}; }
+json::Value Schedule::settings() const { return {{"kind", nameOf(kind)}, {"minLr", minLr}, {"warmupSteps", warmup}}; }
 
 Schedule makeSchedule(const ScheduleOptions& options, double baseLr, int64_t steps) {
   Schedule schedule;

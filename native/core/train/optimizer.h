@@ -11,6 +11,7 @@
 
 #include "io/json.h"
 #include "models/energy_model.h"
+#include "train/settings.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -38,14 +39,13 @@ json::Value optimizerDefaults();
 
 // Learning rate at a step: linear warm-up, then constant or cosine decay to minLr over `total`.
 struct Schedule {
-  std::string kind = "constant";
+  ScheduleKind kind = ScheduleKind::Constant;
   double base = 1e-3, minLr = 0;
   int64_t warmup = 0, total = 1;
 
   double at(int64_t step) const;
   json::Value settings() const;  // without `total`: a resumed run may change train.steps
 };
-struct ScheduleOptions;
 Schedule makeSchedule(const ScheduleOptions& options, double baseLr, int64_t steps);
 
 // 'optimizer.<param>.<field>' tensors for every parameter the optimiser holds state for.

@@ -8,13 +8,22 @@
 #include <vector>
 
 #include "distributed/communicator.h"
+#include "io/fields.h"
 #include "io/json.h"
 
 namespace ebm {
 
+// Constant, or cosine decay to minLr over train.steps.
+enum class ScheduleKind { Constant, Cosine };
+inline const std::vector<Choice<ScheduleKind>>& choicesOf(ScheduleKind) {
+  static const std::vector<Choice<ScheduleKind>> c{{"constant", ScheduleKind::Constant},
+                                                   {"cosine", ScheduleKind::Cosine}};
+  return c;
+}
+
 struct ScheduleOptions {
-  std::string kind = "constant";  // or 'cosine' (decays to minLr over train.steps)
-  int64_t warmupSteps = 0;        // linear warm-up
+  ScheduleKind kind = ScheduleKind::Constant;
+  int64_t warmupSteps = 0;  // linear warm-up
   double minLr = 0;
 };
 template <typename Fields>

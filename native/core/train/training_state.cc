@@ -1,0 +1,168 @@
+#include "train/training_state.h"
+
+#include <torch/torch.h>
+
+#include <map>
+
+#include "errors.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "kinds.h"
+#include "losses/loss.h"
+#include "tensor_util.h"
+#include "train/optimizer.h"
+
+namespace ebm {
+namespace {
+
+// Metadata keys (stored as 'ebm_torch.<key>') of a checkpoint that can resume a run.
+const char* kStepKey = "train.step";
+const char* kCursorKey = "train.cursor";
+const char* kSettingsKey = "train.settings";
+
+json::Value withoutKeys(json::Value obj, const std::vector<std::string>& drop) {
+  for (const auto& key : drop) obj.erase(key);
+  return obj;
+}
+
+// A resumed run must match the one that wrote the checkpoint in everything that shapes the
+// numbers; the first field that differs is named.
+void requireSameSettings(const json::Value& saved, const json::Value& now, const std::string& where) {
+  for (const auto& [key, value] : now.items()) {
+    // By value: 0 and 0.0 are equal (a checkpoint's JSON may write either).
+    if (saved.contains(key) && saved[key] == value) continue;
+    const std::string before = saved.contains(key) ? saved[key].dump() : "nothing";
+    throw ConfigError(
+        where + " was written by a run with " + key + " " + before + ", this run has " + value.dump() +
+        ". A resumed run keeps the model, data, loss, optimizer, schedule, batchSize, seed, replacement, " +
+        "ema and gradClip; steps, logEvery and checkpoint may change");
+  }
+}
+
+int64_t metadataInt(const safetensors::File& file, const std::string& key, const std::string& where) {
+  auto it = file.metadata.find("ebm_torch." + key);
+  if (it == file.metadata.end()) throw IoError(where + " lacks its '" + key + "' metadata");
+  try {
+    size_t used = 0;
+    const long long v = std::stoll(it->second, &used);
+    if (used == it->second.size() && v >= 0) return v;
+  } catch (const std::exception&) {
+  }
+  throw IoError(where + ": metadata '" + key + "' is not a step count: '" + it->second + "'");
+}
+
+}  // namespace
+
+BatchOrder::BatchOrder(int64_t rows, int64_t batchSize, int worldSize, int rank, bool replacement, c10::Device device)
+    : cursor(rows),
+      rows_(rows),
+      batchSize_(batchSize),
+      globalBatch_(batchSize * worldSize),
+      rank_(rank),
+      replacement_(replacement),
+      longOptions_(torch::TensorOptions().device(device).dtype(torch::kLong)) {}
+
+at::Tensor BatchOrder::next(at::Generator& gen) {
+  at::Tensor idx;
+  if (replacement_) {
+    idx = torch::randint(rows_, {globalBatch_}, gen, longOptions_);
+  } else {
+    if (cursor + globalBatch_ > rows_) {
+      order = torch::randperm(rows_, gen, longOptions_);
+      cursor = 0;
+    }
+    idx = order.narrow(0, cursor, globalBatch_);
+    cursor += globalBatch_;
+  }
+  return globalBatch_ == batchSize_ ? idx : idx.narrow(0, rank_ * batchSize_, batchSize_);
+}
+
+json::Value effectiveLoss(const json::Value& config) {
+  json::Value out = lossKindOf(config).defaults();
+  out.merge_patch(config);
+  return out;
+}
+
+json::Value effectiveModel(const json::Value& config) {
+  json::Value out = json::member(modelDefaults(), json::member(config, "kind").get<std::string>());
+  out.merge_patch(config);
+  return withoutKeys(out, {"device", "seed"});
+}
+
+void TrainingState::save(const std::string& path, const Position& pos, const std::vector<at::Tensor>& raw) const {
+  std::vector<NamedTensor> extra = optimizerState(optimizer, optimised);
+  const auto& ps = model.parameters();
+  for (size_t i = 0; i < ema.size(); ++i) extra.push_back({"ema." + ps[i].name, ema[i]});
+  for (size_t i = 0; i < raw.size(); ++i) extra.push_back({"trainer.weights." + ps[i].name, raw[i]});
+  for (const auto& p : lossParameters) extra.push_back({"loss." + p.name, p.tensor});
+  for (const auto& t : loss.state()) extra.push_back({"loss." + t.name, t.tensor});
+  extra.push_back({"trainer.rng", pos.rng});
+  if (pos.order.defined()) extra.push_back({"trainer.order", pos.order});
+  writeCheckpoint(model, path, extra,
+                  {{kStepKey, std::to_string(pos.step)},
+                   {kCursorKey, std::to_string(pos.cursor)},
+                   {kSettingsKey, settings.dump()}});
+}
+
+int64_t TrainingState::restore(const std::string& path, int64_t steps, at::Generator& gen, BatchOrder& order) const {
+  const std::string where = "train.resumeFrom '" + path + "'";
+  safetensors::File file = safetensors::load(path);
+  auto found = file.metadata.find(std::string("ebm_torch.") + kSettingsKey);
+  if (found == file.metadata.end())
+    throw ConfigError(where + " holds weights only, not a training state: resume from a checkpoint that train() " +
+                      "wrote (train.checkpoint.path: every `every` steps, at the end and on abort)");
+  json::Value previous = json::parse(found->second, "training settings in " + where);
+  if (previous.contains("loss")) previous["loss"] = effectiveLoss(previous["loss"]);
+  if (previous.contains("model")) previous["model"] = effectiveModel(previous["model"]);
+  requireSameSettings(previous, settings, where);
+  const int64_t startStep = metadataInt(file, kStepKey, where);
+  if (startStep >= steps)
+    throw ConfigError(where + " is at step " + std::to_string(startStep) + ": train.steps (" + std::to_string(steps) +
+                      ") must be larger to continue from it");
+  std::map<std::string, at::Tensor> saved;
+  for (auto& t : file.tensors) saved[t.name] = t.tensor;
+  auto take = [&](const std::string& name, at::IntArrayRef shape) -> at::Tensor {
+    auto it = saved.find(name);
+    if (it == saved.end()) throw IoError(where + " is missing tensor '" + name + "'");
+    if (!it->second.sizes().equals(shape) || !it->second.is_floating_point())
+      throw IoError(where + ": tensor '" + name + "' has shape " + shapeString(it->second.sizes()) +
+                    ", the run needs " + shapeString(shape));
+    return it->second;
+  };
+  // The weights training goes on from: the raw ones when the file's main weights are the EMA.
+  for (const auto& t : model.state()) {
+    const std::string raw = "trainer.weights." + t.name;
+    model.setTensor(t.name, take(saved.count(raw) ? raw : t.name, t.tensor.sizes()));
+  }
+  {
+    torch::NoGradGuard noGrad;
+    for (const auto& p : lossParameters) p.tensor.copy_(take("loss." + p.name, p.tensor.sizes()));
+    const auto& ps = model.parameters();
+    for (size_t i = 0; i < ema.size(); ++i) ema[i].copy_(take("ema." + ps[i].name, ps[i].tensor.sizes()));
+  }
+  std::map<std::string, at::Tensor> lossState;
+  for (const auto& [name, t] : saved)
+    if (name.compare(0, 5, "loss.") == 0) lossState[name.substr(5)] = t;
+  loss.restoreState(lossState, model.device());
+  restoreOptimizerState(optimizer, optimised, saved, where);
+  auto rng = saved.find("trainer.rng");
+  if (rng == saved.end() || rng->second.scalar_type() != torch::kByte)
+    throw IoError(where + " is missing its random-number generator state 'trainer.rng'");
+  gen.set_state(rng->second);
+  if (!order.replacement()) {
+    const int64_t n = order.rows();
+    order.cursor = metadataInt(file, kCursorKey, where);
+    auto ord = saved.find("trainer.order");
+    if (ord != saved.end()) {
+      if (ord->second.scalar_type() != torch::kLong || ord->second.dim() != 1 || ord->second.size(0) != n ||
+          order.cursor > n)
+        throw IoError(where + ": its data order 'trainer.order' does not fit " + std::to_string(n) + " rows");
+      order.order = ord->second.to(model.device());
+    } else if (order.cursor != n) {
+      throw IoError(where + " is missing its data order 'trainer.order'");
+    }
+  }
+  return startStep;
+}
+
+}  // namespace ebm
