@@ -22,18 +22,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ebm from '../lib';
-import {
-  BenchResults,
-  formatJson,
-  formatRate,
-  Peaks,
-  PythonAllocator,
-  resultsPath,
-  Side,
-  updateReadme,
-  WorkloadResult,
-} from './readme';
-import { energyTraining, Job, Measurement, repetitions, Workload, workloads } from './workloads';
+import { BenchResults, formatJson, formatRate, Peaks, resultsPath, Side, updateReadme, WorkloadResult } from './readme';
+import { benchSetup, printSetup, Setup } from './environment';
+import { energyTraining, Job, Measurement, repetitions, Size, Workload, workloads } from './workloads';
 
 interface Options {
   quick: boolean;
@@ -45,42 +36,7 @@ interface Options {
 }
 
 const repoRoot = path.join(__dirname, '..', '..');
-const pythonThreads = [1, 2];
-
-/** Debian's jemalloc (libjemalloc2), if installed. */
-function findJemalloc(): string | undefined {
-  for (const dir of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']) {
-    const file = path.join(dir, 'libjemalloc.so.2');
-    if (fs.existsSync(file)) return file;
-  }
-  return undefined;
-}
-
-/** How the Python side allocates: the environment each setting adds. */
-function allocatorSettings(): { name: PythonAllocator; env: Record<string, string> }[] {
-  const jemalloc = findJemalloc();
-  return [
-    { name: 'glibc', env: {} },
-    // the thresholds the addon gives glibc (native/core/allocator.cc), through glibc's variables
-    {
-      name: 'glibc-tuned',
-      env: { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(256 << 20) },
-    },
-    ...(jemalloc ? [{ name: 'jemalloc' as const, env: { LD_PRELOAD: jemalloc } }] : []),
-  ];
-}
-
-interface PythonConfig {
-  key: string;
-  threads: number;
-  allocator: PythonAllocator;
-  env: Record<string, string>;
-}
-
-/** A process environment without inherited allocator settings (each side gets only its own). */
-function withoutAllocatorSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'LD_PRELOAD' && !/^MALLOC_.*_$/.test(k)));
-}
+const reference = path.join(repoRoot, 'bench', 'reference.py');
 
 /** These cores' GEMM and convolution peaks at a thread count (bench/gemm-peak.py --json). */
 function measurePeaks(python: string, threads: number, env: NodeJS.ProcessEnv): Peaks {
@@ -122,30 +78,6 @@ function parseOptions(argv: string[]): Options {
     else usage(`unknown argument '${a}'`);
   }
   return o;
-}
-
-function cpuModel(): string {
-  try {
-    const line = fs
-      .readFileSync('/proc/cpuinfo', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('model name'));
-    if (line) return line.split(':')[1].trim();
-  } catch {
-    // not Linux: os.cpus() below
-  }
-  return os.cpus()[0]?.model ?? 'unknown';
-}
-
-function pythonVersions(python: string): { python: string; torch: string } {
-  const r = spawnSync(python, ['-c', 'import sys, torch; print(sys.version.split()[0], torch.__version__)'], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) {
-    throw new Error(`${python} with torch is needed for the reference column: ${r.stderr || r.error?.message}`);
-  }
-  const [py, torch] = r.stdout.trim().split(' ');
-  return { python: py, torch };
 }
 
 function writeF32(file: string, t: ebm.Tensor): { path: string; shape: number[] } {
@@ -313,144 +245,109 @@ function printTable(rows: WorkloadResult[]): void {
   for (const r of rows) console.log(`${r.name}: ${r.agreement.ok ? 'agree' : 'DIFFER'}: ${r.agreement.note}`);
 }
 
-async function main(): Promise<void> {
-  const o = parseOptions(process.argv.slice(2));
-  const selected = workloads.filter((w) => !o.only || o.only.includes(w.name));
-  const v = ebm.version();
-  const py = pythonVersions(o.python);
-  // The environment ebm-torch gives itself (lib/native.ts), given to Python too: same BLAS and OpenMP settings.
-  const env = {
-    ...withoutAllocatorSettings(process.env),
-    OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1',
-    OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE',
-  };
-  const machine = {
-    cpu: cpuModel(),
-    cores: os.availableParallelism(),
-    memoryGB: Math.round(os.totalmem() / 2 ** 30),
-    loadAverageStart: os.loadavg()[0],
-    loadAverageEnd: 0,
-  };
-  const allocators = allocatorSettings();
-  const configs: PythonConfig[] = pythonThreads.flatMap((t) =>
-    allocators.map((a) => ({ key: `${t}t ${a.name}`, threads: t, allocator: a.name, env: a.env })),
-  );
-  if (!allocators.some((a) => a.name === 'jemalloc'))
-    console.log('jemalloc is not installed (apt-get install libjemalloc2): Python runs without it');
-  const threads = {
-    ours: o.threads ?? v.numThreads,
-    oursSource: o.threads === undefined ? 'library default' : '--threads',
-    python: pythonThreads,
-    OPENBLAS_NUM_THREADS: env.OPENBLAS_NUM_THREADS,
-    OMP_WAIT_POLICY: env.OMP_WAIT_POLICY,
-    OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE,
-    oursMatrixProducts: v.matrixProducts,
-  };
-  console.log(
-    `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, load average ${machine.loadAverageStart.toFixed(2)}`,
-  );
-  console.log(
-    `LibTorch ${v.torch} (ebm-torch ${v.ebmTorch}); Python ${py.python}, torch ${py.torch}; node ${process.version}`,
-  );
-  console.log(
-    `threads: ebm-torch ${threads.ours} (${threads.oursSource}); Python ${pythonThreads.join(' and ')}, allocators ` +
-      `${allocators.map((a) => a.name).join(', ')} (the fastest of the ${configs.length} counts); ` +
-      `OPENBLAS_NUM_THREADS=${threads.OPENBLAS_NUM_THREADS} OMP_WAIT_POLICY=${threads.OMP_WAIT_POLICY} ` +
-      `OPENBLAS_CORETYPE=${threads.OPENBLAS_CORETYPE ?? '(unset)'} for both; ebm-torch's MLP products: ${threads.oursMatrixProducts}`,
-  );
-  console.log(o.quick ? 'quick smoke run: few steps, one repetition, nothing written\n' : '');
+/** The job one process of either side runs for a workload; `threads` undefined: the side's default. */
+function jobFor(w: Workload, size: Size, fixtures: Fixtures): (threads?: number) => Job {
+  return (threads?: number): Job => ({
+    workload: w.name,
+    kind: w.kind,
+    unit: w.unit,
+    settings: w.settings,
+    warmup: size.warmup,
+    steps: size.steps,
+    model: fixtures.models.get(w.name) as string,
+    ...(w.data === 'none' ? {} : { data: fixtures.data.get(w.data) }),
+    ...(threads === undefined ? {} : { threads }),
+  });
+}
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebm-bench-'));
-  const rows: WorkloadResult[] = [];
-  const peaks = new Map<number, Peaks>();
-  const started = Date.now();
-  let imageSource: string | undefined;
-  try {
-    const fixtures = await prepareFixtures(dir, selected, o.quick);
-    imageSource = fixtures.imageSource;
-    for (const w of selected) {
-      const size = o.quick ? w.quick : w.full;
-      const reps = o.reps ?? (o.quick ? repetitions.quick : repetitions.full);
-      const job = (threads?: number): Job => ({
-        workload: w.name,
-        kind: w.kind,
-        unit: w.unit,
-        settings: w.settings,
-        warmup: size.warmup,
-        steps: size.steps,
-        model: fixtures.models.get(w.name) as string,
-        ...(w.data === 'none' ? {} : { data: fixtures.data.get(w.data) }),
-        ...(threads === undefined ? {} : { threads }),
-      });
-      console.log(`${w.name}: ${w.title} (${size.steps} timed steps after ${size.warmup}, ${reps} repetitions)`);
-      const ours: Measurement[] = [];
-      const python = new Map<string, Measurement[]>(configs.map((c) => [c.key, []]));
-      const reference = path.join(repoRoot, 'bench', 'reference.py');
-      for (let rep = 0; rep < reps; rep++) {
-        const a = measure(process.execPath, [path.join(__dirname, 'ours.js'), JSON.stringify(job(o.threads))], env);
-        ours.push(a);
-        const line = [`  ${rep + 1}/${reps}: ebm-torch ${formatRate(a.rate)}`];
-        for (const c of configs) {
-          const b = measure(o.python, [reference, JSON.stringify(job(c.threads))], { ...env, ...c.env });
-          // the preload took: the process mapped jemalloc (or did not, for glibc)
-          if (b.allocator !== (c.allocator === 'jemalloc' ? 'jemalloc' : 'glibc'))
-            throw new Error(`python ${c.key} ran with ${b.allocator ?? 'an unknown allocator'}`);
-          python.get(c.key)?.push(b);
-          line.push(`${c.key} ${formatRate(b.rate)}`);
-        }
-        console.log(`${line.join(' | ')} ${w.unit}`);
-      }
-      const sides = Object.fromEntries(configs.map((c) => [c.key, summarise(python.get(c.key) ?? [])]));
-      const best = configs.map((c) => c.key).reduce((a, b) => (sides[b].median > sides[a].median ? b : a));
-      const oursSide = summarise(ours);
-      const ratio = oursSide.median / sides[best].median;
-      // roofline: the reference's products per step (one counted step) at ebm-torch's rate
-      const counted = measure(
-        o.python,
-        [reference, JSON.stringify({ ...job(oursSide.threads), countFlops: true })],
-        env,
-      );
-      if (!peaks.has(oursSide.threads)) peaks.set(oursSide.threads, measurePeaks(o.python, oursSide.threads, env));
-      const peak = peaks.get(oursSide.threads) as Peaks;
-      // convolutional work: the higher of the two peaks (the addon's convolutions are GEMMs of its own,
-      // which can outrun LibTorch's conv2d, so conv2d's speed is no ceiling for them)
-      const peakKind = w.roofline === 'conv' && peak.conv > peak.gemm ? 'conv' : 'gemm';
-      const gflops = ((counted.flopsPerStep ?? 0) * oursSide.median) / 1e9;
-      rows.push({
-        name: w.name,
-        title: w.title,
-        unit: w.unit,
-        target: w.target,
-        warmup: size.warmup,
-        steps: size.steps,
-        reps,
-        measuredAt: new Date().toISOString(),
-        ours: oursSide,
-        python: sides,
-        pythonBest: best,
-        ratio,
-        meetsTarget: ratio >= w.target,
-        rssNoHigher: oursSide.maxRssMB <= sides[best].maxRssMB,
-        agreement: agreement(w, oursSide, sides[best]),
-        roofline: {
-          flopsPerUnit: counted.flopsPerStep ?? 0,
-          gflops,
-          peakKind,
-          peakGflops: peak[peakKind],
-          fractionOfPeak: gflops / peak[peakKind],
-        },
-      });
+/** `reps` rounds of ebm-torch then each Python configuration, interleaved so that drift hits all alike. */
+function interleavedRuns(
+  w: Workload,
+  job: (threads?: number) => Job,
+  reps: number,
+  o: Options,
+  { env, configs }: Setup,
+): { ours: Measurement[]; python: Map<string, Measurement[]> } {
+  const ours: Measurement[] = [];
+  const python = new Map<string, Measurement[]>(configs.map((c) => [c.key, []]));
+  for (let rep = 0; rep < reps; rep++) {
+    const a = measure(process.execPath, [path.join(__dirname, 'ours.js'), JSON.stringify(job(o.threads))], env);
+    ours.push(a);
+    const line = [`  ${rep + 1}/${reps}: ebm-torch ${formatRate(a.rate)}`];
+    for (const c of configs) {
+      const b = measure(o.python, [reference, JSON.stringify(job(c.threads))], { ...env, ...c.env });
+      // the preload took: the process mapped jemalloc (or did not, for glibc)
+      if (b.allocator !== (c.allocator === 'jemalloc' ? 'jemalloc' : 'glibc'))
+        throw new Error(`python ${c.key} ran with ${b.allocator ?? 'an unknown allocator'}`);
+      python.get(c.key)?.push(b);
+      line.push(`${c.key} ${formatRate(b.rate)}`);
     }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    console.log(`${line.join(' | ')} ${w.unit}`);
   }
-  machine.loadAverageEnd = os.loadavg()[0];
-  console.log(
-    `\n${((Date.now() - started) / 1000).toFixed(0)} s; load average ${machine.loadAverageEnd.toFixed(2)} at the end\n`,
-  );
-  printTable(rows);
-  if (o.quick && o.out === undefined) return;
+  return { ours, python };
+}
 
+/** Measures one workload on both sides and sums it up against the fastest Python configuration and the roofline. */
+function runWorkload(
+  w: Workload,
+  o: Options,
+  setup: Setup,
+  fixtures: Fixtures,
+  peaks: Map<number, Peaks>,
+): WorkloadResult {
+  const { env, configs } = setup;
+  const size = o.quick ? w.quick : w.full;
+  const reps = o.reps ?? (o.quick ? repetitions.quick : repetitions.full);
+  const job = jobFor(w, size, fixtures);
+  console.log(`${w.name}: ${w.title} (${size.steps} timed steps after ${size.warmup}, ${reps} repetitions)`);
+  const { ours, python } = interleavedRuns(w, job, reps, o, setup);
+  const sides = Object.fromEntries(configs.map((c) => [c.key, summarise(python.get(c.key) ?? [])]));
+  const best = configs.map((c) => c.key).reduce((a, b) => (sides[b].median > sides[a].median ? b : a));
+  const oursSide = summarise(ours);
+  const ratio = oursSide.median / sides[best].median;
+  // roofline: the reference's products per step (one counted step) at ebm-torch's rate
+  const counted = measure(o.python, [reference, JSON.stringify({ ...job(oursSide.threads), countFlops: true })], env);
+  if (!peaks.has(oursSide.threads)) peaks.set(oursSide.threads, measurePeaks(o.python, oursSide.threads, env));
+  const peak = peaks.get(oursSide.threads) as Peaks;
+  // convolutional work: the higher of the two peaks (the addon's convolutions are GEMMs of its own,
+  // which can outrun LibTorch's conv2d, so conv2d's speed is no ceiling for them)
+  const peakKind = w.roofline === 'conv' && peak.conv > peak.gemm ? 'conv' : 'gemm';
+  const gflops = ((counted.flopsPerStep ?? 0) * oursSide.median) / 1e9;
+  return {
+    name: w.name,
+    title: w.title,
+    unit: w.unit,
+    target: w.target,
+    warmup: size.warmup,
+    steps: size.steps,
+    reps,
+    measuredAt: new Date().toISOString(),
+    ours: oursSide,
+    python: sides,
+    pythonBest: best,
+    ratio,
+    meetsTarget: ratio >= w.target,
+    rssNoHigher: oursSide.maxRssMB <= sides[best].maxRssMB,
+    agreement: agreement(w, oursSide, sides[best]),
+    roofline: {
+      flopsPerUnit: counted.flopsPerStep ?? 0,
+      gflops,
+      peakKind,
+      peakGflops: peak[peakKind],
+      fractionOfPeak: gflops / peak[peakKind],
+    },
+  };
+}
+
+/** Writes results.json (or --out) and, unless --out, the README's Performance section. */
+function writeResults(
+  o: Options,
+  setup: Setup,
+  rows: WorkloadResult[],
+  peaks: Map<number, Peaks>,
+  imageSource: string | undefined,
+): void {
+  const { v, py, machine, threads, allocators } = setup;
   // A full run with --only merges its workloads into the results file; --out writes elsewhere.
   const previous =
     o.only && o.out === undefined && fs.existsSync(resultsPath)
@@ -487,6 +384,33 @@ async function main(): Promise<void> {
   fs.writeFileSync(file, formatJson(results));
   console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
   if (o.out === undefined) updateReadme(results);
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const selected = workloads.filter((w) => !o.only || o.only.includes(w.name));
+  const setup = benchSetup(o);
+  printSetup(setup, o.quick);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebm-bench-'));
+  const rows: WorkloadResult[] = [];
+  const peaks = new Map<number, Peaks>();
+  const started = Date.now();
+  let imageSource: string | undefined;
+  try {
+    const fixtures = await prepareFixtures(dir, selected, o.quick);
+    imageSource = fixtures.imageSource;
+    for (const w of selected) rows.push(runWorkload(w, o, setup, fixtures, peaks));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  setup.machine.loadAverageEnd = os.loadavg()[0];
+  console.log(
+    `\n${((Date.now() - started) / 1000).toFixed(0)} s; load average ${setup.machine.loadAverageEnd.toFixed(2)} at the end\n`,
+  );
+  printTable(rows);
+  if (o.quick && o.out === undefined) return;
+  writeResults(o, setup, rows, peaks, imageSource);
 }
 
 main().catch((err: unknown) => {

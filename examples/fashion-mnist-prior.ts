@@ -43,6 +43,40 @@ const scales = {
 
 type PriorName = 'ed' | 'cd' | 'gaussian';
 
+type Scale = (typeof scales)[keyof typeof scales];
+
+/** The command line, defaults filled in. */
+interface Args {
+  scaleName: keyof typeof scales;
+  scale: Scale;
+  steps: number;
+  device: ebm.Device;
+  outDir: string;
+  names: PriorName[];
+  modelDir: string;
+}
+
+/** What the run measures, keyed by prior; written as <out>/fashion-mnist-prior.json in this key order. */
+interface Results {
+  frechet: Record<string, number>;
+  inpaintMse: Record<string, { centre: number; half: number }>;
+  reconMse: Record<string, number>;
+  classifierAccuracy: number;
+  frechetTrainVsTest: number;
+  seconds: Record<string, number>;
+  msPerStep: Record<string, { posterior: number; generator: number; prior: number }>;
+  energy: Record<string, { posterior: number; noise: number }>;
+  scale: Omit<Scale, 'steps'> & { name: string; steps: number; device: string; threads: number };
+}
+
+/** What every prior is judged with: the feature classifier, the test images, the inpainting set and its masks. */
+interface Evaluation {
+  classifier: ebm.EnergyModel;
+  test: ebm.Tensor;
+  inpaintSet: ebm.Tensor;
+  masks: { centre: ebm.Tensor; half: ebm.Tensor };
+}
+
 const priors: Record<PriorName, ebm.LatentPriorOptions> = {
   ed: { loss: { kind: 'ed', t: 0.25, m: 16, w: 1 } },
   // Pang et al.'s prior negatives: 60 Langevin steps of s = 0.4 (η = s²/2 = 0.08) from noise.
@@ -68,7 +102,7 @@ function rowsOf(tensors: ebm.Tensor[], n: number): ebm.Tensor {
   return { data, shape: [tensors.length * n, 1, 28, 28] };
 }
 
-async function main(): Promise<void> {
+function parseArgs(): Args {
   const scaleName = arg('scale', 'cpu') as keyof typeof scales;
   const scale = scales[scaleName];
   if (!scale) throw new Error(`--scale must be one of ${Object.keys(scales).join(', ')}`);
@@ -77,124 +111,155 @@ async function main(): Promise<void> {
   const outDir = path.resolve(arg('out', 'examples/results'));
   const names = arg('priors', 'ed,cd,gaussian').split(',') as PriorName[];
   const modelDir = path.resolve(arg('models', 'runs/fashion-mnist-prior'));
-  fs.mkdirSync(outDir, { recursive: true });
-  fs.mkdirSync(modelDir, { recursive: true });
-  const v = ebm.version();
-  console.log(`ebm-torch ${v.ebmTorch} on LibTorch ${v.torch}, device ${device}, ${v.numThreads} threads`);
-  console.log(`scale ${scaleName}: ${JSON.stringify({ ...scale, steps })}`);
+  return { scaleName, scale, steps, device, outDir, names, modelDir };
+}
 
-  const train = ebm.datasets.fashionMnist({ split: 'train', scale: '-11', limit: scale.trainImages });
-  const test = ebm.datasets.fashionMnist({ split: 'test', scale: '-11', limit: scale.evalImages });
-
-  const started = Date.now();
+/** The classifier and the scores that need no trained model (train vs test Fréchet, mean-fill inpainting). */
+async function baselines(
+  a: Args,
+  train: ebm.Tensor,
+  test: ebm.Tensor,
+  threads: number,
+): Promise<{ ev: Evaluation; results: Results }> {
+  const { scale } = a;
   const classifier = await ebm.metrics.fashionClassifier({ steps: 300, limit: 12000 });
   console.log(
     `classifier: test accuracy ${classifier.testAccuracy.toFixed(3)}${classifier.trained ? ' (trained now)' : ' (cached)'}`,
   );
-  const realVsReal = await ebm.metrics.frechetDistance(
-    classifier.model,
-    slice(train.images, scale.evalImages),
-    test.images,
-  );
+  const realVsReal = await ebm.metrics.frechetDistance(classifier.model, slice(train, scale.evalImages), test);
 
-  const inpaintSet = slice(test.images, scale.inpaintImages);
+  const inpaintSet = slice(test, scale.inpaintImages);
   const masks = {
     centre: inpaintMask(scale.inpaintImages, [1, 28, 28], 'centre'),
     half: inpaintMask(scale.inpaintImages, [1, 28, 28], 'half'),
   };
-  const results = {
-    frechet: {} as Record<string, number>,
+  const results: Results = {
+    frechet: {},
     inpaintMse: {
       meanFill: {
-        centre: imageMse(meanFill(inpaintSet, masks.centre, train.images), inpaintSet, masks.centre),
-        half: imageMse(meanFill(inpaintSet, masks.half, train.images), inpaintSet, masks.half),
+        centre: imageMse(meanFill(inpaintSet, masks.centre, train), inpaintSet, masks.centre),
+        half: imageMse(meanFill(inpaintSet, masks.half, train), inpaintSet, masks.half),
       },
-    } as Record<string, { centre: number; half: number }>,
-    reconMse: {} as Record<string, number>,
+    },
+    reconMse: {},
     classifierAccuracy: classifier.testAccuracy,
     frechetTrainVsTest: realVsReal,
-    seconds: {} as Record<string, number>,
-    msPerStep: {} as Record<string, { posterior: number; generator: number; prior: number }>,
-    energy: {} as Record<string, { posterior: number; noise: number }>,
-    scale: { name: scaleName, ...scale, steps, device: ebm.version().device, threads: v.numThreads },
+    seconds: {},
+    msPerStep: {},
+    energy: {},
+    scale: { name: a.scaleName, ...scale, steps: a.steps, device: ebm.version().device, threads },
   };
+  return { ev: { classifier: classifier.model, test, inpaintSet, masks }, results };
+}
 
-  for (const name of names) {
-    const model = ebm.latentEbm({
-      imageShape: [1, 28, 28],
-      latentDim: scale.latentDim,
-      generator: { channels: scale.channels },
-      device,
-      seed: 0,
-    });
-    const t0 = Date.now();
-    const ms = { posterior: 0, generator: 0, prior: 0, reports: 0 };
-    const run = await ebm.trainLatent(model, train.images, {
-      prior: priors[name],
-      batchSize: scale.batchSize,
-      steps,
-      seed: 0,
-      logEvery: 100,
-      onProgress: (p) => {
-        if (p.msPosterior !== undefined) {
-          ms.posterior += p.msPosterior;
-          ms.generator += p.msGenerator ?? 0;
-          ms.prior += p.msPrior ?? 0;
-          ms.reports++;
-        }
-        console.log(
-          `[${name}] step ${p.step}/${steps}  recon mse ${(p.reconMse ?? NaN).toFixed(4)}  prior loss ${(p.priorLoss ?? 0).toFixed(3)}  ` +
-            `E(post) ${(p.energyPosterior ?? NaN).toFixed(2)}  E(noise) ${(p.energyNoise ?? NaN).toFixed(2)}  ${p.stepsPerSecond.toFixed(2)} steps/s`,
-        );
-      },
-    });
-    results.seconds[name] = (Date.now() - t0) / 1000;
-    const last = run.history[run.history.length - 1];
-    results.energy[name] = { posterior: last.energyPosterior ?? NaN, noise: last.energyNoise ?? NaN };
-    if (ms.reports > 0) {
-      results.msPerStep[name] = {
-        posterior: ms.posterior / ms.reports,
-        generator: ms.generator / ms.reports,
-        prior: ms.prior / ms.reports,
-      };
-    }
-    await model.save(path.join(modelDir, `${name}.safetensors`));
-
-    const generated = await model.generate({ n: scale.evalImages, seed: 1 });
-    results.frechet[name] = await ebm.metrics.frechetDistance(classifier.model, generated, test.images);
-    const recon = await model.reconstruct(inpaintSet, { seed: 2 });
-    results.reconMse[name] = imageMse(recon, inpaintSet);
-    const centre = await model.inpaint(inpaintSet, masks.centre, { seed: 3 });
-    const half = await model.inpaint(inpaintSet, masks.half, { seed: 4 });
-    results.inpaintMse[name] = {
-      centre: imageMse(centre, inpaintSet, masks.centre),
-      half: imageMse(half, inpaintSet, masks.half),
-    };
-    console.log(
-      `[${name}] ${results.seconds[name].toFixed(0)} s  Fréchet ${results.frechet[name].toFixed(2)}  recon mse ${results.reconMse[name].toFixed(4)}  ` +
-        `inpaint mse centre ${results.inpaintMse[name].centre.toFixed(4)} half ${results.inpaintMse[name].half.toFixed(4)}`,
-    );
-
-    const grid = (file: string, t: ebm.Tensor, columns: number) =>
-      writeFileAtomic(
-        path.join(outDir, `fashion-mnist-prior-${file}.png`),
-        imageGridPng(t, { range: [-1, 1], columns, scale: 2 }),
+/** Trains the model with one prior, logging progress; records its time, final energies and ms per step. */
+async function trainPrior(name: PriorName, a: Args, train: ebm.Tensor, results: Results): Promise<ebm.LatentEbm> {
+  const { scale, steps } = a;
+  const model = ebm.latentEbm({
+    imageShape: [1, 28, 28],
+    latentDim: scale.latentDim,
+    generator: { channels: scale.channels },
+    device: a.device,
+    seed: 0,
+  });
+  const t0 = Date.now();
+  const ms = { posterior: 0, generator: 0, prior: 0, reports: 0 };
+  const run = await ebm.trainLatent(model, train, {
+    prior: priors[name],
+    batchSize: scale.batchSize,
+    steps,
+    seed: 0,
+    logEvery: 100,
+    onProgress: (p) => {
+      if (p.msPosterior !== undefined) {
+        ms.posterior += p.msPosterior;
+        ms.generator += p.msGenerator ?? 0;
+        ms.prior += p.msPrior ?? 0;
+        ms.reports++;
+      }
+      console.log(
+        `[${name}] step ${p.step}/${steps}  recon mse ${(p.reconMse ?? NaN).toFixed(4)}  prior loss ${(p.priorLoss ?? 0).toFixed(3)}  ` +
+          `E(post) ${(p.energyPosterior ?? NaN).toFixed(2)}  E(noise) ${(p.energyNoise ?? NaN).toFixed(2)}  ${p.stepsPerSecond.toFixed(2)} steps/s`,
       );
-    grid(`generated-${name}`, slice(generated, 64), 8);
-    grid(`reconstructed-${name}`, rowsOf([inpaintSet, recon], 12), 12);
-    grid(
-      `inpainted-${name}`,
-      rowsOf(
-        [shadeMissing(inpaintSet, masks.centre), centre, shadeMissing(inpaintSet, masks.half), half, inpaintSet],
-        12,
-      ),
-      12,
+    },
+  });
+  results.seconds[name] = (Date.now() - t0) / 1000;
+  const last = run.history[run.history.length - 1];
+  results.energy[name] = { posterior: last.energyPosterior ?? NaN, noise: last.energyNoise ?? NaN };
+  if (ms.reports > 0) {
+    results.msPerStep[name] = {
+      posterior: ms.posterior / ms.reports,
+      generator: ms.generator / ms.reports,
+      prior: ms.prior / ms.reports,
+    };
+  }
+  await model.save(path.join(a.modelDir, `${name}.safetensors`));
+  return model;
+}
+
+/** Scores one trained model on generation, reconstruction and inpainting, and writes its PNG grids. */
+async function evaluatePrior(
+  name: PriorName,
+  model: ebm.LatentEbm,
+  a: Args,
+  ev: Evaluation,
+  results: Results,
+): Promise<void> {
+  const { scale } = a;
+  const { inpaintSet, masks } = ev;
+  const generated = await model.generate({ n: scale.evalImages, seed: 1 });
+  results.frechet[name] = await ebm.metrics.frechetDistance(ev.classifier, generated, ev.test);
+  const recon = await model.reconstruct(inpaintSet, { seed: 2 });
+  results.reconMse[name] = imageMse(recon, inpaintSet);
+  const centre = await model.inpaint(inpaintSet, masks.centre, { seed: 3 });
+  const half = await model.inpaint(inpaintSet, masks.half, { seed: 4 });
+  results.inpaintMse[name] = {
+    centre: imageMse(centre, inpaintSet, masks.centre),
+    half: imageMse(half, inpaintSet, masks.half),
+  };
+  console.log(
+    `[${name}] ${results.seconds[name].toFixed(0)} s  Fréchet ${results.frechet[name].toFixed(2)}  recon mse ${results.reconMse[name].toFixed(4)}  ` +
+      `inpaint mse centre ${results.inpaintMse[name].centre.toFixed(4)} half ${results.inpaintMse[name].half.toFixed(4)}`,
+  );
+
+  const grid = (file: string, t: ebm.Tensor, columns: number) =>
+    writeFileAtomic(
+      path.join(a.outDir, `fashion-mnist-prior-${file}.png`),
+      imageGridPng(t, { range: [-1, 1], columns, scale: 2 }),
     );
+  grid(`generated-${name}`, slice(generated, 64), 8);
+  grid(`reconstructed-${name}`, rowsOf([inpaintSet, recon], 12), 12);
+  grid(
+    `inpainted-${name}`,
+    rowsOf(
+      [shadeMissing(inpaintSet, masks.centre), centre, shadeMissing(inpaintSet, masks.half), half, inpaintSet],
+      12,
+    ),
+    12,
+  );
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs();
+  fs.mkdirSync(a.outDir, { recursive: true });
+  fs.mkdirSync(a.modelDir, { recursive: true });
+  const v = ebm.version();
+  console.log(`ebm-torch ${v.ebmTorch} on LibTorch ${v.torch}, device ${a.device}, ${v.numThreads} threads`);
+  console.log(`scale ${a.scaleName}: ${JSON.stringify({ ...a.scale, steps: a.steps })}`);
+
+  const train = ebm.datasets.fashionMnist({ split: 'train', scale: '-11', limit: a.scale.trainImages });
+  const test = ebm.datasets.fashionMnist({ split: 'test', scale: '-11', limit: a.scale.evalImages });
+
+  const started = Date.now();
+  const { ev, results } = await baselines(a, train.images, test.images, v.numThreads);
+  for (const name of a.names) {
+    const model = await trainPrior(name, a, train.images, results);
+    await evaluatePrior(name, model, a, ev, results);
     // the file is written after every prior, so a long run leaves its results as it goes
-    writeFileAtomic(path.join(outDir, 'fashion-mnist-prior.json'), JSON.stringify(results, null, 2) + '\n');
+    writeFileAtomic(path.join(a.outDir, 'fashion-mnist-prior.json'), JSON.stringify(results, null, 2) + '\n');
   }
   results.seconds.total = (Date.now() - started) / 1000;
-  writeFileAtomic(path.join(outDir, 'fashion-mnist-prior.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileAtomic(path.join(a.outDir, 'fashion-mnist-prior.json'), JSON.stringify(results, null, 2) + '\n');
   console.log(JSON.stringify(results, null, 2));
 }
 

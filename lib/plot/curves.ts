@@ -1,5 +1,5 @@
 /** Line plots such as training curves: ticks, an optional log y axis and a legend. */
-import { Canvas, WHITE, fitText, textWidth } from './canvas';
+import { Canvas, Rgb, WHITE, fitText, textWidth } from './canvas';
 import { categorical } from './colormap';
 import {
   bottomMargin,
@@ -15,7 +15,9 @@ import {
   linearTicks,
   logTicks,
   style,
+  Style,
   textScale,
+  Tick,
   titleScale,
   topMargin,
 } from './axes';
@@ -40,54 +42,66 @@ export interface CurvesOptions {
   yLabel?: string;
 }
 
-/** Line plots (training curves) with ticks, optional log y axis and a legend; non-finite points are skipped. */
-export function curvesPng(series: CurveSeries[], options?: CurvesOptions): Buffer {
-  if (!Array.isArray(series) || series.length === 0) {
-    throw new EbmConfigError('series must be a non-empty array of { name, x, y }');
-  }
-  const o = optionsObject(options, ['width', 'height', 'title', 'logY', 'xLabel', 'yLabel']);
-  const width = intOption(o, 'width', 640, 128, 4096);
-  const height = intOption(o, 'height', 400, 96, 4096);
-  const title = textOption(o, 'title');
-  const xLabel = textOption(o, 'xLabel');
-  const yLabel = textOption(o, 'yLabel');
-  if (o.logY !== undefined && typeof o.logY !== 'boolean') {
-    throw new EbmConfigError(`options.logY must be true or false, got ${describeValue(o.logY)}`);
-  }
-  const logY = o.logY === true;
+/** One series' finite points, y already in axis units (log10 under logY). */
+interface Curve {
+  name: string;
+  color: Rgb;
+  xs: number[];
+  ys: number[];
+}
 
-  // finite points per series, y in axis units
-  const curves = series.map((item: unknown, i) => {
-    const path = `series[${i}]`;
-    const so = requireObject(item, path);
-    rejectUnknownKeys(so, ['name', 'x', 'y'], path);
-    if (typeof so.name !== 'string') {
-      throw new EbmConfigError(`${path}.name must be a string, got ${describeValue(so.name)}`);
+/** The data ranges the axes span, padded so that no point sits on the frame. */
+interface Extent {
+  xmin: number;
+  xmax: number;
+  ymin: number;
+  ymax: number;
+}
+
+/** Where the plot area sits in the picture, and the ticks that decided the margins. */
+interface Layout {
+  st: Style;
+  ts: number;
+  box: Box;
+  xTicks: Tick[];
+  yTicks: Tick[];
+}
+
+/** Checks one series and keeps its plottable points; `i` gives its name in messages and its colour. */
+function parseCurve(item: unknown, i: number, logY: boolean): Curve {
+  const path = `series[${i}]`;
+  const so = requireObject(item, path);
+  rejectUnknownKeys(so, ['name', 'x', 'y'], path);
+  if (typeof so.name !== 'string') {
+    throw new EbmConfigError(`${path}.name must be a string, got ${describeValue(so.name)}`);
+  }
+  const { x, y } = so;
+  if (!isArrayLike(x)) throw new EbmShapeError(`${path}.x must be an array or typed array of numbers`);
+  if (!isArrayLike(y)) throw new EbmShapeError(`${path}.y must be an array or typed array of numbers`);
+  if (x.length !== y.length) {
+    throw new EbmShapeError(`${path}.x has ${x.length} values but ${path}.y has ${y.length}; they must match`);
+  }
+  const px: number[] = [];
+  const py: number[] = [];
+  for (let k = 0; k < x.length; k++) {
+    const xv = x[k];
+    const yv = y[k];
+    for (const [v, axis] of [
+      [xv, 'x'],
+      [yv, 'y'],
+    ] as const) {
+      if (typeof v !== 'number')
+        throw new EbmConfigError(`${path}.${axis}[${k}] must be a number, got ${describeValue(v)}`);
     }
-    const { x, y } = so;
-    if (!isArrayLike(x)) throw new EbmShapeError(`${path}.x must be an array or typed array of numbers`);
-    if (!isArrayLike(y)) throw new EbmShapeError(`${path}.y must be an array or typed array of numbers`);
-    if (x.length !== y.length) {
-      throw new EbmShapeError(`${path}.x has ${x.length} values but ${path}.y has ${y.length}; they must match`);
-    }
-    const px: number[] = [];
-    const py: number[] = [];
-    for (let k = 0; k < x.length; k++) {
-      const xv = x[k];
-      const yv = y[k];
-      for (const [v, axis] of [
-        [xv, 'x'],
-        [yv, 'y'],
-      ] as const) {
-        if (typeof v !== 'number')
-          throw new EbmConfigError(`${path}.${axis}[${k}] must be a number, got ${describeValue(v)}`);
-      }
-      if (!Number.isFinite(xv) || !Number.isFinite(yv) || (logY && yv <= 0)) continue;
-      px.push(xv);
-      py.push(logY ? Math.log10(yv) : yv);
-    }
-    return { name: so.name.slice(0, MAX_TEXT), color: categorical(i), xs: px, ys: py };
-  });
+    if (!Number.isFinite(xv) || !Number.isFinite(yv) || (logY && yv <= 0)) continue;
+    px.push(xv);
+    py.push(logY ? Math.log10(yv) : yv);
+  }
+  return { name: so.name.slice(0, MAX_TEXT), color: categorical(i), xs: px, ys: py };
+}
+
+/** The bounding box of every curve's points, widened when it is flat in x or y. */
+function curvesExtent(curves: Curve[], logY: boolean): Extent {
   let xmin = Infinity;
   let xmax = -Infinity;
   let ymin = Infinity;
@@ -112,7 +126,21 @@ export function curvesPng(series: CurveSeries[], options?: CurvesOptions): Buffe
     const m = logY ? 0.5 : Math.max(0.5, Math.abs(ymin) * 0.1);
     [ymin, ymax] = [ymin - m, ymax + m];
   }
+  return { xmin, xmax, ymin, ymax };
+}
 
+/**
+ * Margins from the text they must hold: the y tick labels set the left one and the last x tick
+ * label the right one, so the ticks are chosen here. Throws when no room is left to plot in.
+ */
+function layoutCurves(
+  e: Extent,
+  width: number,
+  height: number,
+  logY: boolean,
+  text: { title?: string; xLabel?: string; yLabel?: string },
+): Layout {
+  const { title, xLabel, yLabel } = text;
   const st = style(textScale(Math.min(width, height)));
   const { s } = st;
   const ts = titleScale(title, s, width);
@@ -120,10 +148,10 @@ export function curvesPng(series: CurveSeries[], options?: CurvesOptions): Buffe
   const bottom = bottomMargin(st) + (xLabel ? 2 * st.pad + st.line : 0);
   const plotH = height - top - bottom - 1;
   const yTicks = logY
-    ? logTicks(ymin, ymax, Math.max(2, Math.round(plotH / 50)))
-    : linearTicks(ymin, ymax, Math.max(2, Math.round(plotH / 50)));
+    ? logTicks(e.ymin, e.ymax, Math.max(2, Math.round(plotH / 50)))
+    : linearTicks(e.ymin, e.ymax, Math.max(2, Math.round(plotH / 50)));
   const left = leftMargin(yTicks, st) + (yLabel ? st.line + 2 * st.pad : 0);
-  const xTicks = linearTicks(xmin, xmax, Math.max(2, Math.round((width - left) / 90)));
+  const xTicks = linearTicks(e.xmin, e.xmax, Math.max(2, Math.round((width - left) / 90)));
   const lastHalf = xTicks.length > 0 ? Math.ceil(textWidth(xTicks[xTicks.length - 1].label, s) / 2) : 0;
   const right = 1 + Math.max(12 * s, lastHalf + 2 * s);
   const plotW = width - left - right;
@@ -132,10 +160,48 @@ export function curvesPng(series: CurveSeries[], options?: CurvesOptions): Buffe
       `options.width ${width} × options.height ${height} leaves a ${plotW}×${plotH} plot area after the labels; make them larger`,
     );
   }
+  return { st, ts, box: { x: left, y: top, w: plotW, h: plotH }, xTicks, yTicks };
+}
+
+/** The x label centred under the tick labels, the y label written upwards at the left edge. */
+function drawAxisLabels(c: Canvas, box: Box, st: Style, xLabel?: string, yLabel?: string): void {
+  const { s } = st;
+  if (xLabel) {
+    const y = box.y + box.h + 1 + st.tick + st.pad + st.line + 2 * st.pad;
+    c.text(box.x + box.w / 2, y, fitText(xLabel, c.width - 8 * s, s), INK, { scale: s, align: 'center' });
+  }
+  if (yLabel) {
+    c.text(6 * s, box.y + box.h / 2, fitText(yLabel, c.height - 8 * s, s), INK, {
+      scale: s,
+      vertical: true,
+      align: 'center',
+    });
+  }
+}
+
+/** Line plots (training curves) with ticks, optional log y axis and a legend; non-finite points are skipped. */
+export function curvesPng(series: CurveSeries[], options?: CurvesOptions): Buffer {
+  if (!Array.isArray(series) || series.length === 0) {
+    throw new EbmConfigError('series must be a non-empty array of { name, x, y }');
+  }
+  const o = optionsObject(options, ['width', 'height', 'title', 'logY', 'xLabel', 'yLabel']);
+  const width = intOption(o, 'width', 640, 128, 4096);
+  const height = intOption(o, 'height', 400, 96, 4096);
+  const title = textOption(o, 'title');
+  const xLabel = textOption(o, 'xLabel');
+  const yLabel = textOption(o, 'yLabel');
+  if (o.logY !== undefined && typeof o.logY !== 'boolean') {
+    throw new EbmConfigError(`options.logY must be true or false, got ${describeValue(o.logY)}`);
+  }
+  const logY = o.logY === true;
+
+  const curves = series.map((item: unknown, i) => parseCurve(item, i, logY));
+  const e = curvesExtent(curves, logY);
+  const { st, ts, box, xTicks, yTicks } = layoutCurves(e, width, height, logY, { title, xLabel, yLabel });
+  const { s } = st;
   const c = new Canvas(width, height, WHITE);
-  const box: Box = { x: left, y: top, w: plotW, h: plotH };
-  const toX = (v: number): number => box.x + ((v - xmin) / (xmax - xmin)) * plotW;
-  const toY = (v: number): number => box.y + ((ymax - v) / (ymax - ymin)) * plotH;
+  const toX = (v: number): number => box.x + ((v - e.xmin) / (e.xmax - e.xmin)) * box.w;
+  const toY = (v: number): number => box.y + ((e.ymax - v) / (e.ymax - e.ymin)) * box.h;
   drawGridLines(
     c,
     box,
@@ -164,23 +230,13 @@ export function curvesPng(series: CurveSeries[], options?: CurvesOptions): Buffe
     yTicks.map((k) => ({ py: toY(k.at), label: k.label })),
     st,
   );
-  if (xLabel) {
-    const y = box.y + plotH + 1 + st.tick + st.pad + st.line + 2 * st.pad;
-    c.text(box.x + plotW / 2, y, fitText(xLabel, width - 8 * s, s), INK, { scale: s, align: 'center' });
-  }
-  if (yLabel) {
-    c.text(6 * s, box.y + plotH / 2, fitText(yLabel, height - 8 * s, s), INK, {
-      scale: s,
-      vertical: true,
-      align: 'center',
-    });
-  }
+  drawAxisLabels(c, box, st, xLabel, yLabel);
   drawLegend(
     c,
     box,
     curves.filter((cv) => cv.name !== ''),
     st,
   );
-  drawTitle(c, title, box.x + plotW / 2, ts, st);
+  drawTitle(c, title, box.x + box.w / 2, ts, st);
   return c.toPng();
 }

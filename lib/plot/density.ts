@@ -15,6 +15,7 @@ import {
   leftMargin,
   maxWidth,
   style,
+  Style,
   textScale,
   Tick,
   titleScale,
@@ -54,12 +55,29 @@ function boxTicks(lo: number, hi: number): Tick[] {
   return values.map((v) => ({ at: v, label: formatNumber(v) }));
 }
 
-/**
- * A 2D density exp(-E) (or the energy E itself) on a grid as a colour image, y axis upwards,
- * with a colour bar, tick labels and optional points. Throws EbmShapeError / EbmConfigError for
- * bad input and EbmNumericsError for NaN or -Infinity energies (+Infinity means zero density).
- */
-export function densityPng(grid: DensityGrid, options?: DensityOptions): Buffer {
+/** A checked grid: `values` holds resolution² entries, still to be checked one by one. */
+interface Field {
+  values: ArrayLike<unknown>;
+  res: number;
+  lo: number;
+  hi: number;
+}
+
+/** The colour of each cell as t in [0, 1], and the values the colour bar's ends stand for. */
+interface Shading {
+  t: Float32Array;
+  barLo: number;
+  barHi: number;
+}
+
+/** Sizes of the colour bar beside the plot: the gap before it and its width, in pixels. */
+interface Bar {
+  gap: number;
+  width: number;
+}
+
+/** Checks the grid's keys, box and length (the values themselves come in energyRange). */
+function checkGrid(grid: DensityGrid): Field {
   const g = requireObject(grid, 'grid');
   rejectUnknownKeys(g, ['values', 'resolution', 'lo', 'hi'], 'grid');
   const lo = checkNumber(g.lo, 'grid.lo');
@@ -73,18 +91,15 @@ export function densityPng(grid: DensityGrid, options?: DensityOptions): Buffer 
       `grid.values has ${values.length} values but grid.resolution ${res} needs ${res * res} (resolution²)`,
     );
   }
-  const o = optionsObject(options, ['points', 'pointColor', 'title', 'size', 'mode']);
-  const size = intOption(o, 'size', 400, 16, 4096);
-  const mode = o.mode === undefined ? 'density' : checkOneOf(o.mode, ['density', 'energy'] as const, 'options.mode');
-  const title = textOption(o, 'title');
-  const pointColor = colorOption(o.pointColor, 'options.pointColor') ?? DEFAULT_POINT;
-  const points = o.points;
-  if (points !== undefined) {
-    checkTensor(points, 'options.points');
-    checkRows(points, [2], 'options.points');
-  }
+  return { values, res, lo, hi };
+}
 
-  // energies → t in [0, 1] per cell
+/**
+ * The lowest and highest finite energy; throws for a non-number, NaN or -Infinity (naming the
+ * cell's centre) and when every cell is +Infinity.
+ */
+function energyRange(f: Field): { emin: number; emax: number } {
+  const { values, res, lo, hi } = f;
   const n = res * res;
   const cellSize = (hi - lo) / res;
   let emin = Infinity;
@@ -105,6 +120,14 @@ export function densityPng(grid: DensityGrid, options?: DensityOptions): Buffer 
     }
   }
   if (emin === Infinity) throw new EbmNumericsError('grid.values has no finite energy (all +Infinity)');
+  return { emin, emax };
+}
+
+/** Energies → t in [0, 1] per cell, as a density exp(-E) or as E clipped to its 1st..99th percentile. */
+function shade(f: Field, mode: 'density' | 'energy', emin: number, emax: number): Shading {
+  const { values, res, lo, hi } = f;
+  const n = res * res;
+  const cellSize = (hi - lo) / res;
   const t = new Float32Array(n);
   let barLo: number;
   let barHi: number;
@@ -133,25 +156,12 @@ export function densityPng(grid: DensityGrid, options?: DensityOptions): Buffer 
       t[i] = u < 0 ? 0 : u > 1 ? 1 : u;
     }
   }
+  return { t, barLo, barHi };
+}
 
-  // layout
-  const st = style(textScale(size));
-  const { s } = st;
-  const ts = titleScale(title, s, size);
-  const ticks = boxTicks(lo, hi);
-  const barTicks = [barLo, (barLo + barHi) / 2, barHi].map(formatNumber);
-  const caption = mode === 'density' ? 'density' : 'energy';
-  const barGap = 12 * s;
-  const barWidth = 12 * s;
-  const left = leftMargin(ticks, st);
-  const top = topMargin(title, ts, st);
-  const bottom = bottomMargin(st);
-  const right = 1 + barGap + barWidth + 2 + st.tick + st.pad + maxWidth(barTicks, s) + 2 * st.pad + st.line + 6 * s;
-  const c = new Canvas(left + size + right, top + size + bottom, WHITE);
-  const box: Box = { x: left, y: top, w: size, h: size };
-
-  // the field, bilinear between cell centres
-  const lut = colormapTable(sequential, 1024);
+/** Paints the cells' colours into `box`, bilinear between cell centres, y upwards. */
+function paintField(c: Canvas, box: Box, t: Float32Array, res: number, lut: Uint8Array): void {
+  const size = box.w;
   const ix0 = new Int32Array(size);
   const ix1 = new Int32Array(size);
   const fx = new Float32Array(size);
@@ -178,6 +188,76 @@ export function densityPng(grid: DensityGrid, options?: DensityOptions): Buffer 
       d[o4 + 2] = lut[k + 2];
     }
   }
+}
+
+/** The colour bar right of `box`, high values at the top, with its three labels and caption. */
+function drawColourBar(
+  c: Canvas,
+  box: Box,
+  lut: Uint8Array,
+  barTicks: string[],
+  caption: string,
+  bar: Bar,
+  st: Style,
+): void {
+  const { s } = st;
+  const size = box.h;
+  const bx = box.x + size + 1 + bar.gap;
+  for (let r = 0; r < size; r++) {
+    const k = 3 * Math.round((1 - (r + 0.5) / size) * 1023);
+    c.fillRect(bx, box.y + r, bar.width, 1, [lut[k], lut[k + 1], lut[k + 2]]);
+  }
+  const frame: Box = { x: bx, y: box.y, w: bar.width, h: size };
+  drawFrame(c, frame);
+  const labelX = bx + bar.width + 1 + st.tick + st.pad;
+  barTicks.forEach((label, i) => {
+    const row = Math.min(frame.y + size - 1, Math.max(frame.y, Math.floor(frame.y + (1 - i / 2) * size)));
+    c.fillRect(bx + bar.width + 1, row, st.tick, 1, FRAME);
+    const ty = Math.min(c.height - st.line, Math.max(0, Math.round(row + 0.5 - st.cap / 2)));
+    c.text(labelX, ty, label, INK, { scale: s });
+  });
+  const capX = labelX + maxWidth(barTicks, s) + 2 * st.pad;
+  c.text(capX, frame.y + size / 2, caption, INK, { scale: s, vertical: true, align: 'center' });
+}
+
+/**
+ * A 2D density exp(-E) (or the energy E itself) on a grid as a colour image, y axis upwards,
+ * with a colour bar, tick labels and optional points. Throws EbmShapeError / EbmConfigError for
+ * bad input and EbmNumericsError for NaN or -Infinity energies (+Infinity means zero density).
+ */
+export function densityPng(grid: DensityGrid, options?: DensityOptions): Buffer {
+  const field = checkGrid(grid);
+  const { res, lo, hi } = field;
+  const o = optionsObject(options, ['points', 'pointColor', 'title', 'size', 'mode']);
+  const size = intOption(o, 'size', 400, 16, 4096);
+  const mode = o.mode === undefined ? 'density' : checkOneOf(o.mode, ['density', 'energy'] as const, 'options.mode');
+  const title = textOption(o, 'title');
+  const pointColor = colorOption(o.pointColor, 'options.pointColor') ?? DEFAULT_POINT;
+  const points = o.points;
+  if (points !== undefined) {
+    checkTensor(points, 'options.points');
+    checkRows(points, [2], 'options.points');
+  }
+  const { emin, emax } = energyRange(field);
+  const { t, barLo, barHi } = shade(field, mode, emin, emax);
+
+  // layout: the colour bar and its labels sit right of the plot
+  const st = style(textScale(size));
+  const { s } = st;
+  const ts = titleScale(title, s, size);
+  const ticks = boxTicks(lo, hi);
+  const barTicks = [barLo, (barLo + barHi) / 2, barHi].map(formatNumber);
+  const caption = mode === 'density' ? 'density' : 'energy';
+  const bar: Bar = { gap: 12 * s, width: 12 * s };
+  const left = leftMargin(ticks, st);
+  const top = topMargin(title, ts, st);
+  const bottom = bottomMargin(st);
+  const right = 1 + bar.gap + bar.width + 2 + st.tick + st.pad + maxWidth(barTicks, s) + 2 * st.pad + st.line + 6 * s;
+  const c = new Canvas(left + size + right, top + size + bottom, WHITE);
+  const box: Box = { x: left, y: top, w: size, h: size };
+
+  const lut = colormapTable(sequential, 1024);
+  paintField(c, box, t, res, lut);
   if (points !== undefined) drawDots(c, box, points, lo, hi, pointColor, Math.max(1.5, size / 220));
   drawFrame(c, box);
   const scale = size / (hi - lo);
@@ -193,24 +273,7 @@ export function densityPng(grid: DensityGrid, options?: DensityOptions): Buffer 
     ticks.map((k) => ({ py: box.y + (hi - k.at) * scale, label: k.label })),
     st,
   );
-
-  // colour bar, high values at the top
-  const bx = box.x + size + 1 + barGap;
-  for (let r = 0; r < size; r++) {
-    const k = 3 * Math.round((1 - (r + 0.5) / size) * 1023);
-    c.fillRect(bx, box.y + r, barWidth, 1, [lut[k], lut[k + 1], lut[k + 2]]);
-  }
-  const bar: Box = { x: bx, y: box.y, w: barWidth, h: size };
-  drawFrame(c, bar);
-  const labelX = bx + barWidth + 1 + st.tick + st.pad;
-  barTicks.forEach((label, i) => {
-    const row = Math.min(bar.y + size - 1, Math.max(bar.y, Math.floor(bar.y + (1 - i / 2) * size)));
-    c.fillRect(bx + barWidth + 1, row, st.tick, 1, FRAME);
-    const ty = Math.min(c.height - st.line, Math.max(0, Math.round(row + 0.5 - st.cap / 2)));
-    c.text(labelX, ty, label, INK, { scale: s });
-  });
-  const capX = labelX + maxWidth(barTicks, s) + 2 * st.pad;
-  c.text(capX, bar.y + size / 2, caption, INK, { scale: s, vertical: true, align: 'center' });
+  drawColourBar(c, box, lut, barTicks, caption, bar, st);
   drawTitle(c, title, box.x + size / 2, ts, st);
   return c.toPng();
 }
