@@ -49,6 +49,7 @@ export type {
   ResolvedSamplerConfig,
   SamplerConfig,
   SamplerKind,
+  SmcConfig,
   WgfConfig,
 } from './schema/samplers';
 export type { NoisePathKind } from './schema/noise-path';

@@ -36,6 +36,8 @@ export type {
 } from './latent';
 export { sample } from './sample';
 export type { SampleOptions, SampleResult } from './sample';
+export { smc } from './smc';
+export type { SmcOptions, SmcResult, LogPartitionOptions, LogPartitionEstimate, NllEstimate } from './smc';
 export { version, setNumThreads, kinds, memoryStats } from './runtime';
 export { kindTraits } from './schema/traits';
 export type { KindTraits, LossTraits, SamplerTraits } from './schema/traits';
@@ -68,6 +70,7 @@ export type {
   SsmLossConfig,
   SamplerConfig,
   LangevinConfig,
+  SmcConfig,
   MalaConfig,
   HmcConfig,
   AnnealedConfig,

@@ -46,6 +46,13 @@ export interface NativeSampleResult extends NativeTensor {
   stepSize?: Float32Array;
   levelTimes?: Float32Array;
   trajectory?: NativeTensor;
+  /** smc only */
+  logWeights?: Float32Array;
+  logZ?: number;
+  ess?: number;
+  essPerLevel?: Float32Array;
+  levelAccept?: Float32Array;
+  resampledAt?: number[];
 }
 
 export interface NativeTrainProgress {
@@ -114,6 +121,17 @@ export interface NativeOptionDefaults {
       blob: boolean;
       repulsion: boolean;
       integrator: 'heun' | 'euler';
+    };
+    smc: NativePathDefaults & {
+      path: 'vp' | 've';
+      levels: number;
+      mcmc: 'mala' | 'langevin' | 'hmc';
+      leapfrogSteps: number;
+      targetAccept: number;
+      adaptRate: number;
+      essThreshold: number;
+      resampling: 'systematic' | 'multinomial';
+      base: { std: number };
     };
   };
   optimizer: {
@@ -215,6 +233,7 @@ export interface NativeAddon {
     init?: { data: Float32Array; shape: readonly number[] },
     t?: number | Float32Array,
     onProgress?: (step: number) => void,
+    target?: NativeModelHandle,
   ): NativeJob<NativeSampleResult>;
   compose(models: NativeModelHandle[], weights: number[]): NativeModelHandle;
   trainLatent(

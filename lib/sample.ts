@@ -1,6 +1,6 @@
 /** Sampling: a whole chain run in C++ on a worker thread, cancellable, with diagnostics. */
 import { z } from 'zod';
-import { awaitJob, EbmAbortError } from './errors';
+import { awaitJob, EbmAbortError, EbmConfigError, EbmShapeError } from './errors';
 import { EnergyModel, requireModel } from './model';
 import { native } from './native';
 import { optionDefaults as D } from './schema/defaults';
@@ -42,6 +42,9 @@ const SampleOptionsSchema = obj({
     .describe('steps done so far, every progressEvery steps'),
   progressEvery: int(1).optional().describe('steps between progress reports (default: 20 reports per run)'),
   signal: instance<AbortSignal>((v) => v instanceof AbortSignal, 'an AbortSignal').optional(),
+  target: instance<EnergyModel>((v) => v instanceof EnergyModel, 'an EnergyModel')
+    .optional()
+    .describe("smc: reweight the final particles against this energy E(x) (a Boltzmann generator's correction)"),
 }).superRefine((o, ctx) => {
   if (o.init === undefined && o.n === undefined)
     fail(ctx, ['n'], ' (number of chains) is required without options.init');
@@ -58,15 +61,16 @@ export type ResolvedSampleOptions = z.output<typeof SampleOptionsSchema>;
 /** The rules that join the options to the model: the sampler and `t` against its timeConditioned. */
 function refineSampleContext(o: ResolvedSampleOptions, ctx: z.core.$RefinementCtx, timeConditioned: boolean): void {
   const kind = o.sampler.kind;
-  const followsLevels = samplerTraits(kind).time === 'levels';
-  if (followsLevels && !timeConditioned) {
+  const time = samplerTraits(kind).time;
+  const followsLevels = time !== 'fixed';
+  if (time === 'levels' && !timeConditioned) {
     fail(ctx, ['sampler'], `: the ${kind} sampler needs a time-conditioned model`);
   } else if (timeConditioned && !followsLevels && o.t === undefined) {
     fail(ctx, ['t'], ` is required to sample a time-conditioned model with '${kind}'`);
   } else if (!timeConditioned && o.t !== undefined) {
     fail(ctx, ['t'], ' was given but the model is not time-conditioned');
   } else if (followsLevels && o.t !== undefined) {
-    fail(ctx, ['t'], ` does not apply to the ${kind} sampler (it runs over the levels of t)`);
+    fail(ctx, ['t'], ` does not apply to the ${kind} sampler (it follows a path of its own)`);
   }
 }
 
@@ -86,6 +90,18 @@ export interface SampleResult extends Tensor {
    */
   levelTimes?: Float32Array;
   trajectory?: Tensor;
+  /** smc: normalised log importance weights, one per particle (logsumexp 0) */
+  logWeights?: Float32Array;
+  /** smc: the estimate of log ∫exp(−E) (of the target's energy when one is given) */
+  logZ?: number;
+  /** smc: the final effective sample size, as a fraction of the particles */
+  ess?: number;
+  /** smc: the ESS after each level's reweighting (fraction of n) */
+  essPerLevel?: Float32Array;
+  /** smc: the levels (0-based) after whose reweighting the particles were resampled */
+  resampledAt?: number[];
+  /** smc: each level's mean acceptance rate of the moves (NaN for unadjusted Langevin) */
+  levelAccept?: Float32Array;
 }
 
 /** Draws samples from p ∝ exp(−E) with any sampler. Bad options are rejected before native work. */
@@ -100,7 +116,17 @@ export async function sampleValidated(
   model: EnergyModel,
   options: Omit<ResolvedSampleOptions, 'returnTrajectory' | 'thin'> & Partial<ResolvedSampleOptions>,
 ): Promise<SampleResult> {
-  const { sampler, init, t, onProgress, signal } = options;
+  const { sampler, init, t, onProgress, signal, target } = options;
+  if (target !== undefined) {
+    if (sampler.kind !== 'smc') throw new EbmConfigError(`options.target applies only to the smc sampler`);
+    requireModel(target, 'options.target');
+    if (target.inputShape.join(',') !== model.inputShape.join(',')) {
+      throw new EbmShapeError(
+        `options.target takes rows of shape [${target.inputShape.join(', ')}] but the model takes [${model.inputShape.join(', ')}]`,
+      );
+    }
+    if (target.timeConditioned) throw new EbmConfigError('options.target must be an energy E(x), not time-conditioned');
+  }
   if (init !== undefined) {
     checkRows(init, model.inputShape, 'options.init');
     checkFinite(init, 'options.init');
@@ -121,7 +147,7 @@ export async function sampleValidated(
   const report = onProgress ? (step: number) => onProgress(step, total) : undefined;
   return model.runExclusive(
     { init, t },
-    (a) => awaitJob(native().sample(model.handle, jobJson, a.init, a.t, report), signal),
+    (a) => awaitJob(native().sample(model.handle, jobJson, a.init, a.t, report, target?.handle), signal),
     {
       copy: (a) => ({ init: a.init && snapshot(a.init), t: a.t instanceof Float32Array ? a.t.slice() : a.t }),
       signal,

@@ -138,8 +138,9 @@ export const RunFileSchema = obj(
   const e = c.eval;
   if (e?.t !== undefined && !timeConditioned) fail(ctx, ['eval', 't'], ' applies only to time-conditioned models');
   const sampler = e?.samples?.sampler.kind;
-  const followsLevels = sampler !== undefined && samplerTraits(sampler).time === 'levels';
-  if (followsLevels && !timeConditioned) {
+  const time = sampler !== undefined ? samplerTraits(sampler).time : 'fixed';
+  const followsLevels = time !== 'fixed';
+  if (time === 'levels' && !timeConditioned) {
     fail(ctx, ['eval', 'samples', 'sampler'], `: the ${sampler} sampler needs a time-conditioned model`);
   }
   if (e?.samples?.t !== undefined && (!timeConditioned || followsLevels)) {

@@ -166,8 +166,9 @@ export async function sampleCommand(argv: readonly string[]): Promise<number> {
   if (!sampler) throw samplerError ?? new UsageError(`'${command}' needs --sampler`);
   const n = nFlag ?? 1000;
   const rowShape = [...model.inputShape];
-  const followsLevels = samplerTraits(sampler.kind).time === 'levels';
-  if (followsLevels && !model.timeConditioned) {
+  const time = samplerTraits(sampler.kind).time;
+  const followsLevels = time !== 'fixed';
+  if (time === 'levels' && !model.timeConditioned) {
     throw new UsageError(`--sampler ${sampler.kind} needs a time-conditioned model; this one is E(x)`);
   }
   if (model.timeConditioned && !followsLevels && t === undefined) {

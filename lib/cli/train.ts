@@ -203,7 +203,7 @@ async function evaluateSamples(
   const spec = config.eval?.samples;
   if (!spec) return;
   // a sampler that follows the model's own time levels takes no t
-  const t = samplerTraits(spec.sampler.kind).time === 'levels' ? undefined : (spec.t ?? evalTime);
+  const t = samplerTraits(spec.sampler.kind).time !== 'fixed' ? undefined : (spec.t ?? evalTime);
   say(`sampling ${spec.n} chains with ${spec.sampler.kind} (${spec.sampler.steps} steps)`);
   const started = Date.now();
   const s: SampleResult = await sampleValidated(model, {

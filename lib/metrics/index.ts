@@ -31,3 +31,6 @@ export {
 export type { FashionClassifierOptions } from './frechet';
 export { inpaintMask, imageMse, meanFill } from './images';
 export type { MaskKind } from './images';
+export { rhat, ksd, RHAT_MIN_DRAWS, KSD_MAX_ROWS } from './diagnostics';
+export type { RhatResult, KsdOptions, KsdResult } from './diagnostics';
+export { logPartition, nll } from '../smc';

@@ -6,7 +6,7 @@ import { bool, fail, int, num, obj, oneOf, pick, positive } from './fields';
 import { kindUnion } from './kind-union';
 import { pathKind, pathRanges, refineRanges } from './noise-path';
 
-export const samplerKinds = ['langevin', 'mala', 'hmc', 'annealed', 'wgf'] as const;
+export const samplerKinds = ['langevin', 'mala', 'hmc', 'annealed', 'wgf', 'smc'] as const;
 export type SamplerKind = (typeof samplerKinds)[number];
 
 const steps = () => int(1, 1e7).describe('number of steps (annealed: per level)');
@@ -98,6 +98,38 @@ const WgfSchema = obj({
     .describe('the integrator'),
 });
 
+const SmcSchema = obj({
+  kind: z.literal('smc'),
+  steps: steps(),
+  stepSize: positive().describe("the moves' first step size (time-conditioned: at the last level, scaled by γ_t²/γ_tMin²)"),
+  levels: int(1, 100000)
+    .default(() => D().sampler.smc.levels)
+    .describe("levels: a time-conditioned model's own (grid) levels from t = 1 to tMin, else bridge temperatures"),
+  mcmc: oneOf(['mala', 'langevin', 'hmc'])
+    .default(() => D().sampler.smc.mcmc)
+    .describe('the move at each level (pi_k-invariant; langevin is unadjusted, so only approximately)'),
+  leapfrogSteps: int(1, 10000)
+    .default(() => D().sampler.smc.leapfrogSteps)
+    .describe('hmc moves: leapfrog steps per move'),
+  targetAccept: num({ above: 0, max: 0.999 })
+    .default(() => D().sampler.smc.targetAccept)
+    .describe("the acceptance the step size is adapted towards between levels (fixed within a level)"),
+  adaptRate: num({ min: 0, max: 10 })
+    .default(() => D().sampler.smc.adaptRate)
+    .describe('log step size += adaptRate × (mean acceptance − targetAccept) after each level'),
+  essThreshold: num({ above: 0, max: 1 })
+    .default(() => D().sampler.smc.essThreshold)
+    .describe('resample when the ESS falls under this fraction of the particles'),
+  resampling: oneOf(['systematic', 'multinomial'])
+    .default(() => D().sampler.smc.resampling)
+    .describe('how particles are resampled'),
+  base: obj({ std: positive().default(() => D().sampler.smc.base.std).describe('σ of the base N(0, σ²I)') })
+    .prefault(() => ({}))
+    .describe("an untimed energy's base: the geometric bridge starts at N(0, σ²I)"),
+  path: pathKind().default(() => D().sampler.smc.path),
+  ...pathRanges(() => D().sampler.smc),
+}).superRefine(refineRanges);
+
 const samplerOptions = [
   LangevinSchema.describe('Unadjusted Langevin: x ← x − η∇E + √(2ηT) ξ'),
   MalaSchema.describe('Metropolis-adjusted Langevin, per-chain accept'),
@@ -106,6 +138,9 @@ const samplerOptions = [
     'Annealed Langevin over the levels of a time-conditioned model, t from 1 to tMin; steps per level',
   ),
   WgfSchema.describe('Wasserstein gradient-flow particles (blob Fokker–Planck velocity, Heun steps)'),
+  SmcSchema.describe(
+    'Sequential Monte Carlo: weighted particles through a time-conditioned model’s levels or a geometric bridge from a base; log Z',
+  ),
 ] as const;
 
 /** Every sampler config, chosen by `kind`; `missing`: the tail when none is given. */
@@ -145,6 +180,12 @@ export type AnnealedConfig = z.input<typeof AnnealedSchema>;
  * @interface
  */
 export type WgfConfig = z.input<typeof WgfSchema>;
+/**
+ * Sequential Monte Carlo (AIS with resampling): particles carried from a base through the model's
+ * levels (time-conditioned) or a geometric bridge (untimed), reweighted, resampled and moved.
+ * @interface
+ */
+export type SmcConfig = z.input<typeof SmcSchema>;
 /** Step-size adaptation of MALA and HMC during the first adaptSteps steps (per chain, towards targetAccept). */
 export type AdaptOptions = Pick<MalaConfig, 'adaptSteps' | 'targetAccept' | 'adaptRate'>;
 /**

@@ -11,8 +11,10 @@ export interface SamplerTraits {
    * 'fixed': runs at one time; a time-conditioned model needs the caller's `t`.
    * 'levels': follows a time-conditioned model's own levels from t = 1 down to tMin; needs such a
    * model and takes no `t`.
+   * 'path': follows a path of its own to any model (a time-conditioned one's levels, else a bridge
+   * from a base); takes no `t`.
    */
-  time: 'fixed' | 'levels';
+  time: 'fixed' | 'levels' | 'path';
   /** the option whose value multiplies `steps` to give the run's total steps (annealed: 'levels') */
   stepsPer: string | null;
   /** every option field the kind reads, besides `kind` */

@@ -15,7 +15,7 @@
 
 namespace ebm::bindings {
 
-// sample(model, optionsJson, init?, t?, onProgress?) -> { promise, cancel }
+// sample(model, optionsJson, init?, t?, onProgress?, target?) -> { promise, cancel }
 // optionsJson: { sampler, n, seed, returnTrajectory, thin, progressEvery }
 Napi::Value Sample(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
@@ -33,12 +33,15 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
     const int64_t n = request.n;
     const uint64_t seed = static_cast<uint64_t>(request.seed);
     const json::Value samplerCfg = request.sampler;
+    std::shared_ptr<EnergyModel> target;
+    if (info.Length() > 5 && !info[5].IsUndefined()) target = ModelWrap::FromValue(info[5], "target");
     auto result = std::make_shared<SampleResult>();
     return ProgressJob<int64_t>::start(
         info.Env(), "ebm.sample",
-        [model, samplerCfg, init, n, seed, options, result](const ProgressJob<int64_t>::Emit& emit,
-                                                            const std::atomic<bool>& cancel) {
+        [model, target, samplerCfg, init, n, seed, options, result](const ProgressJob<int64_t>::Emit& emit,
+                                                                    const std::atomic<bool>& cancel) {
           SampleOptions o = options;
+          o.target = target.get();
           o.cancel = &cancel;
           o.onStep = [&emit](int64_t step) { emit(step); };
           *result = sampleModel(*model, samplerCfg, init, n, seed, o);
@@ -51,6 +54,17 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
           if (result->levelTimes.defined()) o.Set("levelTimes", floatsToJs(env, result->levelTimes));
           if (result->energyTrace.defined()) o.Set("energyTrace", floatsToJs(env, result->energyTrace));
           if (!result->trajectory.empty()) o.Set("trajectory", tensorToJs(env, torch::stack(result->trajectory)));
+          if (result->logWeights.defined()) {
+            o.Set("logWeights", floatsToJs(env, result->logWeights));
+            o.Set("logZ", result->logZ);
+            o.Set("ess", result->ess);
+            o.Set("essPerLevel", floatsToJs(env, torch::tensor(result->essPerLevel, torch::kFloat64)));
+            o.Set("levelAccept", floatsToJs(env, torch::tensor(result->levelAccept, torch::kFloat64)));
+            Napi::Array at = Napi::Array::New(env, result->resampledAt.size());
+            for (size_t i = 0; i < result->resampledAt.size(); ++i)
+              at.Set(static_cast<uint32_t>(i), static_cast<double>(result->resampledAt[i]));
+            o.Set("resampledAt", at);
+          }
           return o;
         },
         info.Length() > 4 ? info[4] : info.Env().Undefined(),

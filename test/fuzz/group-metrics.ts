@@ -1,9 +1,9 @@
 /** metrics.*: grid NLL, sample statistics, the classifier metrics and the image-prior helpers. */
 import * as path from 'node:path';
 import * as ebm from '../../lib';
-import { entriesFor, entry, fixed, grid, modelState, scratchDir, tensorArg } from './fixtures';
+import { absent, entriesFor, entry, fixed, grid, model, modelState, scratchDir, tensorArg } from './fixtures';
 import { casesOf, Entry, Group } from './harness';
-import { arr, bool, custom, fn, int, num, obj, oneOf, opt, positive, str, tensorSpec, tuple } from './spec';
+import { arr, bool, custom, fn, int, num, obj, oneOf, opt, positive, signal, str, tensorSpec, tuple } from './spec';
 
 const { metrics } = ebm;
 const IMAGE = [1, 8, 8];
@@ -30,6 +30,50 @@ const series = (o: { minLength?: number; maxLength?: number; special?: boolean; 
 const optObj = (fields: Parameters<typeof obj>[0]) => opt(obj(fields));
 const gridSpec = obj({ lo: num({ below: 4 }), hi: num({ above: -4 }), resolution: int(2, 4096) });
 const gridBase = () => ({ lo: -4, hi: 4, resolution: 4 });
+
+/** rhat()'s chains: a finite tensor [T ≥ 4, C ≥ 2, ...] or an array of ≥ 2 finite tensors [T ≥ 4, ...] of one shape. */
+function rhatChains() {
+  const isTensor = (v: unknown): v is ebm.Tensor => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+    const { data, shape } = v as { data?: unknown; shape?: unknown };
+    if (!(data instanceof Float32Array) || !Array.isArray(shape) || shape.length === 0) return false;
+    if (!shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 1)) return false;
+    return shape.reduce((a: number, b: number) => a * b, 1) === data.length && data.every(Number.isFinite);
+  };
+  const valid = (v: unknown) => {
+    if (Array.isArray(v)) {
+      return (
+        v.length >= 2 &&
+        v.every(isTensor) &&
+        v.every((t) => t.shape.join() === v[0].shape.join()) &&
+        (v[0] as ebm.Tensor).shape[0] >= 4
+      );
+    }
+    return isTensor(v) && v.shape.length >= 2 && v.shape[0] >= 4 && v.shape[1] >= 2;
+  };
+  const t = (shape: number[], fill = 0.5) =>
+    ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill), shape }) as ebm.Tensor;
+  const nan = t([6, 2, 3]);
+  nan.data[7] = NaN;
+  const inf = t([6, 2]);
+  inf.data[0] = Infinity;
+  return custom(valid, () => [
+    t([3, 2, 3]),
+    t([6, 1, 3]),
+    t([6]),
+    nan,
+    inf,
+    { data: new Float64Array(12), shape: [6, 2] },
+    { data: new Float32Array(12), shape: [6, 3] },
+    { data: new Float32Array(12) },
+    [t([6, 3])],
+    [t([6, 3]), t([6, 2])],
+    [t([3, 2]), t([3, 2])],
+    [t([6, 3]), nan],
+    [t([6, 3]), { data: new Float32Array(18) }],
+    [t([6, 3]), 'text'],
+  ]);
+}
 
 export async function metricsGroup(): Promise<Group> {
   const dir = scratchDir('metrics');
@@ -256,6 +300,34 @@ export async function metricsGroup(): Promise<Group> {
       ],
       (x, k, d) => metrics.meanFill(x as ebm.Tensor, k as ebm.Tensor, d as ebm.Tensor),
       { alsoNames: ['meanFill'] },
+    ),
+  );
+  entries.push(
+    entry('rhat', [{ name: 'chains', spec: rhatChains(), base: () => grid(6, [2, 3]) }], (c) =>
+      metrics.rhat(c as ebm.Tensor),
+    ),
+    entry(
+      'ksd',
+      [
+        { name: 'model', spec: model(), base: () => m2 },
+        tensorArg('samples', points, { rowShape: [2], finite: true, rows: (n) => n <= metrics.KSD_MAX_ROWS }),
+        {
+          name: 'options',
+          spec: opt(
+            obj({
+              // m2 is not time-conditioned
+              t: absent([0.5]),
+              c: opt(positive()),
+              beta: opt(num({ above: -1, below: 0 })),
+              signal: opt(signal()),
+            }),
+          ),
+          base: () => ({ c: 1, beta: -0.5 }),
+        },
+      ],
+      (m, x, o) => metrics.ksd(m as ebm.EnergyModel, x as ebm.Tensor, o as ebm.metrics.KsdOptions),
+      // a model on other inputs is refused through the samples' row shape
+      { ...onM2, alsoNames: ['samples'] },
     ),
   );
   return {

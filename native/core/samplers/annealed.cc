@@ -43,7 +43,7 @@ class AnnealedLangevin : public Sampler {
     torch::NoGradGuard noGrad;
     at::Tensor x = x0.detach().clone();
     const int64_t n = x.size(0);
-    at::Tensor times = schedule(model);
+    at::Tensor times = levelSchedule(model, path_, levels_);
     at::Tensor gammas = path_.gamma(times);
     const double gammaLast = gammas[levels_ - 1].item<double>();
     SampleResult r;
@@ -70,21 +70,6 @@ class AnnealedLangevin : public Sampler {
   }
 
  private:
-  // From t = 1 down to tMin. On a model trained on a grid of levels with this path's tMin, the
-  // times are grid levels (those nearest an even spread, as the loss computed them), so the
-  // chains never visit a time the model was not trained at; else evenly spaced.
-  at::Tensor schedule(const EnergyModel& model) const {
-    if (levels_ == 1) return torch::full({1}, path_.tMin, torch::kFloat64);
-    const EnergyModel::TrainingGrid& grid = model.trainingGrid();
-    if (grid.levels < 2 || std::abs(grid.tMin - path_.tMin) > 1e-12 * std::max(1.0, path_.tMin))
-      return torch::linspace(1.0, path_.tMin, levels_, torch::kFloat64);
-    at::Tensor onGrid = path_.grid(grid.levels, c10::Device(c10::kCPU)).to(torch::kFloat64);
-    at::Tensor index =
-        torch::round(torch::linspace(static_cast<double>(grid.levels - 1), 0.0, levels_, torch::kFloat64))
-            .to(torch::kLong);
-    return onGrid.index_select(0, index);
-  }
-
   int64_t steps_;
   double stepSize_;
   int64_t levels_;
@@ -92,6 +77,17 @@ class AnnealedLangevin : public Sampler {
 };
 
 }  // namespace
+
+at::Tensor levelSchedule(const EnergyModel& model, const NoisePath& path, int64_t levels) {
+  if (levels == 1) return torch::full({1}, path.tMin, torch::kFloat64);
+  const EnergyModel::TrainingGrid& grid = model.trainingGrid();
+  if (grid.levels < 2 || std::abs(grid.tMin - path.tMin) > 1e-12 * std::max(1.0, path.tMin))
+    return torch::linspace(1.0, path.tMin, levels, torch::kFloat64);
+  at::Tensor onGrid = path.grid(grid.levels, c10::Device(c10::kCPU)).to(torch::kFloat64);
+  at::Tensor index = torch::round(torch::linspace(static_cast<double>(grid.levels - 1), 0.0, levels, torch::kFloat64))
+                         .to(torch::kLong);
+  return onGrid.index_select(0, index);
+}
 
 const SamplerKind& annealedLangevinKind() {
   static const SamplerKind kind =

@@ -7,7 +7,7 @@ namespace ebm {
 namespace {
 // The sampler kinds: adding one is its .cc, its line here and in sampler_registry.h (and its TS schema).
 const std::vector<const SamplerKind& (*)()> kSamplers = {
-    langevinKind, malaKind, hmcKind, annealedLangevinKind, gradientFlowKind,
+    langevinKind, malaKind, hmcKind, annealedLangevinKind, gradientFlowKind, smcKind,
 };
 }  // namespace
 
@@ -23,7 +23,9 @@ json::Value samplerTraits() {
   json::Value out = json::Value::object();
   for (auto entry : kSamplers) {
     const SamplerKind& k = entry();
-    out[k.kind] = {{"time", k.traits.time == SamplerTime::Levels ? "levels" : "fixed"},
+    out[k.kind] = {{"time", k.traits.time == SamplerTime::Levels ? "levels"
+                            : k.traits.time == SamplerTime::Path ? "path"
+                                                                 : "fixed"},
                    {"stepsPer", k.traits.stepsPer ? json::Value(k.traits.stepsPer) : json::Value()},
                    {"options", k.options()}};
   }

@@ -1,6 +1,8 @@
 // The whole sampling job behind sample(): model lock, sampler, start states, results on the CPU.
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "errors.h"
 #include "samplers/sampler.h"
 #include "tensor_util.h"
@@ -11,9 +13,17 @@ namespace ebm {
 SampleResult sampleModel(EnergyModel& model, const json::Value& samplerConfig, const at::Tensor& initIn, int64_t n,
                          uint64_t seed, SampleOptions options) {
   ModelLock lock(model);
+  std::optional<ModelLock> targetLock;
+  if (options.target && options.target != &model) {
+    if (options.target->eventShape() != model.eventShape())
+      throw ShapeError("target takes rows of shape " + shapeString(options.target->eventShape()) +
+                       " but the model takes " + shapeString(model.eventShape()));
+    if (options.target->timeConditioned()) throw ConfigError("target must be an energy E(x), not time-conditioned");
+    targetLock.emplace(*options.target);
+  }
   const SamplerKind& kind = samplerKindOf(samplerConfig, "sampler");
   std::unique_ptr<Sampler> sampler = kind.make(samplerConfig, "sampler");
-  const bool followsLevels = kind.traits.time == SamplerTime::Levels;
+  const bool followsLevels = kind.traits.time != SamplerTime::Fixed;
   at::Generator gen = makeGenerator(model.device(), seed);
   at::Tensor init;
   if (initIn.defined()) {
@@ -39,6 +49,7 @@ SampleResult sampleModel(EnergyModel& model, const json::Value& samplerConfig, c
   if (r.stepSize.defined()) r.stepSize = r.stepSize.to(torch::kCPU);
   for (auto& t : r.trajectory) t = t.to(torch::kCPU);
   if (r.energyTrace.defined()) r.energyTrace = r.energyTrace.to(torch::kCPU);
+  if (r.logWeights.defined()) r.logWeights = r.logWeights.to(torch::kCPU);
   return r;
 }
 

@@ -23,6 +23,7 @@ struct SampleOptions {
   const std::atomic<bool>* cancel = nullptr;  // checked every step; throws AbortedError when set
   std::function<void(int64_t step)> onStep;   // called after every progressEvery-th step
   int64_t progressEvery = 0;                  // 0: no progress calls
+  EnergyModel* target = nullptr;              // SMC: the energy the final particles are reweighted against
 };
 
 struct SampleResult {
@@ -36,6 +37,13 @@ struct SampleResult {
   at::Tensor energyTrace;
   // The annealed sampler: the time of each level it ran, from the noisiest (float64, CPU).
   at::Tensor levelTimes;
+  // SMC: normalised log importance weights [n] (logsumexp 0), the estimate of log Z, the final
+  // ESS (fraction of n), the ESS after each level's reweighting, the levels it resampled after
+  // (0-based), and each level's mean acceptance rate of the moves.
+  at::Tensor logWeights;
+  double logZ = 0, ess = 0;
+  std::vector<double> essPerLevel, levelAccept;
+  std::vector<int64_t> resampledAt;
 };
 
 class Sampler {
@@ -55,6 +63,7 @@ class Sampler {
 enum class SamplerTime {
   Fixed,   // runs at one time: a time-conditioned model needs the caller's t
   Levels,  // follows a time-conditioned model's own levels from t = 1 to tMin; needs one, takes no t
+  Path,    // follows a path of its own to any model (a time-conditioned one's levels); takes no t
 };
 struct SamplerTraits {
   SamplerTime time = SamplerTime::Fixed;

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "io/fields.h"
+#include "noise_path.h"
 #include "samplers/sampler.h"
 
 namespace ebm {
@@ -34,6 +35,12 @@ const SamplerKind& malaKind();
 const SamplerKind& hmcKind();
 const SamplerKind& annealedLangevinKind();
 const SamplerKind& gradientFlowKind();
+const SamplerKind& smcKind();
+
+// The times of `levels` levels of a time-conditioned model from t = 1 down to path.tMin: on a
+// model trained on a grid of levels with this tMin, grid levels (those nearest an even spread),
+// so chains never visit a time the model was not trained at; else evenly spaced. float64, CPU.
+at::Tensor levelSchedule(const EnergyModel& model, const NoisePath& path, int64_t levels);
 
 // Cancellation check and progress report; call once per step with the steps done so far.
 void stepDone(const SampleOptions& options, int64_t done);

@@ -1,0 +1,178 @@
+/**
+ * SMC / AIS against exact normalisers: log Z of analytic energies in d = 2, 8 and 32, weighted
+ * mode masses, the Boltzmann-generator reweighting against a target, NLL against the exact one,
+ * unbiasedness in Z over repeats, and clear errors for bad input.
+ */
+import { strict as assert } from 'node:assert';
+import * as ebm from '../lib';
+import { rejectsWith } from './helpers';
+
+/** Two modes ±2 on the first axis, weights 1/3 and 2/3, std s: a normalised density (log Z = 0). */
+function mixture(d: number, s = 0.5): ebm.EnergyModel {
+  const mode = (x: number) => Array.from({ length: d }, (_, i) => (i === 0 ? x : 0));
+  return ebm.energyModel({
+    kind: 'gmm',
+    means: [mode(-2), mode(2)],
+    stds: [s, s],
+    weights: [1 / 3, 2 / 3],
+    device: 'cpu',
+  });
+}
+
+/** Weighted mass of the particles with x_0 > 0. */
+function rightMass(r: ebm.SmcResult, d: number): number {
+  let m = 0;
+  for (let i = 0; i < r.logWeights.length; i++)
+    if ((r.samples.data[i * d] as number) > 0) m += Math.exp(r.logWeights[i] as number);
+  return m;
+}
+
+describe('smc: sequential Monte Carlo against exact normalisers', function () {
+  this.timeout(60000);
+
+  for (const d of [2, 8, 32]) {
+    it(`log Z of a normalised two-mode mixture in d = ${d} within 0.1 nats and its mode masses within 0.05`, async () => {
+      const r = await ebm.smc(mixture(d), { n: 1000, steps: 4, stepSize: 0.05, levels: 100, seed: 2 });
+      assert.ok(Math.abs(r.logZ) < 0.1, `log Z ${r.logZ}`);
+      assert.ok(Math.abs(rightMass(r, d) - 2 / 3) < 0.05, `mass ${rightMass(r, d)}`);
+      let lse = -Infinity;
+      for (const w of r.logWeights) lse = Math.max(lse, w) + Math.log1p(Math.exp(-Math.abs(lse - w)));
+      assert.ok(Math.abs(lse) < 1e-4, 'normalised weights');
+      assert.equal(r.essPerLevel.length, 100);
+      assert.ok(r.ess > 0 && r.ess <= 1);
+    });
+  }
+
+  it('log Z of a composed energy (weight 2: ∫ p² has a closed form) and of a Gaussian with a given covariance', async () => {
+    // p = N(0, s²I) in d = 8: ∫ exp(2 log p) = (4π s²)^(−d/2)
+    const d = 8;
+    const s = 0.7;
+    const g = ebm.energyModel({ kind: 'gaussian', mean: new Array(d).fill(0), std: s, device: 'cpu' });
+    const squared = ebm.compose([{ model: g, weight: 2 }]);
+    const r = await ebm.smc(squared, { n: 1000, steps: 4, stepSize: 0.05, levels: 100, seed: 3 });
+    const exact = (-d / 2) * Math.log(4 * Math.PI * s * s);
+    assert.ok(Math.abs(r.logZ - exact) < 0.1, `log Z ${r.logZ} vs ${exact}`);
+    // a normalised Gaussian with a full covariance: log Z = 0
+    const cov = [
+      [2, 0.8],
+      [0.8, 0.5],
+    ];
+    const full = ebm.energyModel({ kind: 'gaussian', mean: [1, -1], cov, device: 'cpu' });
+    const z = await ebm.metrics.logPartition(full, { n: 500, steps: 4, stepSize: 0.05, levels: 60, repeats: 3 });
+    assert.ok(Math.abs(z.logZ) < 0.1 && Math.abs(z.logZ) < 4 * z.stdErr + 0.05, `log Z ${z.logZ} ± ${z.stdErr}`);
+  });
+
+  it('reweights the particles against a target: the Boltzmann-generator correction', async () => {
+    // the path goes to the equal-weight mixture; the target has weights 1/3, 2/3
+    const d = 2;
+    const mode = (x: number) => [x, 0];
+    const path = ebm.energyModel({
+      kind: 'gmm',
+      means: [mode(-2), mode(2)],
+      stds: [0.5, 0.5],
+      weights: [0.5, 0.5],
+      device: 'cpu',
+    });
+    const r = await ebm.smc(path, { n: 2000, steps: 4, stepSize: 0.05, levels: 50, seed: 4, target: mixture(d) });
+    assert.ok(Math.abs(rightMass(r, d) - 2 / 3) < 0.05, `mass ${rightMass(r, d)}`);
+    assert.ok(Math.abs(r.logZ) < 0.1, `log Z ${r.logZ}`);
+    const unweighted = r.samples.data.filter((_, i) => i % d === 0 && (r.samples.data[i] as number) > 0).length / 2000;
+    assert.ok(Math.abs(unweighted - 0.5) < 0.05, 'the particles themselves follow the path');
+  });
+
+  it('the estimate is unbiased in Z: the mean of exp(log Ẑ) over repeats is 1 for a normalised density', async () => {
+    // few particles and levels: each run is noisy, the mean in Z is not
+    const z = await ebm.metrics.logPartition(mixture(2), {
+      n: 100,
+      steps: 2,
+      stepSize: 0.05,
+      levels: 20,
+      repeats: 16,
+      seed: 10,
+    });
+    const meanZ = z.runs.reduce((a, v) => a + Math.exp(v), 0) / z.runs.length;
+    assert.ok(Math.abs(meanZ - 1) < 0.1, `mean Z ${meanZ}`);
+    assert.ok(z.stdErr > 0);
+  });
+
+  it('nll agrees with the exact NLL in d = 8 and with gridNll in 2-D', async () => {
+    const d = 8;
+    const m = mixture(d);
+    const rows = 200;
+    const data = new Float32Array(rows * d);
+    for (let i = 0; i < rows; i++) data[i * d] = i % 3 === 0 ? -2 : 2;
+    const x = ebm.tensor(data, [rows, d]);
+    const est = await ebm.metrics.nll(m, x, { n: 500, steps: 4, stepSize: 0.05, levels: 60, repeats: 2 });
+    const energies = await m.energy(x);
+    const exact = energies.reduce((a, e) => a + e, 0) / rows; // log Z = 0
+    assert.ok(Math.abs(est.nll - exact) < 0.1, `nll ${est.nll} vs ${exact}`);
+    const m2 = mixture(2);
+    const x2 = ebm.tensor(Float32Array.from([-2, 0, 2, 0, 1.5, 0.3]), [3, 2]);
+    const grid = await ebm.metrics.gridNll(m2, x2, { lo: -6, hi: 6, resolution: 400 });
+    const viaSmc = await ebm.metrics.nll(m2, x2, { n: 1000, steps: 4, stepSize: 0.05, levels: 60, repeats: 2 });
+    assert.ok(Math.abs(viaSmc.nll - grid) < 0.05, `smc ${viaSmc.nll} vs grid ${grid}`);
+  });
+
+  it('follows a time-conditioned model along its levels', async () => {
+    // a mixture on a VP path: at tMin it is (nearly) the mixture itself, normalised at every t
+    const mode = (x: number) => [x, 0];
+    const timed = ebm.energyModel({
+      kind: 'gmm',
+      means: [mode(-2), mode(2)],
+      stds: [0.5, 0.5],
+      weights: [1 / 3, 2 / 3],
+      path: 'vp',
+      device: 'cpu',
+    });
+    const r = await ebm.smc(timed, { n: 1000, steps: 4, stepSize: 0.02, levels: 50, seed: 5 });
+    assert.ok(Math.abs(r.logZ) < 0.1, `log Z ${r.logZ}`);
+    assert.ok(Math.abs(rightMass(r, 2) - 2 / 3) < 0.05, `mass ${rightMass(r, 2)}`);
+  });
+
+  it('bad input: essThreshold out of (0, 1], a target of another shape, t, a NaN energy', async () => {
+    const m = mixture(2);
+    await rejectsWith(
+      ebm.smc(m, { n: 10, steps: 1, stepSize: 0.1, essThreshold: 0 }),
+      ebm.EbmConfigError,
+      /options\.essThreshold must be > 0/,
+    );
+    await rejectsWith(
+      ebm.smc(m, { n: 10, steps: 1, stepSize: 0.1, essThreshold: 1.5 }),
+      ebm.EbmConfigError,
+      /options\.essThreshold must be <= 1/,
+    );
+    await rejectsWith(
+      ebm.smc(m, { n: 10, steps: 1, stepSize: 0.1, target: mixture(3) }),
+      ebm.EbmShapeError,
+      /target takes rows of shape \[3\]/,
+    );
+    await rejectsWith(
+      ebm.sample(m, { n: 10, t: 0.5, sampler: { kind: 'smc', steps: 1, stepSize: 0.1 } }),
+      ebm.EbmConfigError,
+      /t was given/,
+    );
+    await rejectsWith(
+      ebm.smc(m, { n: 10, steps: 1, stepSize: 0.1, base: { std: -1 } }),
+      ebm.EbmConfigError,
+      /options\.base\.std must be > 0/,
+    );
+  });
+
+  it('log Z of a product of energies (a mixture times a normalised Gaussian) matches its closed form', async () => {
+    const shifted = ebm.compose([{ model: mixture(2), weight: 1 }]);
+    const base = await ebm.smc(shifted, { n: 1000, steps: 4, stepSize: 0.05, levels: 50, seed: 6 });
+    const g = ebm.energyModel({ kind: 'gaussian', mean: [0, 0], std: 1, device: 'cpu' });
+    // exp(-(E_mix + E_g)) has Z = ∫ p_mix p_g (the gaussian kind's energy is −log N)
+    const product = ebm.compose([
+      { model: mixture(2), weight: 1 },
+      { model: g, weight: 1 },
+    ]);
+    const r = await ebm.smc(product, { n: 2000, steps: 4, stepSize: 0.05, levels: 50, seed: 6 });
+    // ∫ N(x; μ_k, s²) N(x; 0, 1) = N(μ_k; 0, (1 + s²) I)
+    const s2 = 1.25;
+    const nk = (mu: number) => Math.exp(-(mu * mu) / (2 * s2)) / (2 * Math.PI * s2);
+    const exact = Math.log(nk(-2) / 3 + (2 * nk(2)) / 3);
+    assert.ok(Math.abs(base.logZ) < 0.1, `base ${base.logZ}`);
+    assert.ok(Math.abs(r.logZ - exact) < 0.1, `product ${r.logZ} vs ${exact}`);
+  });
+});
