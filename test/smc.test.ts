@@ -5,7 +5,10 @@
  */
 import { strict as assert } from 'node:assert';
 import * as ebm from '../lib';
-import { rejectsWith } from './helpers';
+import * as path from 'node:path';
+import { readNpy, writeNpy } from '../lib/data/npy';
+import { runCli } from './cli-helpers';
+import { rejectsWith, tmpDir } from './helpers';
 
 /** Two modes ±2 on the first axis, weights 1/3 and 2/3, std s: a normalised density (log Z = 0). */
 function mixture(d: number, s = 0.5): ebm.EnergyModel {
@@ -174,5 +177,72 @@ describe('smc: sequential Monte Carlo against exact normalisers', function () {
     const exact = Math.log(nk(-2) / 3 + (2 * nk(2)) / 3);
     assert.ok(Math.abs(base.logZ) < 0.1, `base ${base.logZ}`);
     assert.ok(Math.abs(r.logZ - exact) < 0.1, `product ${r.logZ} vs ${exact}`);
+  });
+
+  it('ebm sample --sampler smc writes the normalised log weights next to the samples and prints log Z', async () => {
+    const dir = tmpDir();
+    await mixture(2).save(path.join(dir, 'm.safetensors'));
+    const r = await runCli(
+      [
+        'sample',
+        'm.safetensors',
+        '--sampler',
+        'smc',
+        '--steps',
+        '3',
+        '--step-size',
+        '0.05',
+        '--levels',
+        '40',
+        '--n',
+        '800',
+      ],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /log Z -?\d+\.\d{4}, final ESS/);
+    const x = readNpy(path.join(dir, 'samples.npy'));
+    const w = readNpy(path.join(dir, 'samples.log-weights.npy'));
+    assert.deepEqual(w.shape, [800]);
+    let total = 0;
+    let right = 0;
+    for (let i = 0; i < 800; i++) {
+      const wi = Math.exp(w.data[i] as number);
+      total += wi;
+      if ((x.data[2 * i] as number) > 0) right += wi;
+    }
+    assert.ok(Math.abs(total - 1) < 1e-4);
+    assert.ok(Math.abs(right - 2 / 3) < 0.06, `mass ${right}`);
+  });
+
+  it('ebm eval --nll ais gives the NLL in any dimension, as the API does; stray AIS flags are usage errors', async () => {
+    const dir = tmpDir();
+    const d = 8;
+    await mixture(d).save(path.join(dir, 'm.safetensors'));
+    const rows = 60;
+    const data = new Float32Array(rows * d);
+    for (let i = 0; i < rows; i++) data[i * d] = i % 3 === 0 ? -2 : 2;
+    writeNpy(path.join(dir, 'x.npy'), { data, shape: [rows, d] });
+    const flags = ['--particles', '500', '--levels', '40', '--repeats', '2', '--seed', '3'];
+    const r = await runCli(['eval', 'm.safetensors', '--data', 'x.npy', '--nll', 'ais', ...flags], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /AIS run 2\/2/);
+    const out = JSON.parse(r.stdout) as { aisNll: ebm.NllEstimate; meanEnergy: number };
+    const api = await ebm.metrics.nll(mixture(d), ebm.tensor(data, [rows, d]), {
+      n: 500,
+      levels: 40,
+      steps: 2,
+      stepSize: 0.05,
+      repeats: 2,
+      seed: 3,
+    });
+    assert.ok(Math.abs(out.aisNll.nll - api.nll) < 1e-4, `${out.aisNll.nll} vs ${api.nll}`);
+    assert.ok(Math.abs(out.aisNll.logZ) < 0.1);
+    const stray = await runCli(['eval', 'm.safetensors', '--data', 'x.npy', '--particles', '10'], dir);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /--particles applies only with --nll ais/);
+    const bad = await runCli(['eval', 'm.safetensors', '--data', 'x.npy', '--nll', 'grid'], dir);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--nll must be 'ais'/);
   });
 });

@@ -1,16 +1,25 @@
 /** `ebm eval <model.safetensors> --data ...`: numbers for a saved model on a data set, as JSON. */
 import * as nodePath from 'node:path';
-import { Tensor, loadModel } from '../index';
+import { Tensor, loadModel, metrics } from '../index';
 import { readCsv } from '../data/csv';
 import { readNpy } from '../data/npy';
 import { toy, toyLogDensity, toyMixture, ToyName, toyNames } from '../data/toy';
-import { UsageError, numberFlag, parseCommand, parseGrid, parseNumber, requiredFlag, stringFlag } from './args';
+import {
+  ParsedArgs,
+  UsageError,
+  numberFlag,
+  parseCommand,
+  parseGrid,
+  parseNumber,
+  requiredFlag,
+  stringFlag,
+} from './args';
 import { energies, gridNllAt, is2dShape, mean } from './figures';
 import { fitRows } from '../data/spec';
 import { optionDefaults } from '../schema/defaults';
 import { deviceFlag } from './sample';
 
-export const evalHelp = `Usage: ebm eval <model.safetensors> --data DATA [--grid lo,hi,res] [--t T] [--device D]
+export const evalHelp = `Usage: ebm eval <model.safetensors> --data DATA [--grid lo,hi,res] [--t T] [--nll ais] [--device D]
 
 Evaluates a saved model on data and prints one JSON object on stdout:
   rows         number of rows evaluated
@@ -18,18 +27,29 @@ Evaluates a saved model on data and prints one JSON object on stdout:
   gridNll      2D models: NLL of the rows under exp(-E) normalised on the grid (mean E + log Z)
   trueNll      toy:8gaussians and toy:25gaussians: NLL under the true density
   nllGap       gridNll - trueNll
+  aisNll       with --nll ais, any dimension: { nll, stdErr, logZ, ... }: mean E + log Z, log Z by
+               annealed importance sampling with resampling (ebm.metrics.nll), its error bar from
+               the spread of --repeats independent runs
 
 Options:
   --data DATA       file.npy | file.csv | toy:NAME[:n[:seed]]   (toy defaults: n 5000, seed 1)
                     toys: ${toyNames.join(' ')}
   --grid lo,hi,res  the square grid for 2D models (default -4,4,300)
   --t T             time for a time-conditioned model (default 0.001)
+  --nll ais         also the NLL by SMC/AIS (progress on stderr); with
+  --particles N       particles per run (default 2000)
+  --levels L          levels (default 100)
+  --steps K           MALA steps per level (default 2)
+  --step-size X       the moves' first step size (default 0.05; adapted between levels)
+  --repeats R         independent runs (default 4)
+  --seed S            the first run's seed (default 0)
   --device D        auto | cpu | cuda | cuda:N (default: the device saved in the model)
   -h, --help        show this help
 
 Examples:
   ebm eval runs/8gaussians-ed/model.safetensors --data toy:8gaussians
-  ebm eval model.safetensors --data test.npy --grid -6,6,400`;
+  ebm eval model.safetensors --data test.npy --grid -6,6,400
+  ebm eval model-d8.safetensors --data test.npy --nll ais --particles 5000`;
 
 interface EvalData {
   tensor: Tensor;
@@ -61,7 +81,19 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(
     command,
     argv,
-    { data: { type: 'string' }, grid: { type: 'string' }, t: { type: 'string' }, device: { type: 'string' } },
+    {
+      data: { type: 'string' },
+      grid: { type: 'string' },
+      t: { type: 'string' },
+      device: { type: 'string' },
+      nll: { type: 'string' },
+      particles: { type: 'string' },
+      levels: { type: 'string' },
+      steps: { type: 'string' },
+      'step-size': { type: 'string' },
+      repeats: { type: 'string' },
+      seed: { type: 'string' },
+    },
     ['model.safetensors'],
   );
   const dataText = requiredFlag(args, command, 'data', 'file.npy|file.csv|toy:NAME');
@@ -69,6 +101,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const grid = gridText !== undefined ? parseGrid(gridText) : { lo: -4, hi: 4, resolution: 300 };
   const tFlag = numberFlag(args, 't', { min: 0, max: 1 });
   const device = deviceFlag(args);
+  const ais = aisFlags(args);
   const data = loadDataArg(dataText);
 
   const modelFile = args.positionals[0];
@@ -100,6 +133,37 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
       result.nllGap = (result.gridNll as number) - trueNll;
     }
   }
+  if (ais) {
+    const runs = ais.repeats;
+    const options = { ...ais, ...(t !== undefined ? { tMin: t } : {}) };
+    const started = Date.now();
+    const est = await metrics.nll(model, x, {
+      ...options,
+      onProgress: (run) =>
+        process.stderr.write(`ebm eval: AIS run ${run}/${runs}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`),
+    });
+    result.aisNll = { ...est, particles: ais.n, levels: ais.levels, steps: ais.steps, repeats: runs };
+  }
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   return 0;
+}
+
+/** The SMC/AIS settings of --nll ais (undefined without it); the other AIS flags need it. */
+function aisFlags(args: ParsedArgs) {
+  const nll = stringFlag(args, 'nll');
+  const flags = ['particles', 'levels', 'steps', 'step-size', 'repeats', 'seed'] as const;
+  if (nll === undefined) {
+    const stray = flags.find((f) => args.values[f] !== undefined);
+    if (stray !== undefined) throw new UsageError(`--${stray} applies only with --nll ais`);
+    return undefined;
+  }
+  if (nll !== 'ais') throw new UsageError(`--nll must be 'ais', got '${nll}'`);
+  return {
+    n: numberFlag(args, 'particles', { integer: true, min: 2, max: 1e7 }) ?? 2000,
+    levels: numberFlag(args, 'levels', { integer: true, min: 1, max: 100000 }) ?? 100,
+    steps: numberFlag(args, 'steps', { integer: true, min: 1, max: 10000 }) ?? 2,
+    stepSize: numberFlag(args, 'step-size', { above: 0 }) ?? 0.05,
+    repeats: numberFlag(args, 'repeats', { integer: true, min: 1, max: 1000 }) ?? 4,
+    seed: numberFlag(args, 'seed', { integer: true, min: 0 }) ?? 0,
+  };
 }

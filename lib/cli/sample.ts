@@ -29,7 +29,7 @@ on its prior over latents, then the generator; --out gets the images [n, C, H, W
 --levels do not apply.
 
 Options:
-  --sampler KIND     langevin | mala | hmc | annealed | wgf
+  --sampler KIND     langevin | mala | hmc | annealed | wgf | smc (smc also writes OUT.log-weights.npy)
   --steps N          sampler steps (annealed: steps per noise level)
   --step-size X      step size (annealed: the step at the smallest noise level)
   --n N              number of chains (default 1000)
@@ -193,6 +193,15 @@ export async function sampleCommand(argv: readonly string[]): Promise<number> {
     `wrote ${displayPath(nodePath.resolve(out))} [${samples.shape.join(', ')}] (${sampler.kind}, ${sampler.steps} steps, ${seconds.toFixed(1)} s)`,
     `mean energy ${mean(result.energy).toFixed(4)}`,
   ];
+  if (result.logWeights) {
+    // weighted particles: the samples alone follow the path, not the model
+    const weightsFile = out.replace(/(\.npy)?$/i, '.log-weights.npy');
+    writeNpy(weightsFile, { data: result.logWeights, shape: [result.logWeights.length] });
+    lines.push(
+      `log Z ${(result.logZ as number).toFixed(4)}, final ESS ${((result.ess as number) * 100).toFixed(1)}% of ${n}, resampled ${result.resampledAt?.length ?? 0} times`,
+      `wrote ${displayPath(nodePath.resolve(weightsFile))} (normalised log weights: weight the samples by them)`,
+    );
+  }
   if (result.acceptRate) {
     let lo = Infinity;
     let hi = -Infinity;

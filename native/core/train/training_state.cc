@@ -62,7 +62,7 @@ BatchOrder::BatchOrder(int64_t rows, int64_t batchSize, int worldSize, int rank,
       replacement_(replacement),
       longOptions_(torch::TensorOptions().device(device).dtype(torch::kLong)) {}
 
-at::Tensor BatchOrder::next(at::Generator& gen) {
+at::Tensor BatchOrder::nextGlobal(at::Generator& gen) {
   at::Tensor idx;
   if (replacement_) {
     idx = torch::randint(rows_, {globalBatch_}, gen, longOptions_);
@@ -74,7 +74,11 @@ at::Tensor BatchOrder::next(at::Generator& gen) {
     idx = order.narrow(0, cursor, globalBatch_);
     cursor += globalBatch_;
   }
-  return globalBatch_ == batchSize_ ? idx : idx.narrow(0, rank_ * batchSize_, batchSize_);
+  return idx;
+}
+
+at::Tensor BatchOrder::rankSlice(const at::Tensor& global) const {
+  return globalBatch_ == batchSize_ ? global : global.narrow(0, rank_ * batchSize_, batchSize_);
 }
 
 json::Value effectiveLoss(const json::Value& config) {

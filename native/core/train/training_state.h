@@ -26,7 +26,10 @@ class BatchOrder {
  public:
   BatchOrder(int64_t rows, int64_t batchSize, int worldSize, int rank, bool replacement, c10::Device device);
   // This rank's row indices of the next batch.
-  at::Tensor next(at::Generator& gen);
+  at::Tensor next(at::Generator& gen) { return rankSlice(nextGlobal(gen)); }
+  // The next global batch's rows (every rank's), and this rank's slice of them.
+  at::Tensor nextGlobal(at::Generator& gen);
+  at::Tensor rankSlice(const at::Tensor& global) const;
 
   int64_t rows() const { return rows_; }
   bool replacement() const { return replacement_; }
