@@ -1,5 +1,6 @@
 /** The experiments of `npm run reproduce`, in README order. */
 import type { Experiment } from './common';
+import { boltzmann } from './boltzmann';
 import { composition } from './composition';
 import { diffClf } from './diffclf';
 import { gradientFlow } from './gradient-flow';
@@ -14,6 +15,7 @@ export const experiments: Array<Experiment<never>> = [
   composition,
   gradientFlow,
   latentPrior,
+  boltzmann,
 ] as unknown as Array<Experiment<never>>;
 
 export const experimentNames = experiments.map((e) => e.name);

@@ -101,7 +101,7 @@ const WgfSchema = obj({
 const SmcSchema = obj({
   kind: z.literal('smc'),
   steps: steps(),
-  stepSize: positive().describe("the moves' first step size (time-conditioned: at the last level, scaled by γ_t²/γ_tMin²)"),
+  stepSize: positive().describe("the moves' step size at the first level (then adapted between levels)"),
   levels: int(1, 100000)
     .default(() => D().sampler.smc.levels)
     .describe("levels: a time-conditioned model's own (grid) levels from t = 1 to tMin, else bridge temperatures"),

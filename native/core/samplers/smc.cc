@@ -8,9 +8,11 @@
 //     b = 0, with b_k = (k / K)^4 (dense near the base, where the bridge changes fastest).
 // At each level the particles are reweighted by pi_k / pi_{k-1} at their current positions,
 // resampled when the ESS falls under essThreshold · n, then moved by `steps` MCMC steps that
-// leave pi_k invariant (any sampler of the registry, run on pi_k as the model). The step size is
-// fixed within a level and adapted between levels towards targetAccept, so every move is an exact
-// pi_k-invariant kernel and the weights stay valid. log Z accumulates the mean weight at each
+// leave pi_k invariant (any sampler of the registry, run on pi_k as the model). The step size
+// starts at stepSize on the first level, is fixed within a level and adapted between levels
+// towards targetAccept, so every move is an exact pi_k-invariant kernel and the weights stay
+// valid. (No annealed-style gamma_t^2 scaling: for data whose modes have a width of their own it
+// makes the late levels' steps far too small; the marginal variance along a VP path stays ~1.) log Z accumulates the mean weight at each
 // resampling and at the end; with a `target` the final particles are reweighted by
 // exp(-E_target) / exp(-E_K) (the Boltzmann-generator correction) and log Z is the target's.
 #include <torch/torch.h>
@@ -131,7 +133,6 @@ class Smc : public Sampler {
       return -0.5 * rowSquares(v) / (s * s) - 0.5 * static_cast<double>(d) * std::log(2 * M_PI * s * s);
     };
     at::Tensor times = timed ? levelSchedule(model, o_.path, o_.levels) : at::Tensor();
-    at::Tensor gammas = timed ? o_.path.gamma(times) : at::Tensor();
     auto timeAt = [&](int64_t k) { return torch::full({n}, times[k].item<double>(), x.options()); };
     auto beta = [&](int64_t k) { return std::pow(static_cast<double>(k + 1) / static_cast<double>(o_.levels), 4); };
     // -log of pi_k's unnormalised density at v (timed: E(v, t_k); bridge: its energy)
@@ -167,9 +168,8 @@ class Smc : public Sampler {
         r.resampledAt.push_back(k);
       }
       // the moves: pi_k-invariant, with this level's step size fixed
-      const double scale = timed ? std::pow(gammas[k].item<double>() / gammas[o_.levels - 1].item<double>(), 2) : 1.0;
       SampleResult moved =
-          moveParticles(model, x, timed ? timeAt(k) : at::Tensor(), beta(k), s, std::exp(logStep) * scale, gen, so, k);
+          moveParticles(model, x, timed ? timeAt(k) : at::Tensor(), beta(k), s, std::exp(logStep), gen, so, k);
       x = moved.x;
       double accept = std::nan("");  // unadjusted Langevin accepts every move
       if (moved.acceptRate.defined()) {
