@@ -2,7 +2,7 @@
  * Latent-space EBM image priors (Pang et al. 2020; the image use of Energy Discrepancy): a
  * generator g(z) maps a latent z to an image, the prior over z is p(z) ∝ exp(−E(z)) N(z; 0, I).
  * Training, generation and posterior inference (reconstruction, inpainting, denoising) run in C++
- * on a worker thread. The options and their defaults are in latent-config.ts.
+ * on a worker thread. The options and their defaults are in schema/latent.ts.
  */
 import { configJson } from './config';
 import { resolveDistributed } from './distributed';
@@ -18,14 +18,14 @@ import {
   validateLatentConfig,
   validateLatentTrainOptions,
   validatePosteriorOptions,
-} from './latent-config';
+} from './schema/latent';
 import { Device, EnergyModel, loadModel, registerModelClass, requireModel } from './model';
 import { native, NativeModelHandle, NativeTensor } from './native';
 import { checkRows, snapshot, Tensor } from './tensor';
 import { flattenProgress, TrainProgress, TrainRun } from './train';
 
 // the options are part of this module's interface, as they were before they had a file of their own
-export { latentDefaults, validateLatentConfig, validateLatentTrainOptions } from './latent-config';
+export { latentDefaults, validateLatentConfig, validateLatentTrainOptions } from './schema/latent';
 export type {
   GenerateOptions,
   LatentChain,
@@ -35,7 +35,7 @@ export type {
   LatentTrainOptions,
   PosteriorOptions,
   ResolvedLatentTrainOptions,
-} from './latent-config';
+} from './schema/latent';
 
 type PosteriorOutput = 'latents' | 'images' | 'fill';
 

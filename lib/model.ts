@@ -2,8 +2,8 @@
 import * as fs from 'node:fs';
 import { callNative, callNativeSync, EbmAbortError, EbmConfigError, EbmIoError } from './errors';
 import { anyPending, ExclusiveOptions, JobQueue, runExclusive } from './job-queue';
-import type { LatentModelConfig } from './latent-config';
-import { CompositionConfig, Device, ModelConfig, ResolvedModelConfig, validateModelConfig } from './model-config';
+import type { LatentModelConfig } from './schema/latent';
+import { CompositionConfig, Device, ModelConfig, ResolvedModelConfig, validateModelConfig } from './schema/models';
 import { native, NativeModelHandle } from './native';
 import { checkTensor, snapshot, Tensor } from './tensor';
 import {
@@ -16,7 +16,7 @@ import {
 } from './validate';
 
 // the configs are part of this module's interface, as they were before they had a file of their own
-export { activations, modelKinds, validateModelConfig } from './model-config';
+export { activations, modelKinds, validateModelConfig } from './schema/models';
 export type {
   Activation,
   ClassifierConfig,
@@ -30,7 +30,7 @@ export type {
   ModelConfig,
   ResolvedModelConfig,
   TorchScriptConfig,
-} from './model-config';
+} from './schema/models';
 
 /** Copies of x and a per-row t, for a job that has to wait. */
 function copyInputs(a: { x: Tensor; t?: number | Float32Array }): { x: Tensor; t?: number | Float32Array } {

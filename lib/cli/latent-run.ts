@@ -35,7 +35,7 @@ import {
   LatentTrainFileSchema,
   resolveLatentTrain,
   ResolvedLatentTrainOptions,
-} from '../latent-config';
+} from '../schema/latent';
 import { fail, int, obj, oneOf, seed } from '../schema/fields';
 import { parseConfig } from '../schema/parse';
 import { checkFinite, Tensor } from '../tensor';

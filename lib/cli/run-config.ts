@@ -46,7 +46,7 @@ import { z } from 'zod';
 import { batchSizeTail, ResolvedTrainOptions, TrainOptionsSchema } from '../config';
 import { DataSpec, DataSpecSchema, dataHasLabels, fitRows, LoadedData, loadData, resolveDataPaths } from '../data/spec';
 import { EbmConfigError, EbmError, EbmIoError } from '../errors';
-import { modelRowShape, ModelSchema, modelTimeConditioned, ResolvedModelConfig } from '../model-config';
+import { modelRowShape, ModelSchema, modelTimeConditioned, ResolvedModelConfig } from '../schema/models';
 import { optionDefaults as D } from '../schema/defaults';
 import { fail, int, num, obj, relativePath, seed } from '../schema/fields';
 import { lossModelTail } from '../schema/losses';

@@ -3,8 +3,8 @@
  * check, and the facts a config fixes.
  */
 import { z } from 'zod';
-import { EbmConfigError } from './errors';
-import { optionDefaults as D } from './schema/defaults';
+import { EbmConfigError } from '../errors';
+import { optionDefaults as D } from './defaults';
 import {
   arr,
   bool,
@@ -21,12 +21,12 @@ import {
   seed,
   text,
   typeTail,
-} from './schema/fields';
-import { noisePathKinds, pathRanges, refineRanges } from './schema/noise-path';
-import { parseConfig } from './schema/parse';
-import { describeValue } from './validate';
+} from './fields';
+import { noisePathKinds, pathRanges, refineRanges } from './noise-path';
+import { parseConfig } from './parse';
+import { describeValue } from '../validate';
 
-import type { Device } from './schema/fields';
+import type { Device } from './fields';
 
 export type { Device };
 export const activations = ['silu', 'softplus', 'leaky_relu', 'elu', 'tanh'] as const;

@@ -5,9 +5,9 @@
  * the model's own (generator.batchNorm, seed, device) are the native ones (schema/defaults.ts).
  */
 import { z } from 'zod';
-import { DistributedSchema } from './distributed';
-import { Activation, activations, Device } from './model-config';
-import { EbmConfigError } from './errors';
+import { DistributedSchema } from '../distributed';
+import { Activation, activations, Device } from './models';
+import { EbmConfigError } from '../errors';
 import {
   bool,
   device,
@@ -23,13 +23,13 @@ import {
   refineCheckpointEvery,
   seed,
   text,
-} from './schema/fields';
-import { CdSchema, EdLossConfig, EdSchema, lossKinds } from './schema/losses';
-import { parseConfig } from './schema/parse';
-import { lossTraits } from './schema/traits';
-import type { TrainProgress } from './train';
-import { optionDefaults as D } from './schema/defaults';
-import { describeValue } from './validate';
+} from './fields';
+import { CdSchema, EdLossConfig, EdSchema, lossKinds } from './losses';
+import { parseConfig } from './parse';
+import { lossTraits } from './traits';
+import type { TrainProgress } from '../train';
+import { optionDefaults as D } from './defaults';
+import { describeValue } from '../validate';
 
 /** Defaults (METHODS.md, "Latent image prior"). */
 export const latentDefaults = {
