@@ -8,7 +8,8 @@ import * as ebm from '../lib';
 import * as path from 'node:path';
 import { readNpy, writeNpy } from '../lib/data/npy';
 import { runCli } from './cli-helpers';
-import { rejectsWith, tmpDir } from './helpers';
+import { rejectsWith, skipUnless, tmpDir } from './helpers';
+import { hasTorchPython, runReference } from './python';
 
 /** Two modes ±2 on the first axis, weights 1/3 and 2/3, std s: a normalised density (log Z = 0). */
 function mixture(d: number, s = 0.5): ebm.EnergyModel {
@@ -244,5 +245,31 @@ describe('smc: sequential Monte Carlo against exact normalisers', function () {
     const bad = await runCli(['eval', 'm.safetensors', '--data', 'x.npy', '--nll', 'grid'], dir);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--nll must be 'ais'/);
+  });
+
+  it('bad energies: every weight underflowing, a NaN energy on the path, a target that shares parts with the model', async function () {
+    const g = ebm.energyModel({ kind: 'gaussian', mean: [0, 0], std: 1, device: 'cpu' });
+    // exp(-E) of a weight-3e38 composition is 0 everywhere in float32: no particle keeps any weight
+    const flat = ebm.compose([{ model: g, weight: 3e38 }]);
+    const few = { n: 50, steps: 1, stepSize: 0.1, levels: 5 };
+    await rejectsWith(ebm.smc(flat, few), ebm.EbmNumericsError, /every particle's weight underflowed at level 1 of 5/);
+    await rejectsWith(
+      ebm.smc(g, { ...few, target: flat }),
+      ebm.EbmNumericsError,
+      /underflowed in the final reweighting/,
+    );
+    // the target shares its part with the model (both are locked once): ∫ N(x; 0, I)² = 1 / (4π)
+    const squared = ebm.compose([{ model: g, weight: 2 }]);
+    const r = await ebm.smc(g, { n: 1000, steps: 2, stepSize: 0.1, levels: 20, seed: 1, target: squared });
+    assert.ok(Math.abs(r.logZ - Math.log(1 / (4 * Math.PI))) < 0.1, `log Z ${r.logZ}`);
+    skipUnless(this, hasTorchPython(), '/usr/bin/python3 has no torch (apt-get install -y python3-torch)');
+    const file = path.join(tmpDir(), 'nanfar.pt');
+    runReference('scripted_energy.py', { kind: 'nanfar', path: file });
+    const broken = ebm.energyModel({ kind: 'torchscript', path: file, inputShape: [2], device: 'cpu' });
+    await rejectsWith(
+      ebm.smc(broken, { n: 500, steps: 2, stepSize: 0.1, levels: 20, seed: 1 }),
+      ebm.EbmNumericsError,
+      /smc: the energy is NaN at level \d+ of 20/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 """Writes TorchScript energy modules for the tests (scripted from this file: the scripter reads the
 source) and returns their energies and scores -dE/dx computed by PyTorch itself.
-Request on stdin: { "kind": "plain" | "time" | "wide" | "three", "path": out.pt, "x": [[...]], "t": [...]? }."""
+Request on stdin: { "kind": "plain" | "time" | "wide" | "three" | "nanfar", "path": out.pt, "x": [[...]], "t": [...]? }."""
 import json
 import sys
 
@@ -46,10 +46,17 @@ class Three(torch.nn.Module):
         return self.lin(x).squeeze(1)
 
 
+class NanFar(torch.nn.Module):
+    def forward(self, x):
+        # a quadratic bowl that is NaN beyond x_0 = 2: an energy that breaks somewhere on a path
+        e = 0.5 * (x * x).sum(1)
+        return torch.where(x[:, 0] > 2.0, torch.full_like(e, float('nan')), e)
+
+
 def main():
     req = json.load(sys.stdin)
     torch.manual_seed(0)
-    module = {'plain': Plain, 'time': Timed, 'wide': Wide, 'three': Three}[req['kind']]()
+    module = {'plain': Plain, 'time': Timed, 'wide': Wide, 'three': Three, 'nanfar': NanFar}[req['kind']]()
     scripted = torch.jit.script(module)
     scripted.save(req['path'])
     reply = {}

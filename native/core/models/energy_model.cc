@@ -63,8 +63,12 @@ void collectMutexes(const EnergyModel& model, std::vector<std::mutex*>& out) {
 }
 }  // namespace
 
-ModelLock::ModelLock(const EnergyModel& model) {
+ModelLock::ModelLock(const EnergyModel& model) : ModelLock(model, nullptr) {}
+
+ModelLock::ModelLock(const EnergyModel& model, const EnergyModel* other) {
   collectMutexes(model, held_);
+  if (other) collectMutexes(*other, held_);
+  // one global order (by address): two jobs locking overlapping sets never deadlock
   std::sort(held_.begin(), held_.end());
   held_.erase(std::unique(held_.begin(), held_.end()), held_.end());
   for (std::mutex* m : held_) m->lock();

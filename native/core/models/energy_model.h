@@ -124,6 +124,9 @@ class ParameterPlan {
 class ModelLock {
  public:
   explicit ModelLock(const EnergyModel& model);
+  // Both models (and their parts) at once, each mutex once: a job on a model and a second one that
+  // shares parts with it (SMC's target) must not lock a part twice.
+  ModelLock(const EnergyModel& model, const EnergyModel* other);
   ~ModelLock();
   ModelLock(const ModelLock&) = delete;
   ModelLock& operator=(const ModelLock&) = delete;

@@ -1,8 +1,6 @@
 // The whole sampling job behind sample(): model lock, sampler, start states, results on the CPU.
 #include <torch/torch.h>
 
-#include <optional>
-
 #include "errors.h"
 #include "samplers/sampler.h"
 #include "tensor_util.h"
@@ -12,14 +10,12 @@ namespace ebm {
 
 SampleResult sampleModel(EnergyModel& model, const json::Value& samplerConfig, const at::Tensor& initIn, int64_t n,
                          uint64_t seed, SampleOptions options) {
-  ModelLock lock(model);
-  std::optional<ModelLock> targetLock;
-  if (options.target && options.target != &model) {
+  ModelLock lock(model, options.target);
+  if (options.target) {
     if (options.target->eventShape() != model.eventShape())
       throw ShapeError("target takes rows of shape " + shapeString(options.target->eventShape()) +
                        " but the model takes " + shapeString(model.eventShape()));
     if (options.target->timeConditioned()) throw ConfigError("target must be an energy E(x), not time-conditioned");
-    targetLock.emplace(*options.target);
   }
   const SamplerKind& kind = samplerKindOf(samplerConfig, "sampler");
   std::unique_ptr<Sampler> sampler = kind.make(samplerConfig, "sampler");

@@ -12,9 +12,10 @@
 // starts at stepSize on the first level, is fixed within a level and adapted between levels
 // towards targetAccept, so every move is an exact pi_k-invariant kernel and the weights stay
 // valid. (No annealed-style gamma_t^2 scaling: for data whose modes have a width of their own it
-// makes the late levels' steps far too small; the marginal variance along a VP path stays ~1.) log Z accumulates the mean weight at each
-// resampling and at the end; with a `target` the final particles are reweighted by
-// exp(-E_target) / exp(-E_K) (the Boltzmann-generator correction) and log Z is the target's.
+// makes the late levels' steps far too small; the marginal variance along a VP path stays ~1.)
+// log Z accumulates the mean weight at each resampling and at the end; with a `target` the final
+// particles are reweighted by exp(-E_target) / exp(-E_K) (the Boltzmann-generator correction) and
+// log Z is the target's.
 #include <torch/torch.h>
 
 #include <cmath>
