@@ -48,13 +48,21 @@ describe('smc: sequential Monte Carlo against exact normalisers', function () {
   }
 
   it('log Z of a composed energy (weight 2: ∫ p² has a closed form) and of a Gaussian with a given covariance', async () => {
-    // p = N(0, s²I) in d = 8: ∫ exp(2 log p) = (4π s²)^(−d/2)
+    // p = the two-mode mixture in d = 8: ∫ p² = Σ_jk w_j w_k N(μ_j; μ_k, 2s²I)
     const d = 8;
-    const s = 0.7;
-    const g = ebm.energyModel({ kind: 'gaussian', mean: new Array(d).fill(0), std: s, device: 'cpu' });
-    const squared = ebm.compose([{ model: g, weight: 2 }]);
+    const s2 = 0.25;
+    const squared = ebm.compose([{ model: mixture(d), weight: 2 }]);
     const r = await ebm.smc(squared, { n: 1000, steps: 4, stepSize: 0.05, levels: 100, seed: 3 });
-    const exact = (-d / 2) * Math.log(4 * Math.PI * s * s);
+    const w = [1 / 3, 2 / 3];
+    const mu = [-2, 2];
+    let zExact = 0;
+    for (let j = 0; j < 2; j++) {
+      for (let k = 0; k < 2; k++) {
+        const dist2 = ((mu[j] as number) - (mu[k] as number)) ** 2;
+        zExact += (w[j] as number) * (w[k] as number) * Math.exp(-dist2 / (4 * s2)) * (4 * Math.PI * s2) ** (-d / 2);
+      }
+    }
+    const exact = Math.log(zExact);
     assert.ok(Math.abs(r.logZ - exact) < 0.1, `log Z ${r.logZ} vs ${exact}`);
     // a normalised Gaussian with a full covariance: log Z = 0
     const cov = [
