@@ -280,4 +280,27 @@ describe('smc: sequential Monte Carlo against exact normalisers', function () {
       /smc: the energy is NaN at level \d+ of 20/,
     );
   });
+
+  it('runs off the event loop, reports progress and stops on an AbortSignal', async () => {
+    const controller = new AbortController();
+    const seen: number[] = [];
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const run = ebm.smc(mixture(32), {
+      n: 20000,
+      steps: 4,
+      stepSize: 0.05,
+      levels: 400,
+      signal: controller.signal,
+      onProgress: (step, total) => {
+        seen.push(step);
+        assert.equal(total, 1600);
+        if (seen.length === 2) controller.abort();
+      },
+    });
+    await rejectsWith(run, ebm.EbmAbortError, /abort/);
+    clearInterval(timer);
+    assert.ok(seen.length >= 2 && seen.length < 20, `progress ${seen.join(', ')}`);
+    assert.ok(ticks > 0, 'the event loop ran while SMC worked');
+  });
 });
