@@ -79,10 +79,31 @@ async function sample(job: Job): Promise<Omit<Measurement, 'side' | 'torch' | 'm
   };
 }
 
+/** SMC: a short warm-up run, then one timed run of job.steps levels; its rate in levels/s. */
+async function smc(job: Job): Promise<Omit<Measurement, 'side' | 'torch' | 'maxRssMB'>> {
+  const s = job.settings as { particles: number; sampler: Omit<ebm.SmcOptions, 'n' | 'levels' | 'seed'> };
+  const model = await ebm.loadModel(job.model);
+  const run = (levels: number, seed: number) => ebm.smc(model, { ...s.sampler, n: s.particles, levels, seed });
+  await run(job.warmup, 1);
+  const t0 = performance.now();
+  const result = await run(job.steps, 0);
+  const seconds = (performance.now() - t0) / 1000;
+  const mean = (a: Float32Array) => a.reduce((sum, v) => sum + v, 0) / a.length;
+  return {
+    seconds,
+    rate: job.steps / seconds,
+    threads: ebm.version().numThreads,
+    energy: mean(result.energy),
+    acceptRate: mean(result.acceptRate),
+    logZ: result.logZ,
+    resamplings: result.resampledAt.length,
+  };
+}
+
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2]) as Job;
   if (job.threads !== undefined) ebm.setNumThreads(job.threads);
-  const kind = { train, latent: trainLatent, sample }[job.kind];
+  const kind = { train, latent: trainLatent, sample, smc }[job.kind];
   const out: Measurement = {
     side: 'ours',
     ...(await kind(job)),

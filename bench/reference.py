@@ -422,6 +422,119 @@ def sample(job):
     return {"seconds": seconds, "rate": rate, "energy": energy, **extra}
 
 
+# ---- sequential Monte Carlo ----
+
+
+class GaussianMixture:
+    """E(x) = -log sum_k w_k N(x; mu_k, s_k^2 I) with its analytic gradient, as a careful user writes
+    an isotropic mixture: squared distances by one matrix product (|x|^2 - 2 x mu^T + |mu|^2), the
+    energy a logsumexp over components, and grad E = sum_k r_k (x - mu_k) / s_k^2 from the
+    responsibilities r = softmax of the same logits, by a second matrix product; no autograd graph."""
+
+    def __init__(self, path):
+        tensors, cfg = read_checkpoint(path)
+        self.means = tensors["means"]  # [K, D]
+        var = tensors["variances"]  # [K, D], isotropic here: one variance per component
+        assert bool((var == var[:, :1]).all()), "written for isotropic components"
+        self.precision = 1 / var[:, 0]  # [K]
+        d = self.means.shape[1]
+        self.log_coef = tensors["log_weights"] - 0.5 * d * torch.log(2 * math.pi * var[:, 0])
+        self.sq_means = (self.means**2).sum(1)
+        self.means_scaled = self.means * self.precision[:, None]  # mu_k / s_k^2
+
+    def energy_grad(self, x):
+        d2 = ((x * x).sum(1, keepdim=True) - 2 * (x @ self.means.T) + self.sq_means).clamp_min(0)
+        logits = self.log_coef - 0.5 * self.precision * d2
+        energy = -torch.logsumexp(logits, 1)
+        r = torch.exp(logits + energy[:, None])  # responsibilities
+        grad = x * (r @ self.precision)[:, None] - r @ self.means_scaled
+        return energy, grad
+
+    def energy(self, x):
+        return self.energy_grad(x)[0]
+
+
+def systematic_resample(logw):
+    """Indices of n draws: one uniform offset, n evenly spaced points through the cumulative weights."""
+    n = logw.shape[0]
+    w = torch.softmax(logw, 0)
+    u = (torch.arange(n, dtype=torch.float64) + torch.rand(1, dtype=torch.float64)) / n
+    cdf = torch.cumsum(w, 0)
+    cdf[-1] = 1.0
+    return torch.searchsorted(cdf, u).clamp_max(n - 1)
+
+
+def smc_run(mix, n, levels, cfg, seed):
+    """SMC on the geometric bridge pi_b ~ q^(1-b) exp(-b E), q = N(0, s^2 I), b_k = (k/K)^4: weights
+    by pi_k / pi_{k-1}, systematic resampling when the ESS falls under the threshold, then
+    `steps` MALA steps on pi_k with the step fixed within the level and adapted after it. E(x) and
+    grad E(x) of the particles are carried from the moves into the next level's weights."""
+    assert cfg["mcmc"] == "mala" and cfg["resampling"] == "systematic", "written for MALA and systematic resampling"
+    torch.manual_seed(seed)
+    s2 = cfg["base"]["std"] ** 2
+    d = mix.means.shape[1]
+    log_norm = 0.5 * d * math.log(2 * math.pi * s2)
+    x = math.sqrt(s2) * torch.randn(n, d)
+    e, g = mix.energy_grad(x)
+    sq = (x * x).sum(1)
+    logw = torch.zeros(n, dtype=torch.float64)
+    log_z, log_step, beta_prev = 0.0, math.log(cfg["stepSize"]), 0.0
+    accepts, resamplings = [], 0
+    for k in range(levels):
+        beta = ((k + 1) / levels) ** 4
+        # log pi_k - log pi_{k-1} = -(b_k - b_{k-1}) (E(x) + log q(x))
+        delta = -(beta - beta_prev) * (e - 0.5 * sq / s2 - log_norm)
+        logw = logw + delta.double().nan_to_num(-math.inf, -math.inf, -math.inf)
+        lse = torch.logsumexp(logw, 0)
+        ess = float(torch.exp(2 * lse - torch.logsumexp(2 * logw, 0))) / n
+        if ess < cfg["essThreshold"]:
+            log_z += float(lse) - math.log(n)
+            idx = systematic_resample(logw)
+            x, e, g, sq = x[idx], e[idx], g[idx], sq[idx]
+            logw = torch.zeros_like(logw)
+            resamplings += 1
+        # MALA on pi_k: U = b E + (1 - b) |x|^2 / (2 s^2)
+        eta = math.exp(log_step)
+        u = beta * e + (1 - beta) * 0.5 * sq / s2
+        gu = beta * g + (1 - beta) / s2 * x
+        accepted = torch.zeros(n)
+        for _ in range(cfg["steps"]):
+            y = x - eta * gu + math.sqrt(2 * eta) * torch.randn_like(x)
+            ey, gy = mix.energy_grad(y)
+            sqy = (y * y).sum(1)
+            uy = beta * ey + (1 - beta) * 0.5 * sqy / s2
+            guy = beta * gy + (1 - beta) / s2 * y
+            log_q_yx = -((y - x + eta * gu) ** 2).sum(1) / (4 * eta)
+            log_q_xy = -((x - y + eta * guy) ** 2).sum(1) / (4 * eta)
+            accept = torch.rand(n).log() < (u - uy + log_q_xy - log_q_yx).nan_to_num(-math.inf)
+            keep = accept[:, None]
+            x, g, gu = torch.where(keep, y, x), torch.where(keep, gy, g), torch.where(keep, guy, gu)
+            e, u, sq = torch.where(accept, ey, e), torch.where(accept, uy, u), torch.where(accept, sqy, sq)
+            accepted += accept
+        rate = float(accepted.mean()) / cfg["steps"]
+        log_step += cfg["adaptRate"] * (rate - cfg["targetAccept"])
+        accepts.append(rate)
+        beta_prev = beta
+    log_z += float(torch.logsumexp(logw, 0)) - math.log(n)
+    accept_rate = sum(accepts) / len(accepts)
+    return {"logZ": log_z, "energy": float(e.mean()), "acceptRate": accept_rate, "resamplings": resamplings}
+
+
+def smc(job):
+    s = job["settings"]
+    mix = GaussianMixture(job["model"])
+    with torch.no_grad():
+        smc_run(mix, s["particles"], job["warmup"], s["sampler"], 1)
+        if job.get("countFlops"):
+            with FlopCounter() as counter:
+                smc_run(mix, s["particles"], job["steps"], s["sampler"], 1)
+            return {"seconds": 0.0, "rate": 0.0, "flopsPerStep": counter.flops / job["steps"]}
+        t0 = time.perf_counter()
+        out = smc_run(mix, s["particles"], job["steps"], s["sampler"], 0)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "rate": job["steps"] / seconds, **out}
+
+
 WORKLOADS = {
     "ed-2d": train_ed,
     "dsm": train_dsm,
@@ -431,6 +544,7 @@ WORKLOADS = {
     "wgf": sample,
     "convnet-ed": train_ed,
     "latent": train_latent,
+    "smc": smc,
 }
 
 

@@ -6,14 +6,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LatentEbmConfig, validateLatentConfig, validateLatentTrainOptions } from '../lib/latent';
+import { Random } from '../lib/random';
 
 /** Where a workload's data comes from (the bench writes it to a fixture file both sides read). */
 export type DataKind = 'toy' | 'images01' | 'images11' | 'none';
 
 export interface Size {
-  /** steps before the clock starts (training: also the loss-report interval, so it divides steps) */
+  /** steps before the clock starts (training: also the loss-report interval, so it divides steps;
+   * smc: the levels of a short untimed run) */
   warmup: number;
-  /** timed steps */
+  /** timed steps (smc: the levels of the timed run) */
   steps: number;
 }
 
@@ -24,15 +26,17 @@ export interface Workload {
   name: string;
   /** one line for the table */
   title: string;
-  unit: 'steps/s' | 'chain-steps/s';
-  kind: 'train' | 'latent' | 'sample';
+  /** levels/s: SMC levels (reweight, resample when due, the MCMC moves) over all particles per second */
+  unit: 'steps/s' | 'chain-steps/s' | 'levels/s';
+  kind: 'train' | 'latent' | 'sample' | 'smc';
   /** issue 23's target: ebm-torch / the fastest PyTorch-Python configuration at least this */
   target: number;
   /** the peak its GFLOP/s are compared with: GEMM for MLP work; convolutional work, the higher of
    * the GEMM and convolution peaks */
   roofline: 'gemm' | 'conv';
   data: DataKind;
-  /** the model both sides start from ('energy': the trained 2D energy the samplers share) */
+  /** the model both sides start from ('energy': the trained 2D energy the samplers share; smc: the
+   * analytic mixture, a config both sides read from its checkpoint) */
   model: Record<string, unknown> | 'energy';
   full: Size;
   quick: Size;
@@ -83,6 +87,18 @@ function chainSampler(kind: 'langevin' | 'mala', name: string, stepSize: number)
     quick: { warmup: 2, steps: 5 },
     settings: { chains: 10000, sampler: { kind, stepSize } },
   });
+}
+
+/**
+ * The 40-mode mixture of examples/reproduce/diffclf.ts ('forty', d = 32), drawn the same way: means
+ * uniform in [-2, 2]^32, std 0.5, weights 0.5 + U(0, 1) normalised. Normalised, so log Z = 0.
+ */
+function fortyModes(d: number): { means: number[][]; stds: number[]; weights: number[] } {
+  const r = new Random(40);
+  const means = Array.from({ length: 40 }, () => Array.from({ length: d }, () => 4 * r.uniform() - 2));
+  const raw = Array.from({ length: 40 }, () => 0.5 + r.uniform());
+  const total = raw.reduce((a, b) => a + b, 0);
+  return { means, stds: means.map(() => 0.5), weights: raw.map((w) => w / total) };
 }
 
 // The latent workload is the example run's step, with the library's defaults filled in.
@@ -177,6 +193,36 @@ export const workloads: Workload[] = [
       betas: latentTrain.betas,
     },
   },
+  {
+    // log Z of a normalised density: both sides' estimates must be near 0 (bench/run.ts checks it),
+    // so an implementation that drops work cannot win on speed
+    name: 'smc',
+    title: 'SMC, 10 000 particles × 32D, 100 levels, 2 MALA steps each, 40-mode Gaussian mixture (log Z = 0)',
+    unit: 'levels/s',
+    kind: 'smc',
+    target: 2,
+    roofline: 'gemm',
+    data: 'none',
+    model: { kind: 'gmm', ...fortyModes(32), device: 'cpu' },
+    full: { warmup: 5, steps: 100 },
+    quick: { warmup: 2, steps: 100 },
+    settings: {
+      particles: 10000,
+      // ebm.smc's options (the defaults written out, so that the reference reads them all)
+      sampler: {
+        mcmc: 'mala',
+        steps: 2,
+        stepSize: 0.1,
+        essThreshold: 0.5,
+        resampling: 'systematic',
+        base: { std: 1 },
+        targetAccept: 0.65,
+        adaptRate: 0.5,
+      },
+      /** the most |log Z| may be off 0 on either side */
+      logZTolerance: 0.3,
+    },
+  },
 ];
 
 /** What a side's runner is given: one JSON argument. */
@@ -202,10 +248,15 @@ export interface Diagnostics {
   /** training: mean loss over the first and the last `warmup` steps */
   lossFirst?: number;
   lossLast?: number;
-  /** sampling: mean final energy over the chains; MALA's acceptance rate; wgf's last bandwidth */
+  /** sampling: mean final energy over the chains; MALA's acceptance rate; wgf's last bandwidth
+   * (smc: the mean energy of the final particles, unweighted, and the mean of the levels' acceptance) */
   energy?: number;
   acceptRate?: number;
   bandwidth?: number;
+  /** smc: the estimate of log Z (exactly 0 for the bench's normalised mixture) and how many
+   * times the particles were resampled */
+  logZ?: number;
+  resamplings?: number;
 }
 
 /** What a runner prints (one JSON line). */
@@ -219,6 +270,7 @@ export interface Measurement extends Diagnostics {
   maxRssMB: number;
   /** Python only: the allocator the process ran with ('jemalloc' when preloaded, else 'glibc') */
   allocator?: string;
-  /** Python only, with countFlops: the products of one step (per chain for chain-steps/s), in FLOPs */
+  /** Python only, with countFlops: the products of one step (per chain for chain-steps/s, per
+   * level for levels/s), in FLOPs */
   flopsPerStep?: number;
 }

@@ -7,7 +7,7 @@ import { optionDefaults as D } from './schema/defaults';
 import { bool, fail, instance, int, num, obj, pick, seed } from './schema/fields';
 import { parseConfig } from './schema/parse';
 import { SamplerSchema } from './schema/samplers';
-import { samplerTotalSteps, samplerTraits } from './schema/traits';
+import { kindTraits, samplerTotalSteps, samplerTraits } from './schema/traits';
 import { checkFinite, checkRows, snapshot, Tensor } from './tensor';
 import { describeValue } from './validate';
 
@@ -118,7 +118,12 @@ export async function sampleValidated(
 ): Promise<SampleResult> {
   const { sampler, init, t, onProgress, signal, target } = options;
   if (target !== undefined) {
-    if (sampler.kind !== 'smc') throw new EbmConfigError(`options.target applies only to the smc sampler`);
+    if (!samplerTraits(sampler.kind).weighted) {
+      const weighted = Object.entries(kindTraits().sampler).filter(([, k]) => k.weighted);
+      throw new EbmConfigError(
+        `options.target applies only to a sampler of weighted particles (${weighted.map(([k]) => `'${k}'`).join(', ')})`,
+      );
+    }
     requireModel(target, 'options.target');
     if (target.inputShape.join(',') !== model.inputShape.join(',')) {
       throw new EbmShapeError(

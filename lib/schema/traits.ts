@@ -17,6 +17,8 @@ export interface SamplerTraits {
   time: 'fixed' | 'levels' | 'path';
   /** the option whose value multiplies `steps` to give the run's total steps (annealed: 'levels') */
   stepsPer: string | null;
+  /** it returns weighted particles (logWeights, logZ) and reweights them against `target` */
+  weighted: boolean;
   /** every option field the kind reads, besides `kind` */
   options: string[];
 }

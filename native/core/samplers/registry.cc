@@ -27,6 +27,7 @@ json::Value samplerTraits() {
                             : k.traits.time == SamplerTime::Path ? "path"
                                                                  : "fixed"},
                    {"stepsPer", k.traits.stepsPer ? json::Value(k.traits.stepsPer) : json::Value()},
+                   {"weighted", k.traits.weighted},
                    {"options", k.options()}};
   }
   return out;

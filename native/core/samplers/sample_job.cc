@@ -11,13 +11,15 @@ namespace ebm {
 SampleResult sampleModel(EnergyModel& model, const json::Value& samplerConfig, const at::Tensor& initIn, int64_t n,
                          uint64_t seed, SampleOptions options) {
   ModelLock lock(model, options.target);
+  const SamplerKind& kind = samplerKindOf(samplerConfig, "sampler");
+  if (options.target && !kind.traits.weighted)
+    throw ConfigError(std::string("target applies only to a sampler of weighted particles, not '") + kind.kind + "'");
   if (options.target) {
     if (options.target->eventShape() != model.eventShape())
       throw ShapeError("target takes rows of shape " + shapeString(options.target->eventShape()) +
                        " but the model takes " + shapeString(model.eventShape()));
     if (options.target->timeConditioned()) throw ConfigError("target must be an energy E(x), not time-conditioned");
   }
-  const SamplerKind& kind = samplerKindOf(samplerConfig, "sampler");
   std::unique_ptr<Sampler> sampler = kind.make(samplerConfig, "sampler");
   const bool followsLevels = kind.traits.time != SamplerTime::Fixed;
   at::Generator gen = makeGenerator(model.device(), seed);

@@ -68,6 +68,7 @@ enum class SamplerTime {
 struct SamplerTraits {
   SamplerTime time = SamplerTime::Fixed;
   const char* stepsPer = nullptr;  // the option multiplying `steps` into the run's total (annealed: "levels")
+  bool weighted = false;           // returns weighted particles, and reweights them against SampleOptions::target
 };
 
 struct SamplerKind {

@@ -247,7 +247,8 @@ class Smc : public Sampler {
 }  // namespace
 
 const SamplerKind& smcKind() {
-  static const SamplerKind kind = samplerKind<SmcOptions, Smc>("smc", {SamplerTime::Path, /*stepsPer=*/"levels"});
+  static const SamplerKind kind =
+      samplerKind<SmcOptions, Smc>("smc", {SamplerTime::Path, /*stepsPer=*/"levels", /*weighted=*/true});
   return kind;
 }
 
