@@ -117,6 +117,26 @@ class Mixture : public EnergyModel {
     return -torch::logsumexp(logN + logWeights_.unsqueeze(0), 1);
   }
 
+  // Samplers' drift of the untimed mixture by two products over [N, D] x [D, K] and no [N, K, D]
+  // temporaries: sum_d (x_d - mu_kd)^2 / var_kd = x^2 . (1/var_k) - 2 x . (mu_k/var_k) + sum_d mu_kd^2/var_kd,
+  // and grad E = sum_k r_k (x - mu_k) / var_k with r the responsibilities. The expansion loses
+  // about 1e-7 of the quadratic term to rounding, well under the samplers' noise; energy() keeps
+  // the direct form for evaluation.
+  at::Tensor energyAndGrad(const at::Tensor& x, const at::Tensor& t, at::Tensor* energyOut) override {
+    if (onPath_ || x.dim() != 2) return EnergyModel::energyAndGrad(x, t, energyOut);
+    torch::NoGradGuard noGrad;
+    at::Tensor invVar = variances_.reciprocal();  // [K, D]
+    at::Tensor meanOverVar = means_ * invVar;
+    at::Tensor perComponent = logWeights_ - 0.5 * ((means_ * meanOverVar) + torch::log(2 * M_PI * variances_)).sum(1);
+    at::Tensor xs = x.detach();
+    at::Tensor logN = perComponent.unsqueeze(0) - 0.5 * torch::matmul(xs * xs, invVar.t()) +
+                      torch::matmul(xs, meanOverVar.t());  // [N, K]
+    at::Tensor lse = torch::logsumexp(logN, 1, /*keepdim=*/true);
+    if (energyOut) *energyOut = -lse.squeeze(1);
+    at::Tensor r = torch::exp(logN - lse);
+    return xs * torch::matmul(r, invVar) - torch::matmul(r, meanOverVar);
+  }
+
  private:
   bool onPath_;
   NoisePath path_;

@@ -178,7 +178,9 @@ class Smc : public Sampler {
         logStep += o_.adaptRate * (accept - o_.targetAccept);
       }
       r.levelAccept.push_back(accept);
-      previous = levelEnergy(k, x);
+      // the kernel's final energies are pi_k's, but for the bridge without q's normaliser
+      previous = timed ? moved.energy
+                       : moved.energy + (1 - beta(k)) * 0.5 * static_cast<double>(d) * std::log(2 * M_PI * s * s);
       if (so.returnTrajectory && (k + 1) % so.thin == 0) r.trajectory.push_back(x);
       levelEnergies.push_back(previous.mean().reshape({1}));
       reportProgress(so, (k + 1) * o_.steps);
