@@ -355,7 +355,7 @@ describe('cli: the ebm command', () => {
           2,
           /unknown option --bogus for 'ebm eval' \(see 'ebm eval --help'\)/,
         );
-        await evalFails([model(), ...data, '--steps', '10'], 2, /unknown option --steps for 'ebm eval'/);
+        await evalFails([model(), ...data, '--sampler', 'mala'], 2, /unknown option --sampler for 'ebm eval'/);
         await evalFails([model(), 'extra', ...data], 2, /unexpected argument 'extra' for 'ebm eval'/);
         await evalFails([...data], 2, /'ebm eval' needs <model\.safetensors>/);
         await evalFails([model(), ...data, '--t', '2'], 2, /--t must be <= 1, got 2/);
