@@ -9,6 +9,7 @@ import { optionDefaults as D } from './schema/defaults';
 import {
   bool,
   byKind,
+  checkpointSchema,
   fail,
   instance,
   int,
@@ -138,17 +139,6 @@ const trainShape = {
   gradClip: num({ min: 0 })
     .optional()
     .describe("clip the global gradient norm (0 = off); default: the loss's (diffclf 1, else 0)"),
-  checkpoint: obj({
-    path: text().describe('the checkpoint file (a config file: relative to the run folder)'),
-    every: int(0)
-      .default(() => D().train.checkpoint.every)
-      .describe('steps between checkpoints (a multiple of logEvery; 0: only at the end)'),
-  })
-    .optional()
-    .describe(
-      'write the model and the whole training state (optimiser, EMA, loss state, random generator, data order) ' +
-        'every `every` steps, at the end, and when the run is aborted',
-    ),
   resumeFrom: text('a checkpoint path (a non-empty string)')
     .optional()
     .describe(
@@ -175,13 +165,20 @@ function withGradClip<T extends TrainShapeOutput>(o: T): T & { gradClip: number 
   return { ...o, gradClip: o.gradClip ?? D().lossGradClip[o.loss.kind] };
 }
 
+const checkpointDescription =
+  'write the model and the whole training state (optimiser, EMA, loss state, random generator, data order) ' +
+  'every `every` steps, at the end, and when the run is aborted';
+
 /** train's options in a run-config file: the serialisable ones. */
-export const TrainOptionsSchema = obj(trainShape, {
-  unknownKey: (key, known) =>
-    key === 'onProgress' || key === 'signal'
-      ? `.${key} cannot be set in a config file`
-      : `.${key} is not a known option (known: ${known.join(', ')})`,
-})
+export const TrainOptionsSchema = obj(
+  { ...trainShape, checkpoint: checkpointSchema(true, () => D().train.checkpoint.every, checkpointDescription) },
+  {
+    unknownKey: (key, known) =>
+      key === 'onProgress' || key === 'signal'
+        ? `.${key} cannot be set in a config file`
+        : `.${key} is not a known option (known: ${known.join(', ')})`,
+  },
+)
   .superRefine(refineTrain)
   .transform(withGradClip);
 
@@ -196,6 +193,7 @@ export type ResolvedTrainOptions = z.output<typeof TrainOptionsSchema>;
 /** train()'s config: the options, the hooks and the labels of the 'ce' loss. */
 export const TrainConfigSchema = obj({
   ...trainShape,
+  checkpoint: checkpointSchema(false, () => D().train.checkpoint.every, checkpointDescription),
   // checked against the data and the model by train()
   labels: z
     .custom<Int32Array | Uint8Array>(() => true)

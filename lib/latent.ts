@@ -195,7 +195,7 @@ export async function trainLatentValidated(
   );
   return {
     steps: result.steps,
-    startStep: 0,
+    startStep: result.startStep,
     rank: result.rank,
     worldSize: result.worldSize,
     seconds: result.seconds,

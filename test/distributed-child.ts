@@ -2,7 +2,8 @@
  * One rank of a data-parallel test run (started with the torchrun variables in its environment):
  * trains a small model on a toy set with distributed 'env' and writes its parameters to
  * `<out>.<rank>.json`. `abortAtStep` aborts this rank's run through its AbortSignal after that
- * report; errors are printed as one JSON line on stdout, for the test to check.
+ * report; errors are printed as one JSON line on stdout, for the test to check. A latent run's
+ * `parameters` also hold `decoded`: its generator's images of fixed latents (see latentOutcome).
  */
 import * as fs from 'node:fs';
 import * as ebm from '../lib';
@@ -47,13 +48,13 @@ async function main(): Promise<void> {
         onProgress,
       });
     }
-    const params = await model.parameters();
+    const params = model instanceof ebm.LatentEbm ? await latentOutcome(model) : await plainParameters(model);
     fs.writeFileSync(
       `${request.out}.${rank}.json`,
       JSON.stringify({
         rank: run.rank,
         worldSize: run.worldSize,
-        parameters: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Array.from(v.data)])),
+        parameters: params,
         losses: run.history.map((h) => h.loss),
       }),
     );
@@ -62,6 +63,22 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify({ error: e.name, code: e.code, message: e.message }) + '\n');
     process.exit(3);
   }
+}
+
+/** The parameters and, through decode (batch norm's running averages), the buffers' effect. */
+export async function latentOutcome(model: ebm.LatentEbm): Promise<Record<string, number[]>> {
+  const params = await model.parameters();
+  const z = new Float32Array(4 * model.latentDim).map((_, i) => Math.sin(i));
+  const decoded = await model.decode(ebm.tensor(z, [4, model.latentDim]));
+  return {
+    ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Array.from(v.data)])),
+    decoded: Array.from(decoded.data),
+  };
+}
+
+async function plainParameters(model: ebm.EnergyModel): Promise<Record<string, number[]>> {
+  const p = await model.parameters();
+  return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Array.from(v.data)]));
 }
 
 /** Seeded images in [-1, 1] (smooth blobs, so a generator has something to fit). */

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as ebm from '../lib';
 import { freePort } from '../lib/cli/launch';
 import { assertOneLineError, runCli } from './cli-helpers';
-import { latentImages } from './distributed-child';
+import { latentImages, latentOutcome } from './distributed-child';
 
 const child = path.join(__dirname, 'distributed-child.js');
 const plain: ebm.MlpConfig = { kind: 'mlp', inputDim: 2, hidden: [32, 32], activation: 'silu', device: 'cpu', seed: 1 };
@@ -171,7 +171,7 @@ describe('data-parallel training (c10d, Gloo, 2 processes on loopback)', functio
     };
     const [g0, g1] = await runPair({ ...gaussian, batchSize: 8 }, 'gaussian');
     assert.equal(maxDiff(g0.parameters, g1.parameters), 0);
-    const diff = maxDiff(g0.parameters, await params(single));
+    const diff = maxDiff(g0.parameters, await latentOutcome(single));
     console.log(`      latent, generator only: max |2 ranks - 1 process| = ${diff.toExponential(2)}`);
     assert.ok(diff < 1e-5, `differs by ${diff}`);
     const [p0, p1] = await runPair(
@@ -184,6 +184,51 @@ describe('data-parallel training (c10d, Gloo, 2 processes on loopback)', functio
       'prior',
     );
     assert.equal(maxDiff(p0.parameters, p1.parameters), 0, 'ranks identical with a trained prior');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('latent image prior on 2 ranks: aborted on one rank, resumed on 2, equals an uninterrupted 2-rank run', async function () {
+    const dir = tmpDir();
+    const latentModel: ebm.LatentEbmConfig = {
+      imageShape: [1, 16, 16],
+      latentDim: 4,
+      generator: { channels: 8, batchNorm: true },
+      prior: { hidden: [16] },
+      seed: 3,
+    };
+    const options: ebm.LatentTrainOptions = {
+      batchSize: 8,
+      steps: 12,
+      logEvery: 2,
+      seed: 2,
+      prior: { loss: { kind: 'ed', t: 0.25, m: 4, w: 1 } },
+      posterior: { steps: 5, persistent: true },
+      ema: { decay: 0.9 },
+    };
+    const rows = 60;
+    const runPair = async (name: string, extra: object, abortAtStep?: number): Promise<Finished[]> => {
+      const port = await freePort();
+      const request = { model: plain, options: {}, rows, out: path.join(dir, name) };
+      const latent = (rank: number) => ({
+        ...request,
+        latent: { model: latentModel, options: { ...options, ...extra } },
+        ...(rank === 1 && abortAtStep !== undefined ? { abortAtStep } : {}),
+      });
+      return Promise.all([startRank(0, 2, port, latent(0)).done, startRank(1, 2, port, latent(1)).done]);
+    };
+    const whole = await runPair('whole', {});
+    whole.forEach((f, i) => assert.equal(f.code, 0, `rank ${i}: ${f.stdout} ${f.stderr}`));
+    const file = path.join(dir, 'ckpt.safetensors');
+    // rank 1 asks to stop after step 4's report; both stop at the same later step, rank 0 saves
+    const stopped = await runPair('stopped', { checkpoint: { path: file } }, 4);
+    for (const f of stopped) assert.match(f.stdout, /"error":"AbortError"/, f.stdout + f.stderr);
+    assert.match(stopped[0].stdout, /the training state was saved to/);
+    const resumed = await runPair('resumed', { resumeFrom: file });
+    resumed.forEach((f, i) => assert.equal(f.code, 0, `rank ${i}: ${f.stdout} ${f.stderr}`));
+    const read = (name: string, rank: number) =>
+      JSON.parse(fs.readFileSync(path.join(dir, `${name}.${rank}.json`), 'utf8')) as RankResult;
+    for (const rank of [0, 1])
+      assert.equal(maxDiff(read('resumed', rank).parameters, read('whole', rank).parameters), 0, `rank ${rank}`);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

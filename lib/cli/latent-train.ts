@@ -6,7 +6,9 @@ import { rankOf } from '../distributed';
 import { runDistribution, runWorkerRank } from './launch';
 import * as nodePath from 'node:path';
 import { LatentEbm, RunLog, TrainProgress, TrainRun } from '../index';
-import { createLatentEbm, trainLatentValidated } from '../latent';
+import { createLatentEbm, latentDefaults, trainLatentValidated } from '../latent';
+import { displayPath } from './args';
+import { resumePoint, runCheckpoint, runFolder } from './resume';
 import { imageMse as mse, inpaintMask, meanFill } from '../metrics/images';
 import { latentLossPng, requireLayout, samplesGridPng, shadeMissing, STRIP_COLUMNS, stripsPng } from './latent-figures';
 import { PreparedLatentRun, prepareLatentRun } from './latent-run';
@@ -19,7 +21,7 @@ import {
   ProgressSink,
   progressSink,
 } from './progress';
-import { Evaluation, openRunFolder, requireFolder, runTraining } from './run-skeleton';
+import { Evaluation, isProgressRecord, openRunFolder, requireFolder, runTraining } from './run-skeleton';
 import { firstRows } from '../tensor';
 
 /** Output files of a latent run; stale copies from an earlier run in the same folder are removed first. */
@@ -137,31 +139,36 @@ async function evaluate(
   return ev;
 }
 
-/** Trains the latent run a config file describes; returns the exit status. */
+/** Trains the latent run a config file describes (or continues it, with `resume`); returns the exit status. */
 export async function trainLatentCommand(
   file: string,
-  options: { steps?: number; out?: string; quiet: boolean },
+  options: { steps?: number; out?: string; resume?: string; quiet: boolean },
 ): Promise<number> {
   const run = prepareLatentRun(file, options.steps !== undefined ? { steps: options.steps } : {});
   const { config } = run;
   const model = createLatentEbm(config.model);
-  const outDir = nodePath.resolve(options.out ?? nodePath.join('runs', config.name));
-  requireFolder(outDir, '--out');
-  // the options are checked (prepareLatentRun): train with them as they are, the checkpoint in the run folder
-  const trainOptions = {
-    ...config.train,
-    ...(config.train.checkpoint
-      ? { checkpoint: { ...config.train.checkpoint, path: nodePath.resolve(outDir, config.train.checkpoint.path) } }
-      : {}),
-  };
+  const outDir = runFolder(config.name, options);
+  requireFolder(outDir, options.resume !== undefined ? '--resume' : '--out');
+  // As for ebm.train runs: the native trainer checkpoints into the run folder (model.safetensors
+  // unless the config names a file), so the folder can always be resumed.
+  const modelFile = nodePath.join(outDir, 'model.safetensors');
+  const checkpoint = runCheckpoint(outDir, config.train.checkpoint, latentDefaults.checkpointEvery);
+  const resume = resumePoint(options.resume, outDir, [modelFile, checkpoint.path], config.train.steps);
+  // the options are checked (prepareLatentRun): train with them as they are
+  const trainOptions = { ...config.train, checkpoint, ...(resume ? { resumeFrom: resume.file } : {}) };
 
   const distributed = runDistribution(config.train.distributed);
   if (rankOf(distributed) > 0) {
     return runWorkerRank((signal) => trainLatentValidated(model, run.images, { ...trainOptions, distributed, signal }));
   }
 
-  const log = openRunFolder(outDir, config, OUTPUTS);
+  const log = openRunFolder(outDir, config, OUTPUTS, {
+    ...(resume ? { continueAt: resume.step, keep: ['model.safetensors'] } : {}),
+  });
   const rows = run.images.shape[0];
+  const steps = resume
+    ? `steps ${resume.step + 1}-${config.train.steps} (resumed from ${displayPath(resume.file)})`
+    : `${config.train.steps} steps`;
   return runTraining({
     log,
     quiet: options.quiet,
@@ -169,16 +176,18 @@ export async function trainLatentCommand(
     device: model.device,
     intro:
       `training ${config.name}: latent EBM, ${priorName(run)} prior, on ${describeData(run)} ` +
-      `(${rows} images [${config.model.imageShape.join(', ')}]), ${config.train.steps} steps`,
+      `(${rows} images [${config.model.imageShape.join(', ')}]), ${steps}`,
     sink: latentSink,
+    earlier: log.earlier.filter(isProgressRecord),
     train: (hooks) =>
       trainLatentValidated(model, run.images, {
         ...trainOptions,
         ...(distributed !== undefined ? { distributed } : {}),
         ...hooks,
       }),
-    // the model holds the weights of the last completed step
-    saveModel: () => model.save(log.file('model.safetensors')),
+    // the model holds the weights of the last completed step; the native end of the run (or its
+    // abort) already wrote them with the training state when model.safetensors is the checkpoint
+    saveModel: () => (checkpoint.path === modelFile ? Promise.resolve() : model.save(modelFile)),
     lossPng: (records) => latentLossPng(records, `${config.name}: reconstruction error`),
     evaluate: (signal, say) => {
       say('drawing samples, reconstructions and inpaintings');
@@ -200,8 +209,9 @@ function report(
   const metrics = {
     name: config.name,
     steps: result.steps,
+    ...(result.startStep > 0 ? { resumedFrom: result.startStep } : {}),
     seconds: result.seconds,
-    stepsPerSecond: result.steps / result.seconds,
+    stepsPerSecond: (result.steps - result.startStep) / result.seconds,
     finalLoss: last.loss ?? null,
     ...reported,
     rows: run.images.shape[0],
@@ -213,7 +223,7 @@ function report(
   };
   const prior = last.priorLoss !== undefined ? `, prior loss ${formatLoss(last.priorLoss)}` : '';
   const headline =
-    `${config.name}: ${result.steps} steps in ${formatSeconds(result.seconds)} ` +
-    `(${formatRate(result.steps / result.seconds)} steps/s), recon mse ${last.reconMse !== undefined ? formatLoss(last.reconMse) : '-'}${prior}`;
+    `${config.name}: ${result.startStep > 0 ? `steps ${result.startStep + 1}-${result.steps}` : `${result.steps} steps`} ` +
+    `in ${formatSeconds(result.seconds)} (${formatRate((result.steps - result.startStep) / result.seconds)} steps/s), recon mse ${last.reconMse !== undefined ? formatLoss(last.reconMse) : '-'}${prior}`;
   return { metrics, headline };
 }

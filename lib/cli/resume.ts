@@ -1,6 +1,7 @@
 /** `ebm train --resume <run-folder>`: finding the checkpoint a run folder can continue from. */
 import * as fs from 'node:fs';
-import { EbmIoError } from '../errors';
+import * as nodePath from 'node:path';
+import { EbmConfigError, EbmIoError } from '../errors';
 import { displayPath } from './args';
 
 /**
@@ -48,4 +49,46 @@ export function resumeCheckpoint(dir: string, candidates: readonly string[]): { 
     );
   }
   return best;
+}
+
+/** The folder `ebm train` writes: --resume DIR (which --out may only repeat), else --out DIR or runs/<name>. */
+export function runFolder(name: string, flags: { out?: string; resume?: string }): string {
+  const { out, resume } = flags;
+  if (resume !== undefined && out !== undefined && nodePath.resolve(out) !== nodePath.resolve(resume)) {
+    throw new EbmConfigError('--resume continues the run in its own folder: leave out --out');
+  }
+  return nodePath.resolve(resume ?? out ?? nodePath.join('runs', name));
+}
+
+/**
+ * With --resume: the checkpoint of the run folder `dir` to continue from (see resumeCheckpoint),
+ * which must be short of the `steps` the run trains up to.
+ */
+export function resumePoint(
+  resumeDir: string | undefined,
+  dir: string,
+  candidates: readonly string[],
+  steps: number,
+): { file: string; step: number } | undefined {
+  if (resumeDir === undefined) return undefined;
+  const resume = resumeCheckpoint(dir, candidates);
+  if (resume.step >= steps) {
+    throw new EbmConfigError(
+      `--resume ${displayPath(dir)}: the run is already at step ${resume.step}; pass --steps N with N > ${resume.step} to train on`,
+    );
+  }
+  return resume;
+}
+
+/** The run's checkpoint: the config's (a relative path lands in the run folder), else the folder's model.safetensors. */
+export function runCheckpoint(
+  dir: string,
+  checkpoint: { path?: string; every: number } | undefined,
+  defaultEvery: number,
+): { path: string; every: number } {
+  const modelFile = nodePath.join(dir, 'model.safetensors');
+  return {
+    path: checkpoint?.path !== undefined ? nodePath.resolve(dir, checkpoint.path) : modelFile,
+    every: checkpoint?.every ?? defaultEvery,
+  };
 }

@@ -75,6 +75,11 @@ export function openRunFolder(
   return new RunLog(dir, config, options.continueAt !== undefined ? { continueAt: options.continueAt } : {});
 }
 
+/** A metrics.jsonl record of a progress report (the run folder's earlier records, when resumed). */
+export function isProgressRecord(r: Record<string, unknown>): r is Record<string, unknown> & TrainProgress {
+  return typeof r.step === 'number' && typeof r.loss === 'number';
+}
+
 /** Trains, evaluates and reports a run; gives the exit status. */
 export async function runTraining(run: TrainingRun): Promise<number> {
   const { log } = run;

@@ -23,11 +23,11 @@ import {
 } from './figures';
 import { rankOf } from '../distributed';
 import { launch, runDistribution, runWorkerRank } from './launch';
-import { resumeCheckpoint } from './resume';
+import { resumePoint, runCheckpoint, runFolder } from './resume';
 import { isLatentRunFile } from './latent-run';
 import { trainLatentCommand } from './latent-train';
 import { formatLoss, formatRate, formatSeconds } from './progress';
-import { Evaluation, openRunFolder, requireFolder, runTraining } from './run-skeleton';
+import { Evaluation, isProgressRecord, openRunFolder, requireFolder, runTraining } from './run-skeleton';
 import { firstRows } from '../tensor';
 import { PreparedRun, prepareRun } from './run-config';
 
@@ -57,8 +57,9 @@ Options:
                 them; batchSize is per process); rank 0 writes the run folder
   --resume DIR  continue the run in folder DIR from its last checkpoint (model.safetensors or
                 train.checkpoint.path) up to train.steps (or --steps): bit-identical to an
-                uninterrupted run; the config must match the run's except steps, logEvery and
-                checkpoint. metrics.jsonl keeps the records up to the checkpoint's step.
+                uninterrupted run (latent priors too); the config must match the run's except
+                steps, logEvery and checkpoint. metrics.jsonl keeps the records up to the
+                checkpoint's step.
   --quiet       print only the final summary
   -h, --help    show this help
 
@@ -90,7 +91,8 @@ Config file (JSON; 'ebm schema' prints its JSON Schema, for editors):
 Toys: 8gaussians 25gaussians 2spirals checkerboard rings pinwheel swissroll moons circles.
 "model" and "train" take exactly the options of ebm.energyModel() and ebm.train(); relative
 data paths are resolved against the config file's folder, a relative train.checkpoint.path
-against the run folder. Data rows are reshaped to the model's input shape when sizes agree.
+against the run folder; a train.checkpoint without a path ({ "every": 500 }) writes the run
+folder's model.safetensors. Data rows are reshaped to the model's input shape when sizes agree.
 The 'ce' loss (a "classifier" model) trains on the class labels of fashionMnist data or of an
 idx file given with "labels"; metrics.json then holds the accuracy.
 
@@ -274,12 +276,12 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   const steps = numberFlag(args, 'steps', { integer: true, min: 1, max: 1e9 });
   const quiet = args.values.quiet === true;
   if (isLatentRunFile(args.positionals[0])) {
-    if (stringFlag(args, 'resume') !== undefined) {
-      throw new EbmConfigError(
-        '--resume continues ebm.train runs; latent-prior runs (ebm.trainLatent) cannot resume yet',
-      );
-    }
-    return trainLatentCommand(args.positionals[0], { steps, out: stringFlag(args, 'out'), quiet });
+    return trainLatentCommand(args.positionals[0], {
+      steps,
+      out: stringFlag(args, 'out'),
+      resume: stringFlag(args, 'resume'),
+      quiet,
+    });
   }
   return trainPlanned(planRun(args, steps), quiet);
 }
@@ -363,24 +365,13 @@ function planRun(args: ParsedArgs, steps: number | undefined): RunPlan {
   const run = prepareRun(args.positionals[0], steps !== undefined ? { steps } : {});
   const { config } = run;
   const model = createModel(config.model);
-  const outFlag = stringFlag(args, 'out');
-  if (resumeDir !== undefined && outFlag !== undefined && nodePath.resolve(outFlag) !== nodePath.resolve(resumeDir)) {
-    throw new EbmConfigError('--resume continues the run in its own folder: leave out --out');
-  }
-  const outDir = nodePath.resolve(resumeDir ?? outFlag ?? nodePath.join('runs', config.name));
+  const outDir = runFolder(config.name, { out: stringFlag(args, 'out'), resume: resumeDir });
   requireFolder(outDir, resumeDir !== undefined ? '--resume' : '--out');
   // model.safetensors is the native end-of-run (and on-abort) checkpoint unless the config names
   // its own: either way one file of the folder holds the training state --resume needs.
   const modelFile = nodePath.join(outDir, 'model.safetensors');
-  const checkpoint = config.train.checkpoint
-    ? { ...config.train.checkpoint, path: nodePath.resolve(outDir, config.train.checkpoint.path) }
-    : { path: modelFile, every: optionDefaults().train.checkpoint.every };
-  const resume = resumeDir === undefined ? undefined : resumeCheckpoint(outDir, [modelFile, checkpoint.path]);
-  if (resume !== undefined && resume.step >= config.train.steps) {
-    throw new EbmConfigError(
-      `--resume ${displayPath(outDir)}: the run is already at step ${resume.step}; pass --steps N with N > ${resume.step} to train on`,
-    );
-  }
+  const checkpoint = runCheckpoint(outDir, config.train.checkpoint, optionDefaults().train.checkpoint.every);
+  const resume = resumePoint(resumeDir, outDir, [modelFile, checkpoint.path], config.train.steps);
   const distributed = runDistribution(config.train.distributed);
   const options: ResolvedTrainConfig = {
     ...config.train,
@@ -390,10 +381,6 @@ function planRun(args: ParsedArgs, steps: number | undefined): RunPlan {
     ...(lossTraits(config.train.loss.kind).labels && run.data.labels ? { labels: run.data.labels } : {}),
   };
   return { run, model, outDir, modelFile, nativeWritesModel: checkpoint.path === modelFile, resume, options };
-}
-
-function isProgressRecord(r: Record<string, unknown>): r is Record<string, unknown> & TrainProgress {
-  return typeof r.step === 'number' && typeof r.loss === 'number';
 }
 
 /** argv without `--flag value` / `--flag=value`. */

@@ -207,6 +207,24 @@ export function fail(ctx: z.core.$RefinementCtx, path: PropertyKey[], tail: stri
 }
 
 /**
+ * `checkpoint`: where and how often a training run writes its whole state. In a run-config file
+ * (`inFile`) the path may be left out: the run folder's model.safetensors; in the API it is required.
+ */
+export function checkpointSchema(inFile: boolean, every: () => number, description: string) {
+  const path = text().describe(
+    inFile
+      ? "the checkpoint file, relative to the run folder (default: the run folder's model.safetensors)"
+      : 'the checkpoint file',
+  );
+  return obj({
+    path: inFile ? path.optional() : path,
+    every: int(0).default(every).describe('steps between checkpoints (a multiple of logEvery; 0: only at the end)'),
+  })
+    .optional()
+    .describe(description);
+}
+
+/**
  * checkpoint.every must fall on a report (a multiple of min(steps, logEvery)): the rule of
  * train() and trainLatent(), each wording its message's tail.
  */

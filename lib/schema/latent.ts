@@ -10,6 +10,7 @@ import { Activation, activations, Device } from './models';
 import { EbmConfigError } from '../errors';
 import {
   bool,
+  checkpointSchema,
   device,
   fail,
   instance,
@@ -209,14 +210,19 @@ const latentTrainShape = {
   ema: obj({ decay: num({ min: 0, max: 0.999999 }) })
     .optional()
     .describe('exponential moving average of all weights, swapped in at the end'),
-  checkpoint: obj({
-    path: text(),
-    every: int(0).default(latentDefaults.checkpointEvery),
-  })
+  resumeFrom: text('a checkpoint path (a non-empty string)')
     .optional()
-    .describe('written every `every` steps (a multiple of logEvery) and at the end'),
+    .describe(
+      'continue the run a checkpoint written by `checkpoint` holds, up to `steps`: the result equals one ' +
+        'uninterrupted run bit for bit (model, images, posterior, prior, learning rates, betas, ema, batchSize, ' +
+        'seed and number of ranks as in the run that wrote it)',
+    ),
   distributed: DistributedSchema.optional(),
 };
+
+const checkpointDescription =
+  'write both networks and the whole training state (both optimisers, EMA, persistent chains, random generator, ' +
+  'data order) every `every` steps, at the end, and when the run is aborted';
 
 type LatentTrainShapeOutput = z.output<z.ZodObject<typeof latentTrainShape>>;
 
@@ -230,20 +236,30 @@ function refineLatentTrain(o: LatentTrainShapeOutput, ctx: z.core.$RefinementCtx
 }
 
 /** trainLatent's options in a run-config file (no hooks). */
-export const LatentTrainFileSchema = obj(latentTrainShape, {
+export const LatentTrainFileSchema = obj(
+  {
+    ...latentTrainShape,
+    checkpoint: checkpointSchema(true, () => latentDefaults.checkpointEvery, checkpointDescription),
+  },
+  {
   unknownKey: (key, known) =>
     key === 'onProgress' || key === 'signal'
       ? `.${key} cannot be set in a config file`
       : `.${key} is not a known option (known: ${known.join(', ')})`,
-}).superRefine(refineLatentTrain);
+  },
+).superRefine(refineLatentTrain);
 
 const hooks = {
   onProgress: instance<(progress: TrainProgress) => void>((v) => typeof v === 'function', 'a function').optional(),
-  /** aborting rejects with EbmAbortError within a chain step; the model keeps its last completed step */
+  /** aborting rejects with EbmAbortError (within a posterior chain step, else at the next step); the model keeps its last completed step */
   signal: instance<AbortSignal>((v) => v instanceof AbortSignal, 'an AbortSignal').optional(),
 };
 
-const LatentTrainSchema = obj({ ...latentTrainShape, ...hooks }).superRefine(refineLatentTrain);
+const LatentTrainSchema = obj({
+  ...latentTrainShape,
+  checkpoint: checkpointSchema(false, () => latentDefaults.checkpointEvery, checkpointDescription),
+  ...hooks,
+}).superRefine(refineLatentTrain);
 
 /**
  * The prior's training: a loss on the posterior latents, or 'gaussian' (no EBM: N(0, I)).

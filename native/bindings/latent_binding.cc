@@ -64,6 +64,7 @@ LatentTrainSettings settingsFrom(const json::Value& cfg) {
     s.checkpointPath = json::getString(json::member(cfg, "checkpoint"), "path", "options.checkpoint");
     s.checkpointEvery = json::getInt(json::member(cfg, "checkpoint"), "every", "options.checkpoint");
   }
+  if (cfg.contains("resumeFrom")) s.resumeFrom = json::getString(cfg, "resumeFrom", "options");
   if (cfg.contains("distributed"))
     s.distributed = readOptions<DistributedConfig>(json::member(cfg, "distributed"), "options.distributed");
   return s;

@@ -1,6 +1,7 @@
 // Training a latent EBM (Pang et al. 2020, with Energy Discrepancy for the prior as in Schröder et
 // al. 2023): per step, posterior latents of the batch by short-run Langevin, one generator step on
 // them, then one prior step with a loss on the posterior latents (or none: the N(0, I) baseline).
+// Checkpoints hold the whole training state, so a run resumed from one continues bit for bit.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -33,7 +34,8 @@ struct LatentTrainSettings {
   double priorGradClip = 0;       // 0: off
   double emaDecay = 0;            // 0: off
   std::string checkpointPath;     // '' : none
-  int64_t checkpointEvery = 0;    // 0: only at the end
+  int64_t checkpointEvery = 0;    // 0: only at the end (and on abort)
+  std::string resumeFrom;         // '' : a fresh run; else a checkpoint this trainer wrote
   DistributedConfig distributed;  // worldSize 1: one process
 };
 

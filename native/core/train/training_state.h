@@ -6,6 +6,7 @@
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,32 @@ struct Position {
   at::Tensor order;  // this epoch's shuffled row order (undefined with replacement)
   int64_t cursor = 0;
 };
+
+// A checkpoint written by a run that can continue from it, opened for restoring: its settings
+// are checked against this run's (the first that differs is named, with `keeps`: what a resumed
+// run must keep), its tensors are found by name.
+class SavedRun {
+ public:
+  // `option`: the option that named `path` ("train.resumeFrom"), for messages.
+  SavedRun(const std::string& option, const std::string& path, const json::Value& settings, const std::string& keeps,
+           json::Value (*normalise)(json::Value previous));
+  const std::string where;  // "<option> '<path>'"
+  int64_t step() const;
+  // The tensor `name`, which must be floating point of `shape`.
+  at::Tensor take(const std::string& name, at::IntArrayRef shape) const;
+  bool has(const std::string& name) const { return tensors.count(name) > 0; }
+  // Puts back the generator and the batch order as they were at the saved step.
+  void restorePosition(at::Generator& gen, BatchOrder& order, c10::Device device) const;
+  std::map<std::string, at::Tensor> tensors;
+
+ private:
+  std::map<std::string, std::string> metadata_;
+};
+
+// Writes `model` with `extra` tensors, the position (generator, data order, step) and the
+// settings a resumed run is checked against.
+void writeRunCheckpoint(const EnergyModel& model, const std::string& path, std::vector<NamedTensor> extra,
+                        const Position& pos, const json::Value& settings);
 
 // A loss or model config with its kind's defaults filled in, so a run compares equal to one
 // that spelled the defaults out (configs from TS carry them; older checkpoints may not).
