@@ -65,3 +65,13 @@ export function interruptAtFirstStep(
   });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
 }
+
+/** Image k of the PNG folder: bright left half (even k) or bright right half (odd k), 16 × 16. */
+export function stripes(k: number): PNG {
+  const png = new PNG({ width: 16, height: 16 });
+  for (let p = 0; p < 256; p++) {
+    const v = p % 16 < 8 === (k % 2 === 0) ? 230 : 20;
+    png.data.set([v, v, v, 255], p * 4);
+  }
+  return png;
+}

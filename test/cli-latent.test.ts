@@ -6,7 +6,7 @@ import { readNpy, writeNpy } from '../lib/data/npy';
 import { fashionMnistAvailable } from '../lib/data/fashion';
 import { prepareLatentRun } from '../lib/cli/latent-run';
 import { skipUnless, tmpDir } from './helpers';
-import { assertOneLineError, CliResult, decodePng, interruptAtFirstStep, runCli } from './cli-helpers';
+import { assertOneLineError, CliResult, decodePng, interruptAtFirstStep, runCli, stripes } from './cli-helpers';
 
 // These models are tiny: one LibTorch thread is plenty, and it keeps the runs fast on a machine
 // whose cores are busy (spinning intra-op threads slow small ops down a lot there).
@@ -17,16 +17,6 @@ const ebm = (args: string[], cwd: string): Promise<CliResult> => runCli(args, cw
 /** Grey level of a pixel of a grayscale picture (red channel). */
 function grey(png: PNG, x: number, y: number): number {
   return png.data[(y * png.width + x) * 4];
-}
-
-/** Image k of the PNG folder: bright left half (even k) or bright right half (odd k), 16 × 16. */
-function stripes(k: number): PNG {
-  const png = new PNG({ width: 16, height: 16 });
-  for (let p = 0; p < 256; p++) {
-    const v = p % 16 < 8 === (k % 2 === 0) ? 230 : 20;
-    png.data.set([v, v, v, 255], p * 4);
-  }
-  return png;
 }
 
 /** The tiny latent run: 40 PNGs of 16 × 16, latentDim 8, a generator of 8 channels, 20 steps. */
