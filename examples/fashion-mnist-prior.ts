@@ -2,10 +2,11 @@
  * Latent EBM image priors on Fashion-MNIST: the same generator trained with three priors — an
  * Energy Discrepancy prior, a contrastive-divergence prior (short-run prior Langevin negatives,
  * Pang et al. 2020) and the plain N(0, I) prior — then compared on generation (Fréchet distance
- * in the project's classifier features), reconstruction and inpainting.
+ * in the project's classifier features), reconstruction, inpainting and denoising, all measured by
+ * ebm.metrics.imagePrior on held-out test images.
  *
  *   node dist/examples/fashion-mnist-prior.js [--scale cpu|full] [--device auto|cpu|cuda] [--steps N]
- *                                             [--priors ed,cd,gaussian] [--out examples/results]
+ *                                             [--priors ed,cd,gaussian] [--seed S] [--out examples/results]
  *                                             [--models runs/fashion-mnist-prior]
  *
  * Writes <out>/fashion-mnist-prior.json, PNG grids <out>/fashion-mnist-prior-*.png and the three
@@ -16,7 +17,6 @@ import * as path from 'node:path';
 import * as ebm from '../lib';
 import { writeFileAtomic } from '../lib/log/run';
 import { shadeMissing } from '../lib/cli/latent-figures';
-import { imageMse, inpaintMask, meanFill } from '../lib/metrics/images';
 import { imageGridPng } from '../lib/plot';
 
 /** Sizes chosen so that the 'cpu' scale runs end to end in well under an hour on 2 cores. */
@@ -54,6 +54,8 @@ interface Args {
   outDir: string;
   names: PriorName[];
   modelDir: string;
+  /** seeds the models, the training runs and the evaluation chains */
+  seed: number;
 }
 
 /** What the run measures, keyed by prior; written as <out>/fashion-mnist-prior.json in this key order. */
@@ -61,20 +63,21 @@ interface Results {
   frechet: Record<string, number>;
   inpaintMse: Record<string, { centre: number; half: number }>;
   reconMse: Record<string, number>;
+  /** PSNR (dB) of the denoised test images at each noise std, and of the noisy ones under 'noisy' */
+  denoisePsnr: Record<string, Record<string, number>>;
   classifierAccuracy: number;
   frechetTrainVsTest: number;
   seconds: Record<string, number>;
   msPerStep: Record<string, { posterior: number; generator: number; prior: number }>;
   energy: Record<string, { posterior: number; noise: number }>;
-  scale: Omit<Scale, 'steps'> & { name: string; steps: number; device: string; threads: number };
+  scale: Omit<Scale, 'steps'> & { name: string; steps: number; seed: number; device: string; threads: number };
 }
 
-/** What every prior is judged with: the feature classifier, the test images, the inpainting set and its masks. */
+/** What every prior is judged with: the feature classifier, the test images and the training images (the mean fill's). */
 interface Evaluation {
   classifier: ebm.EnergyModel;
   test: ebm.Tensor;
-  inpaintSet: ebm.Tensor;
-  masks: { centre: ebm.Tensor; half: ebm.Tensor };
+  train: ebm.Tensor;
 }
 
 const priors: Record<PriorName, ebm.LatentPriorOptions> = {
@@ -111,10 +114,12 @@ function parseArgs(): Args {
   const outDir = path.resolve(arg('out', 'examples/results'));
   const names = arg('priors', 'ed,cd,gaussian').split(',') as PriorName[];
   const modelDir = path.resolve(arg('models', 'runs/fashion-mnist-prior'));
-  return { scaleName, scale, steps, device, outDir, names, modelDir };
+  const seed = Number(arg('seed', '0'));
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer`);
+  return { scaleName, scale, steps, device, outDir, names, modelDir, seed };
 }
 
-/** The classifier and the scores that need no trained model (train vs test Fréchet, mean-fill inpainting). */
+/** The classifier and the score that needs no trained model (train vs test Fréchet). */
 async function baselines(
   a: Args,
   train: ebm.Tensor,
@@ -127,29 +132,19 @@ async function baselines(
     `classifier: test accuracy ${classifier.testAccuracy.toFixed(3)}${classifier.trained ? ' (trained now)' : ' (cached)'}`,
   );
   const realVsReal = await ebm.metrics.frechetDistance(classifier.model, slice(train, scale.evalImages), test);
-
-  const inpaintSet = slice(test, scale.inpaintImages);
-  const masks = {
-    centre: inpaintMask(scale.inpaintImages, [1, 28, 28], 'centre'),
-    half: inpaintMask(scale.inpaintImages, [1, 28, 28], 'half'),
-  };
   const results: Results = {
     frechet: {},
-    inpaintMse: {
-      meanFill: {
-        centre: imageMse(meanFill(inpaintSet, masks.centre, train), inpaintSet, masks.centre),
-        half: imageMse(meanFill(inpaintSet, masks.half, train), inpaintSet, masks.half),
-      },
-    },
+    inpaintMse: {},
     reconMse: {},
+    denoisePsnr: {},
     classifierAccuracy: classifier.testAccuracy,
     frechetTrainVsTest: realVsReal,
     seconds: {},
     msPerStep: {},
     energy: {},
-    scale: { name: a.scaleName, ...scale, steps: a.steps, device: ebm.version().device, threads },
+    scale: { name: a.scaleName, ...scale, steps: a.steps, seed: a.seed, device: ebm.version().device, threads },
   };
-  return { ev: { classifier: classifier.model, test, inpaintSet, masks }, results };
+  return { ev: { classifier: classifier.model, test, train }, results };
 }
 
 /** Trains the model with one prior, logging progress; records its time, final energies and ms per step. */
@@ -160,7 +155,7 @@ async function trainPrior(name: PriorName, a: Args, train: ebm.Tensor, results: 
     latentDim: scale.latentDim,
     generator: { channels: scale.channels },
     device: a.device,
-    seed: 0,
+    seed: a.seed,
   });
   const t0 = Date.now();
   const ms = { posterior: 0, generator: 0, prior: 0, reports: 0 };
@@ -168,7 +163,7 @@ async function trainPrior(name: PriorName, a: Args, train: ebm.Tensor, results: 
     prior: priors[name],
     batchSize: scale.batchSize,
     steps,
-    seed: 0,
+    seed: a.seed,
     logEvery: 100,
     onProgress: (p) => {
       if (p.msPosterior !== undefined) {
@@ -197,7 +192,7 @@ async function trainPrior(name: PriorName, a: Args, train: ebm.Tensor, results: 
   return model;
 }
 
-/** Scores one trained model on generation, reconstruction and inpainting, and writes its PNG grids. */
+/** Scores one trained model on generation, reconstruction, inpainting and denoising, and writes its PNG grids. */
 async function evaluatePrior(
   name: PriorName,
   model: ebm.LatentEbm,
@@ -205,21 +200,25 @@ async function evaluatePrior(
   ev: Evaluation,
   results: Results,
 ): Promise<void> {
-  const { scale } = a;
-  const { inpaintSet, masks } = ev;
-  const generated = await model.generate({ n: scale.evalImages, seed: 1 });
-  results.frechet[name] = await ebm.metrics.frechetDistance(ev.classifier, generated, ev.test);
-  const recon = await model.reconstruct(inpaintSet, { seed: 2 });
-  results.reconMse[name] = imageMse(recon, inpaintSet);
-  const centre = await model.inpaint(inpaintSet, masks.centre, { seed: 3 });
-  const half = await model.inpaint(inpaintSet, masks.half, { seed: 4 });
-  results.inpaintMse[name] = {
-    centre: imageMse(centre, inpaintSet, masks.centre),
-    half: imageMse(half, inpaintSet, masks.half),
-  };
+  // 'evalImages' generated against as many test images; the posterior metrics on the first 'inpaintImages'
+  const { result: r, images: kept } = await ebm.metrics.imagePriorWithImages(model, ev.test, {
+    classifier: ev.classifier,
+    n: a.scale.inpaintImages,
+    reference: ev.train,
+    keep: 64,
+    seed: a.seed,
+  });
+  results.frechet[name] = r.frechet ?? NaN;
+  results.reconMse[name] = r.reconMse;
+  // the mean fill is the same for every prior: the first key, as it always was
+  results.inpaintMse.meanFill ??= r.meanFillMse;
+  results.inpaintMse[name] = r.inpaintMse;
+  results.denoisePsnr.noisy ??= Object.fromEntries(r.denoise.map((d) => [d.sigma, d.noisyPsnr]));
+  results.denoisePsnr[name] = Object.fromEntries(r.denoise.map((d) => [d.sigma, d.psnr]));
   console.log(
-    `[${name}] ${results.seconds[name].toFixed(0)} s  Fréchet ${results.frechet[name].toFixed(2)}  recon mse ${results.reconMse[name].toFixed(4)}  ` +
-      `inpaint mse centre ${results.inpaintMse[name].centre.toFixed(4)} half ${results.inpaintMse[name].half.toFixed(4)}`,
+    `[${name}] ${results.seconds[name].toFixed(0)} s  Fréchet ${results.frechet[name].toFixed(2)}  recon mse ${r.reconMse.toFixed(4)}  ` +
+      `inpaint mse centre ${r.inpaintMse.centre.toFixed(4)} half ${r.inpaintMse.half.toFixed(4)}  denoise PSNR ` +
+      r.denoise.map((d) => `σ ${d.sigma}: ${d.psnr.toFixed(2)} dB (noisy ${d.noisyPsnr.toFixed(2)})`).join(', '),
   );
 
   const grid = (file: string, t: ebm.Tensor, columns: number) =>
@@ -227,12 +226,19 @@ async function evaluatePrior(
       path.join(a.outDir, `fashion-mnist-prior-${file}.png`),
       imageGridPng(t, { range: [-1, 1], columns, scale: 2 }),
     );
-  grid(`generated-${name}`, slice(generated, 64), 8);
-  grid(`reconstructed-${name}`, rowsOf([inpaintSet, recon], 12), 12);
+  const { heldOut, inpainted } = kept;
+  if (kept.generated) grid(`generated-${name}`, kept.generated, 8);
+  grid(`reconstructed-${name}`, rowsOf([heldOut, kept.reconstructed], 12), 12);
   grid(
     `inpainted-${name}`,
     rowsOf(
-      [shadeMissing(inpaintSet, masks.centre), centre, shadeMissing(inpaintSet, masks.half), half, inpaintSet],
+      [
+        shadeMissing(heldOut, inpainted.centre.mask),
+        inpainted.centre.filled,
+        shadeMissing(heldOut, inpainted.half.mask),
+        inpainted.half.filled,
+        heldOut,
+      ],
       12,
     ),
     12,

@@ -171,7 +171,7 @@ describe('data: imageFolder', () => {
     solid(path.join(d, 'm.png'), 1);
     solid(path.join(d, 'sub', 'a.png'), 2);
     solid(path.join(d, 'sub', 'deeper', 'b.png'), 3);
-    fs.writeFileSync(path.join(d, 'sub', 'x.jpg'), 'not a png');
+    fs.writeFileSync(path.join(d, 'sub', 'notes.txt'), 'not an image');
     assert.deepEqual(imageFolder(d).files, ['m.png']);
     const { images, files } = imageFolder(d, { recursive: true, grayscale: true });
     assert.deepEqual(files, ['m.png', 'sub/a.png', 'sub/deeper/b.png']);
@@ -235,6 +235,39 @@ describe('data: imageFolder', () => {
       flipped[good.length - 20] ^= 0xff;
       fs.writeFileSync(path.join(t, 'c.png'), flipped);
       await rejectsWith(() => imageFolder(t), EbmIoError, /c\.png/);
+    });
+
+    it('an image of another format → EbmIoError naming the file, also in a subfolder with recursive', async () => {
+      const d = folder();
+      solid(path.join(d, 'a.png'), 0);
+      solid(path.join(d, 'z.png'), 0);
+      fs.writeFileSync(path.join(d, 'photo.JPG'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16]));
+      fs.writeFileSync(path.join(d, 'b.webp'), 'RIFF....WEBPVP8 ');
+      const err = await rejectsWith(
+        () => imageFolder(d),
+        EbmIoError,
+        /b\.webp \(and 1 more\) is not a PNG file: imageFolder reads \.png files only/,
+      );
+      assert.ok(err.message.includes(path.join(d, 'b.webp')), err.message);
+      // in a subfolder: an error only when the subfolders are read
+      const r = folder();
+      solid(path.join(r, 'a.png'), 0);
+      fs.writeFileSync(path.join(r, 'notes.txt'), 'not an image, ignored');
+      fs.mkdirSync(path.join(r, 'sub'));
+      fs.writeFileSync(path.join(r, 'sub', 'x.tiff'), 'II*');
+      assert.deepEqual(imageFolder(r).files, ['a.png']);
+      await rejectsWith(() => imageFolder(r, { recursive: true }), EbmIoError, /sub.x\.tiff is not a PNG file/);
+    });
+
+    it('a .png file holding JPEG data → EbmIoError saying so', async () => {
+      const d = folder();
+      solid(path.join(d, 'a.png'), 0);
+      fs.writeFileSync(path.join(d, 'b.png'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46]));
+      await rejectsWith(
+        () => imageFolder(d),
+        EbmIoError,
+        /b\.png is not a valid PNG file \(it holds JPEG data; convert it to PNG\)/,
+      );
     });
 
     it('images of different sizes without `size` → EbmShapeError naming the file and both sizes', async () => {

@@ -1,6 +1,6 @@
 /** `ebm eval <model.safetensors> --data ...`: numbers for a saved model on a data set, as JSON. */
 import * as nodePath from 'node:path';
-import { Tensor, loadModel, metrics } from '../index';
+import { LatentEbm, Tensor, loadModel, metrics } from '../index';
 import { readCsv } from '../data/csv';
 import { readNpy } from '../data/npy';
 import { toy, toyLogDensity, toyMixture, ToyName, toyNames } from '../data/toy';
@@ -18,8 +18,14 @@ import { energies, gridNllAt, is2dShape, mean } from './figures';
 import { fitRows } from '../data/spec';
 import { optionDefaults } from '../schema/defaults';
 import { deviceFlag } from './sample';
+import { DEFAULT_EVAL_IMAGES, latentEvalCommand, latentEvalFlags, latentOnlyFlags } from './latent-eval';
+
+/** Asked of a latent model without --images, or with --data. */
+const latentNeedsImages =
+  "this is a latent image model: evaluate it on held-out images with --images FOLDER|fashion-mnist:test[:n] (see 'ebm eval --help')";
 
 export const evalHelp = `Usage: ebm eval <model.safetensors> --data DATA [--grid lo,hi,res] [--t T] [--nll ais] [--device D]
+       ebm eval <latent model.safetensors> --images FOLDER|fashion-mnist:test[:n] [--n N] [--out DIR] [options]
 
 Evaluates a saved model on data and prints one JSON object on stdout:
   rows         number of rows evaluated
@@ -30,6 +36,17 @@ Evaluates a saved model on data and prints one JSON object on stdout:
   aisNll       with --nll ais, any dimension: { nll, stdErr, logZ, ... }: mean E + log Z, log Z by
                annealed importance sampling with resampling (ebm.metrics.nll), its error bar from
                the spread of --repeats independent runs
+
+A latent image prior is evaluated on held-out images instead (ebm.metrics.imagePrior), with
+progress on stderr; the JSON holds:
+  frechet      Fréchet distance of as many generated images as were loaded against all of them, in
+               the features of the Fashion-MNIST classifier (or --classifier; null with --no-frechet)
+  reconMse     per-pixel MSE of the reconstructions of the first --n images
+  inpaintMse   MSE over the missing pixels of the 'centre' and 'half' masks, and meanFillMse, the
+               same for a fill with each pixel's mean over the loaded images
+  denoise      per noise std: PSNR (dB, range 2) of the denoised images and of the noisy input
+and it writes generated.png, reconstructed.png, inpainted-centre.png, inpainted-half.png,
+denoised.png and metrics.json into --out.
 
 Options:
   --data DATA       file.npy | file.csv | toy:NAME[:n[:seed]]   (toy defaults: n 5000, seed 1)
@@ -46,10 +63,25 @@ Options:
   --device D        auto | cpu | cuda | cuda:N (default: the device saved in the model)
   -h, --help        show this help
 
+Latent image models:
+  --images SRC      held-out images in [-1, 1]: a folder of PNGs of the model's size (grey for a
+                    1-channel model, else RGB), or fashion-mnist:test[:n] (also :train; default
+                    all 10000 test images)
+  --n N             images for reconstruction, inpainting and denoising: the first N
+                    (default ${DEFAULT_EVAL_IMAGES}, or all if fewer)
+  --posterior-steps K       Langevin steps of the posterior chains (default 20)
+  --posterior-step-size S   their step size (default 0.1)
+  --noise A,B,...   noise stds of denoising, on the [-1, 1] scale (default 0.1,0.2,0.4)
+  --seed S          fixes every chain and the noise (default 0)
+  --classifier FILE the Fréchet classifier (a 'classifier' model for the images' shape)
+  --no-frechet      skip the Fréchet distance
+  --out DIR         the folder of the pictures (default: eval/ beside the model)
+
 Examples:
   ebm eval runs/8gaussians-ed/model.safetensors --data toy:8gaussians
   ebm eval model.safetensors --data test.npy --grid -6,6,400
-  ebm eval model-d8.safetensors --data test.npy --nll ais --particles 5000`;
+  ebm eval model-d8.safetensors --data test.npy --nll ais --particles 5000
+  ebm eval runs/fashion-mnist-latent-ed/model.safetensors --images fashion-mnist:test`;
 
 interface EvalData {
   tensor: Tensor;
@@ -93,19 +125,30 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
       'step-size': { type: 'string' },
       repeats: { type: 'string' },
       seed: { type: 'string' },
+      ...latentEvalFlags,
     },
     ['model.safetensors'],
   );
+  const modelFile = args.positionals[0];
+  const imagesText = stringFlag(args, 'images');
+  if (imagesText !== undefined) return latentEvalCommand(args, modelFile, imagesText);
+  const stray = latentOnlyFlags.find((f) => args.values[f] !== undefined);
+  if (stray !== undefined) throw new UsageError(`--${stray} applies only with --images (a latent image model)`);
+  const device = deviceFlag(args);
+  if (args.values.data === undefined) {
+    // a latent model is missing --images, not --data
+    const model = await loadModel(modelFile, device !== undefined ? { device } : {});
+    if (model instanceof LatentEbm) throw new UsageError(latentNeedsImages);
+  }
   const dataText = requiredFlag(args, command, 'data', 'file.npy|file.csv|toy:NAME');
   const gridText = stringFlag(args, 'grid');
   const grid = gridText !== undefined ? parseGrid(gridText) : { lo: -4, hi: 4, resolution: 300 };
   const tFlag = numberFlag(args, 't', { min: 0, max: 1 });
-  const device = deviceFlag(args);
   const ais = aisFlags(args);
   const data = loadDataArg(dataText);
 
-  const modelFile = args.positionals[0];
   const model = await loadModel(modelFile, device !== undefined ? { device } : {});
+  if (model instanceof LatentEbm) throw new UsageError(`--data: ${latentNeedsImages}`);
   if (tFlag !== undefined && !model.timeConditioned)
     throw new UsageError('--t applies only to time-conditioned models');
   if (gridText !== undefined && !is2dShape(model.inputShape)) {

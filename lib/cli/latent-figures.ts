@@ -36,6 +36,25 @@ export function gridLayout(
   return undefined;
 }
 
+/**
+ * The most of `count` images (halving from min(count, maxShown)) whose picture fits, with its
+ * layout: `bands` rows per run of columns, at most `maxColumns` columns (default: a square grid).
+ */
+export function shownLayout(
+  count: number,
+  imageShape: readonly number[],
+  maxShown: number,
+  bands = 1,
+  maxColumns?: number,
+): { shown: number; layout: GridLayout } {
+  const [, h, w] = imageShape;
+  for (let shown = Math.min(count, maxShown); shown >= 1; shown = Math.floor(shown / 2)) {
+    const layout = gridLayout(shown, bands, h, w, maxColumns ?? Math.ceil(Math.sqrt(shown)));
+    if (layout) return { shown, layout };
+  }
+  return { shown: 1, layout: { columns: 1, scale: 1 } };
+}
+
 /** The layout of `count` images of `imageShape`, or an EbmConfigError naming `field` (e.g. eval.samples.n). */
 export function requireLayout(
   count: number,

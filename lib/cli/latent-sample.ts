@@ -5,7 +5,7 @@ import { writeNpy } from '../data/npy';
 import { writeFileAtomic } from '../log/run';
 import { displayPath, numberFlag, ParsedArgs, UsageError } from './args';
 import { interruptible, INTERRUPTED_EXIT } from './interrupt';
-import { gridLayout, GridLayout, samplesGridPng } from './latent-figures';
+import { samplesGridPng, shownLayout } from './latent-figures';
 import { formatSeconds } from './progress';
 
 /** Most images drawn into --png (all of them go into --out). */
@@ -17,15 +17,6 @@ const samplerOnly = ['t', 'leapfrog', 'adapt-steps', 'levels'];
 export const latentSamplerMessage =
   '--sampler does not apply to a latent model: it samples through its prior chain ' +
   '(Langevin in latent space, then the generator); set that chain with --steps and --step-size';
-
-/** The grid of the first images that fit (at most MAX_SHOWN). */
-function shownLayout(n: number, shape: readonly number[]): { shown: number; layout: GridLayout } {
-  for (let shown = Math.min(n, MAX_SHOWN); shown >= 1; shown = Math.floor(shown / 2)) {
-    const layout = gridLayout(shown, 1, shape[1], shape[2], Math.ceil(Math.sqrt(shown)));
-    if (layout) return { shown, layout };
-  }
-  return { shown: 1, layout: { columns: 1, scale: 1 } };
-}
 
 /** Generates `n` images (default 64) into `out` as NPY [n, C, H, W] and, with `png`, an image grid. */
 export async function latentSampleCommand(
@@ -44,7 +35,7 @@ export async function latentSampleCommand(
   if (o.n !== undefined && o.n > 1e7) throw new UsageError(`--n must be <= 10000000 for a latent model, got ${o.n}`);
   const n = o.n ?? 64;
   const shape = model.imageShape;
-  const grid = shownLayout(n, shape);
+  const grid = shownLayout(n, shape, MAX_SHOWN);
 
   const started = Date.now();
   const images = await interruptible('sampling', (signal) =>

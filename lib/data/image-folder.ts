@@ -32,6 +32,17 @@ export interface ImageFolder {
 
 /** Largest output size per side. */
 const MAX_SIDE = 4096;
+/** Image formats that are not read: a folder holding them is refused rather than thinned out. */
+const OTHER_IMAGE = /\.(jpe?g|gif|bmp|webp|tiff?|avif|heic|heif|ppm|pgm|pbm|pnm|tga|ico)$/i;
+
+/** Signatures of other image formats, to say what a `.png` file that is no PNG holds. */
+const SIGNATURES: Array<[string, (b: Buffer) => boolean]> = [
+  ['JPEG', (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff],
+  ['GIF', (b) => b.subarray(0, 4).toString('latin1') === 'GIF8'],
+  ['BMP', (b) => b.subarray(0, 2).toString('latin1') === 'BM'],
+  ['WebP', (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP'],
+];
+
 /** Largest number of floats in the images tensor (8 GiB). */
 const MAX_FLOATS = 2 ** 31;
 
@@ -39,8 +50,10 @@ const what = 'imageFolder options';
 
 /**
  * Loads every `*.png` file (any case) of `dir`, sorted by name, into one tensor [N, C, H, W] with
- * values v / 127.5 − 1 in [-1, 1]. Other files are ignored. Every PNG colour type and bit depth is
- * read (16-bit channels are rounded to 8 bits first).
+ * values v / 127.5 − 1 in [-1, 1]. Files of other image formats (.jpg, .jpeg, .gif, .bmp, .webp,
+ * .tif, .tiff, ...) are an error, since leaving them out would silently drop images; other files
+ * are ignored. Every PNG colour type and bit depth is read (16-bit channels are rounded to 8 bits
+ * first).
  *
  * Alpha is ignored, except that a fully transparent pixel (alpha 0) reads as black, whatever
  * colour it stores; images are not composited over any background.
@@ -49,9 +62,9 @@ const what = 'imageFolder options';
  * output pixel (area / box filter, partial pixels weighted by their overlap), enlarging
  * interpolates bilinearly between pixel centres. Grayscale conversion happens before resizing.
  *
- * Errors: a bad option → EbmConfigError; a missing folder, a folder without PNGs, or a file that
- * cannot be read or decoded → EbmIoError naming it; images of different sizes without `size` →
- * EbmShapeError. Nothing is returned unless every file loaded.
+ * Errors: a bad option → EbmConfigError; a missing folder, a folder without PNGs, an image of
+ * another format, or a file that cannot be read or decoded → EbmIoError naming it; images of
+ * different sizes without `size` → EbmShapeError. Nothing is returned unless every file loaded.
  */
 export function imageFolder(dir: string, options: ImageFolderOptions = {}): ImageFolder {
   const o = requireObject(options, what);
@@ -76,7 +89,14 @@ export function imageFolder(dir: string, options: ImageFolderOptions = {}): Imag
   }
   if (!stat.isDirectory()) throw new EbmIoError(`image folder ${dir} is not a directory`);
 
-  const all = listPngs(dir, recursive);
+  const { pngs: all, others } = listImages(dir, recursive);
+  if (others.length > 0) {
+    const more = others.length > 1 ? ` (and ${others.length - 1} more)` : '';
+    throw new EbmIoError(
+      `${nodePath.join(dir, ...others[0].split('/'))}${more} is not a PNG file: imageFolder reads .png files only; ` +
+        'convert it to PNG or move it out of the folder',
+    );
+  }
   if (all.length === 0) {
     throw new EbmIoError(
       recursive
@@ -127,9 +147,13 @@ function checkSize(value: unknown): [number, number] {
   return [checkNumber(value[0], `${what}.size[0]`, range), checkNumber(value[1], `${what}.size[1]`, range)];
 }
 
-/** Relative paths ('/'-separated) of the PNG files under `dir`, sorted by UTF-16 code units. */
-function listPngs(dir: string, recursive: boolean): string[] {
+/**
+ * Relative paths ('/'-separated) of the PNG files under `dir`, and of the files of other image
+ * formats, each sorted by UTF-16 code units.
+ */
+function listImages(dir: string, recursive: boolean): { pngs: string[]; others: string[] } {
   const found: string[] = [];
+  const others: string[] = [];
   const walk = (rel: string) => {
     const abs = rel === '' ? dir : nodePath.join(dir, ...rel.split('/'));
     let entries: fs.Dirent[];
@@ -142,13 +166,15 @@ function listPngs(dir: string, recursive: boolean): string[] {
       const name = rel === '' ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory()) {
         if (recursive) walk(name);
-      } else if (/\.png$/i.test(e.name) && (e.isFile() || (e.isSymbolicLink() && isFile(nodePath.join(abs, e.name))))) {
-        found.push(name);
+      } else if (e.isFile() || (e.isSymbolicLink() && isFile(nodePath.join(abs, e.name)))) {
+        if (/\.png$/i.test(e.name)) found.push(name);
+        else if (OTHER_IMAGE.test(e.name)) others.push(name);
       }
     }
   };
   walk('');
-  return found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return { pngs: found.sort(byName), others: others.sort(byName) };
 }
 
 function isFile(path: string): boolean {
@@ -197,7 +223,9 @@ function decode(file: string): { width: number; height: number; data: Uint8Array
     }
     return { width: png.width, height: png.height, data: png.data };
   } catch (err) {
-    throw new EbmIoError(`${file} is not a valid PNG file (${(err as Error).message})`);
+    const other = SIGNATURES.find(([, test]) => test(bytes))?.[0];
+    const detail = other ? `it holds ${other} data; convert it to PNG` : (err as Error).message;
+    throw new EbmIoError(`${file} is not a valid PNG file (${detail})`);
   }
 }
 

@@ -23,7 +23,8 @@ import {
   requireObject,
 } from '../validate';
 
-function requireClassifier(model: unknown, what = 'model'): asserts model is EnergyModel {
+/** Throws EbmConfigError unless `model` is a classifier (the only kind with features). */
+export function requireClassifier(model: unknown, what = 'model'): asserts model is EnergyModel {
   requireModel(model, what);
   if (model.config.kind !== 'classifier') {
     throw new EbmConfigError(

@@ -31,6 +31,14 @@ export {
 export type { FashionClassifierOptions } from './frechet';
 export { inpaintMask, imageMse, meanFill } from './images';
 export type { MaskKind } from './images';
+export { imagePrior, imagePriorWithImages, psnr, IMAGE_PRIOR_MASKS } from './image-prior';
+export type {
+  ImagePriorOptions,
+  ImagePriorResult,
+  ImagePriorImages,
+  ImagePriorPhase,
+  DenoiseScore,
+} from './image-prior';
 export { rhat, ksd, RHAT_MIN_DRAWS, KSD_MAX_ROWS } from './diagnostics';
 export type { RhatResult, KsdOptions, KsdResult } from './diagnostics';
 export { logPartition, nll } from '../smc';

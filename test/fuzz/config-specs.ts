@@ -167,6 +167,8 @@ export function trainOptions(o: {
   labels?: Spec;
   /** where a checkpoint may go (the base's steps make every `every` a multiple of logEvery) */
   checkpointPath: string;
+  /** a run-config file: there the checkpoint path may be left out (it means the run folder's model) */
+  inFile?: boolean;
 }): Spec {
   return obj({
     loss: o.loss,
@@ -184,7 +186,9 @@ export function trainOptions(o: {
     logEvery: opt(int(1)),
     ema: opt(obj({ decay: num({ min: 0, max: 0.999999999 }) }), () => ({ decay: 0.9 })),
     gradClip: opt(num({ min: 0 })),
-    checkpoint: opt(obj({ path: str(), every: opt(int(0)) }), () => ({ path: o.checkpointPath })),
+    checkpoint: opt(obj({ path: o.inFile ? opt(str()) : str(), every: opt(int(0)) }), () => ({
+      path: o.checkpointPath,
+    })),
     resumeFrom: opt(str()),
     ...(o.withHooks ? hooks : {}),
     ...(o.labels ? { labels: o.labels } : {}),

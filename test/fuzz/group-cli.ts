@@ -318,6 +318,7 @@ export async function cliGroup(): Promise<Group> {
         rows: 16,
         withHooks: false,
         checkpointPath: 'checkpoint.safetensors',
+        inFile: true,
       }),
       eval: evalSpec,
     }),

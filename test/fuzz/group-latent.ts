@@ -43,6 +43,8 @@ export const latentConfigBase = () => ({
 
 /** trainLatent's options for `rows` images (a config file's `train` without the hooks). */
 export function latentTrainSpec(rows: number, checkpointPath: string, withHooks: boolean) {
+  // a config file (no hooks) may leave the checkpoint path out: it means the run folder's model
+  const inFile = !withHooks;
   return obj({
     batchSize: int(1, Math.min(rows, 1e6)),
     steps: int(1, 1e9),
@@ -65,7 +67,7 @@ export function latentTrainSpec(rows: number, checkpointPath: string, withHooks:
     seed: seed(),
     logEvery: opt(int(1)),
     ema: opt(obj({ decay: num({ min: 0, max: 0.999999 }) }), () => ({ decay: 0.9 })),
-    checkpoint: opt(obj({ path: str(), every: opt(int(0)) }), () => ({ path: checkpointPath })),
+    checkpoint: opt(obj({ path: inFile ? opt(str()) : str(), every: opt(int(0)) }), () => ({ path: checkpointPath })),
     ...(withHooks ? hooks : {}),
   });
 }
