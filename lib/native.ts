@@ -158,6 +158,7 @@ export interface NativeOptionDefaults {
       timeConditioned: boolean;
       timeEmbedDim: number;
       timeMaxFrequency: number;
+      timeInjection: 'input' | 'every';
       spectralNorm: boolean;
       fusedPasses: boolean;
       device: string;

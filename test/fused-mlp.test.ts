@@ -70,6 +70,20 @@ const cases: { name: string; cfg: ebm.MlpConfig; t?: number }[] = [
     name: 'leaky ReLU 4-32-32-1',
     cfg: { kind: 'mlp', inputDim: 4, hidden: [32, 32], activation: 'leaky_relu', device: 'cpu', seed: 6 },
   },
+  {
+    name: "time-conditioned SiLU 2-40-40-40-1, embedding at the input only ('input')",
+    cfg: {
+      kind: 'mlp',
+      inputDim: 2,
+      hidden: [40, 40, 40],
+      timeConditioned: true,
+      timeEmbedDim: 8,
+      timeInjection: 'input',
+      device: 'cpu',
+      seed: 7,
+    },
+    t: 0.6,
+  },
 ];
 
 describe('fused MLP passes against autograd', () => {
@@ -114,14 +128,15 @@ describe('fused MLP passes against autograd', () => {
     });
   }
 
-  it('DiffCLF + DSM gradients and an SGD run agree', async () => {
-    const cfg = cases[1].cfg;
-    const [fused, reference] = pair(cfg);
-    const data = points(128, cfg.inputDim, 3);
-    const loss: ebm.LossConfig = { kind: 'diffclf', path: 'vp', levels: 16, k: 4, clfWeight: 1, dsmWeight: 1 };
-    await sameLossAndGradients(fused, reference, data, loss, 2);
-    await sameSgdRun(fused, reference, data, loss, 64, 9);
-  });
+  for (const { name, cfg } of cases.filter((c) => c.cfg.timeConditioned)) {
+    it(`${name}: DiffCLF + DSM gradients and an SGD run agree`, async () => {
+      const [fused, reference] = pair(cfg);
+      const data = points(128, cfg.inputDim, 3);
+      const loss: ebm.LossConfig = { kind: 'diffclf', path: 'vp', levels: 16, k: 4, clfWeight: 1, dsmWeight: 1 };
+      await sameLossAndGradients(fused, reference, data, loss, 2);
+      await sameSgdRun(fused, reference, data, loss, 64, 9);
+    });
+  }
 
   it('Langevin and MALA chains agree step for step', async () => {
     const [fused, reference] = pair(cases[0].cfg);

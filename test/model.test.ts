@@ -338,6 +338,72 @@ describe('time embedding frequency (timeMaxFrequency)', () => {
   });
 });
 
+describe('where the time embedding enters (timeInjection)', () => {
+  const timed: ebm.MlpConfig = {
+    kind: 'mlp',
+    inputDim: 2,
+    hidden: [16, 16, 16],
+    timeConditioned: true,
+    timeEmbedDim: 8,
+    seed: 2,
+    device: 'cpu',
+  };
+  const x = ebm.tensor([0.5, -1, 2, 0.25, -0.3, 0.7], [3, 2]);
+
+  it("'input' has no time weights in the hidden layers; 'every' has one per later layer; both are stored", async () => {
+    const dir = tmpDir();
+    const names = async (m: ebm.EnergyModel) => Object.keys(await m.parameters()).sort();
+    const input = ebm.energyModel({ ...timed, timeInjection: 'input' });
+    const every = ebm.energyModel({ ...timed, timeInjection: 'every' });
+    assert.deepEqual(
+      (await names(input)).filter((n) => n.startsWith('time.')),
+      [],
+    );
+    assert.deepEqual(
+      (await names(every)).filter((n) => n.startsWith('time.')),
+      ['time.1.weight', 'time.2.weight'],
+    );
+    // the first layer reads [x, emb] either way
+    assert.deepEqual((await input.parameters())['layers.0.weight'].shape, [16, 10]);
+    for (const [name, m] of [
+      ['input', input],
+      ['every', every],
+    ] as const) {
+      await m.save(path.join(dir, `${name}.safetensors`));
+      const loaded = await ebm.loadModel(path.join(dir, `${name}.safetensors`));
+      assert.equal((loaded.config as ebm.MlpConfig).timeInjection, name);
+      assert.deepEqual(await loaded.energy(x, 0.3), await m.energy(x, 0.3));
+    }
+    assert.throws(
+      () => ebm.energyModel({ ...timed, timeInjection: 'hidden' as 'input' }),
+      /model\.timeInjection must be one of 'input', 'every'/,
+    );
+  });
+
+  it("is 'every' for a format-2 checkpoint, whose layout that was", async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'old.safetensors');
+    const old = ebm.energyModel({ ...timed, timeInjection: 'every' });
+    await old.save(file);
+    // Rewrite the header as version 2 wrote it: format "2", no timeInjection in the config.
+    const raw = fs.readFileSync(file);
+    const n = Number(raw.readBigUInt64LE(0));
+    const header = JSON.parse(raw.subarray(8, 8 + n).toString()) as { __metadata__: Record<string, string> };
+    const config = JSON.parse(header.__metadata__['ebm_torch.config']) as Record<string, unknown>;
+    delete config.timeInjection;
+    header.__metadata__['ebm_torch.config'] = JSON.stringify(config);
+    header.__metadata__['ebm_torch.format'] = '2';
+    let text = JSON.stringify(header);
+    while (text.length % 8 !== 0) text += ' ';
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(text.length));
+    fs.writeFileSync(file, Buffer.concat([len, Buffer.from(text), raw.subarray(8 + n)]));
+    const loaded = await ebm.loadModel(file);
+    assert.equal((loaded.config as ebm.MlpConfig).timeInjection, 'every');
+    assert.deepEqual(await loaded.energy(x, 0.3), await old.energy(x, 0.3));
+  });
+});
+
 describe('the event loop during native work', () => {
   it('keeps firing timers while a ~2 s native job runs', async () => {
     const model = ebm.energyModel({ kind: 'mlp', inputDim: 64, hidden: [512, 512, 512], device: 'cpu' });

@@ -66,6 +66,12 @@ const MlpSchema = obj({
       'highest angular frequency of the time embedding, in rad per unit t (frequencies are log-spaced from 1); ' +
         'keep it near the number of noise levels trained',
     ),
+  timeInjection: oneOf(['input', 'every'])
+    .default(() => D().model.mlp.timeInjection)
+    .describe(
+      "where the time embedding enters: 'input' (concatenated to x only) or 'every' (also a bias-free linear map " +
+        'of it into every later hidden layer)',
+    ),
   spectralNorm: bool()
     .default(() => D().model.mlp.spectralNorm)
     .describe('divide each hidden weight by its largest singular value (one power iteration per call)'),

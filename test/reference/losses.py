@@ -36,7 +36,7 @@ def make_energy(cfg, P):
         i = 0
         while f"layers.{i}.weight" in P:
             pre = F.linear(h, P[f"layers.{i}.weight"], P[f"layers.{i}.bias"])
-            if emb is not None and i > 0:
+            if emb is not None and i > 0 and f"time.{i}.weight" in P:
                 pre = pre + F.linear(emb, P[f"time.{i}.weight"])
             h = act(pre)
             i += 1

@@ -20,7 +20,8 @@ const char* kFormatKey = "ebm_torch.format";
 // The training grid of a time-conditioned model: "<levels> <tMin>".
 const char* kGridKey = "ebm_torch.training_grid";
 // 2: time-conditioned MLP configs name their timeMaxFrequency; format 1 files used 1000.
-const char* kFormatVersion = "2";
+// 3: they name their timeInjection; format 1 and 2 files injected the embedding into every layer.
+const char* kFormatVersion = "3";
 // Model-specific metadata (EnergyModel::checkpointMetadata) travels under this prefix.
 const char* kExtraPrefix = "ebm_torch.extra.";
 }  // namespace
@@ -60,6 +61,9 @@ std::shared_ptr<EnergyModel> loadModel(const std::string& path, const std::strin
   if (format != file.metadata.end() && format->second == "1" && json::member(config, "kind") == "mlp" &&
       !config.contains("timeMaxFrequency"))
     config["timeMaxFrequency"] = 1000;  // the embedding those weights were trained with
+  const bool beforeInjection = format == file.metadata.end() || format->second == "1" || format->second == "2";
+  if (beforeInjection && json::member(config, "kind") == "mlp" && !config.contains("timeInjection"))
+    config["timeInjection"] = "every";  // the only layout before format 3
   const std::string prefix = kExtraPrefix;
   for (const auto& [key, value] : file.metadata)
     if (key.compare(0, prefix.size(), prefix) == 0) config[key.substr(prefix.size())] = value;

@@ -24,6 +24,10 @@ struct MlpOptions {
   // The top angular frequency of the time embedding (rad per unit t); checkpoints in format 1
   // load with 1000, the value they were trained with (io/checkpoint.cc).
   double timeMaxFrequency = 64;
+  // Where the time embedding enters: 'input' (concatenated to x, as in the DiffCLF and DSM papers'
+  // MLPs) or 'every' (also a bias-free linear map of it into every later hidden layer). Checkpoints
+  // of format 1 and 2 load with 'every', the only layout then (io/checkpoint.cc).
+  std::string timeInjection = "every";
   bool spectralNorm = false;
   // Hand-written passes (models/mlp_passes.h) where they apply: CPU, float32, no spectral norm, an
   // activation with a fused kernel. false: LibTorch autograd everywhere (the reference path).
@@ -38,6 +42,7 @@ void describe(Fields& f, MlpOptions& o) {
   f.optional("timeConditioned", o.timeConditioned);
   f.optional("timeEmbedDim", o.timeEmbedDim);
   f.optional("timeMaxFrequency", o.timeMaxFrequency);
+  f.optional("timeInjection", o.timeInjection);
   f.optional("spectralNorm", o.spectralNorm);
   f.optional("fusedPasses", o.fusedPasses);
   f.optional("seed", o.seed);
@@ -49,6 +54,7 @@ class Mlp : public EnergyModel {
       : EnergyModel(cfg, {o.inputDim}, device),
         activation_(o.activation),
         timeConditioned_(o.timeConditioned),
+        timeEveryLayer_(o.timeConditioned && o.timeInjection == "every"),
         spectralNorm_(o.spectralNorm) {
     const int64_t inputDim = o.inputDim;
     const std::vector<int64_t>& hidden = o.hidden;
@@ -59,6 +65,8 @@ class Mlp : public EnergyModel {
         throw ConfigError("model.hidden[" + std::to_string(i) + "] must be an integer in [1, 65536], got " +
                           std::to_string(hidden[i]));
     checkActivation(activation_, "model.activation");
+    if (o.timeInjection != "input" && o.timeInjection != "every")
+      throw ConfigError("model.timeInjection must be 'input' or 'every', got '" + o.timeInjection + "'");
     timeEmbedDim_ = o.timeEmbedDim;
     if (timeConditioned_ && (timeEmbedDim_ < 2 || timeEmbedDim_ % 2 != 0 || timeEmbedDim_ > 4096))
       throw ConfigError("model.timeEmbedDim must be an even integer in [2, 4096], got " +
@@ -69,15 +77,15 @@ class Mlp : public EnergyModel {
     ParameterPlan plan;
     for (size_t i = 0; i < hidden.size(); ++i) {
       plan.add({hidden[i], i == 0 ? in : hidden[i - 1]}).add({hidden[i]});
-      if (timeConditioned_ && i > 0) plan.add({hidden[i], timeEmbedDim_});
+      if (timeEveryLayer_ && i > 0) plan.add({hidden[i], timeEmbedDim_});
     }
     plan.add({1, hidden.back()}).add({1}).check();
     for (size_t i = 0; i < hidden.size(); ++i) {
       const std::string p = "layers." + std::to_string(i);
       weights_.push_back(addUniformParameter(p + ".weight", {hidden[i], in}, in, gen));
       biases_.push_back(addUniformParameter(p + ".bias", {hidden[i]}, in, gen));
-      // Each later hidden layer also sees the time embedding, so time can reshape every layer.
-      if (timeConditioned_ && i > 0) {
+      // With 'every', each later hidden layer also sees the time embedding.
+      if (timeEveryLayer_ && i > 0) {
         const std::string q = "time." + std::to_string(i);
         timeWeights_.push_back(addUniformParameter(q + ".weight", {hidden[i], timeEmbedDim_}, timeEmbedDim_, gen));
       }
@@ -128,7 +136,7 @@ class Mlp : public EnergyModel {
     for (size_t i = 0; i < weights_.size(); ++i) {
       at::Tensor w = spectralNorm_ ? normalised(i) : weights_[i];
       at::Tensor pre = torch::linear(h, w, biases_[i]);
-      if (timeConditioned_ && i > 0) pre = pre + torch::linear(emb, timeWeights_[i - 1]);
+      if (timeEveryLayer_ && i > 0) pre = pre + torch::linear(emb, timeWeights_[i - 1]);
       h = applyActivation(activation_, pre);
     }
     return torch::linear(h, outWeight_, outBias_).squeeze(1);
@@ -182,6 +190,7 @@ class Mlp : public EnergyModel {
 
   std::string activation_;
   bool timeConditioned_;
+  bool timeEveryLayer_;
   bool spectralNorm_;
   int64_t timeEmbedDim_ = 0;
   std::vector<at::Tensor> weights_, biases_, timeWeights_, sigmaU_;
@@ -196,10 +205,13 @@ std::shared_ptr<EnergyModel> makeMlp(const json::Value& cfg, c10::Device device)
   const MlpOptions o = readOptions<MlpOptions>(cfg, "model");
   if (o.inputDim < 1 || o.inputDim > (1 << 24))
     throw ConfigError("model.inputDim must be an integer >= 1, got " + std::to_string(o.inputDim));
-  if (!o.timeConditioned || cfg.contains("timeMaxFrequency")) return std::make_shared<Mlp>(cfg, device, o);
-  // The config a checkpoint stores names the frequency, so a later default cannot change it.
+  if (!o.timeConditioned || (cfg.contains("timeMaxFrequency") && cfg.contains("timeInjection")))
+    return std::make_shared<Mlp>(cfg, device, o);
+  // The config a checkpoint stores names the frequency and the injection, so a later default
+  // cannot change them.
   json::Value resolved = cfg;
   resolved["timeMaxFrequency"] = o.timeMaxFrequency;
+  resolved["timeInjection"] = o.timeInjection;
   return std::make_shared<Mlp>(resolved, device, o);
 }
 

@@ -65,7 +65,7 @@ void forwardBlock(const MlpTensors& m, const at::Tensor& x, const at::Tensor& em
       }
     } else {
       product(h[i], h[i - 1], m.weights[i].t());
-      if (emb.defined()) addProduct(h[i], emb, m.timeWeights[i - 1].t());
+      if (emb.defined() && !m.timeWeights.empty()) addProduct(h[i], emb, m.timeWeights[i - 1].t());
     }
     const float* bias = m.biases[i].data_ptr<float>();
     if (d2)
@@ -143,8 +143,9 @@ MlpTensors unpack(at::TensorList inputs, int64_t layers, bool hasEmb, int64_t ac
   size_t k = hasEmb ? 2 : 1;
   for (int64_t i = 0; i < layers; ++i) m.weights.push_back(inputs[k++]);
   for (int64_t i = 0; i < layers; ++i) m.biases.push_back(inputs[k++]);
-  if (hasEmb)
-    for (int64_t i = 1; i < layers; ++i) m.timeWeights.push_back(inputs[k++]);
+  // time weights are packed only for a model that injects the embedding into every layer: what is
+  // left before the two output tensors
+  while (k + 2 < inputs.size()) m.timeWeights.push_back(inputs[k++]);
   m.outWeight = inputs[k++];
   m.outBias = inputs[k++];
   m.activation = static_cast<FusedActivation>(activation);
@@ -304,7 +305,7 @@ class MlpEnergyNode : public torch::autograd::Function<MlpEnergyNode> {
               if (hasEmb) addProduct(gW[0].narrow(1, inputDim, emb.size(1)), g.t(), block(emb));
             } else {
               addProduct(gW[i], g.t(), block(h[i - 1]));
-              if (hasEmb) addProduct(gT[i - 1], g.t(), block(emb));
+              if (hasEmb && !m.timeWeights.empty()) addProduct(gT[i - 1], g.t(), block(emb));
             }
             addWeightedRows(gB[i].data_ptr<float>(), nullptr, g.data_ptr<float>(), count, w[i]);
             if (i == 0) break;
@@ -400,7 +401,7 @@ class MlpScoreNode : public torch::autograd::Function<MlpScoreNode> {
     // u = dL/d(grad_x E) = -dL/ds
     const at::Tensor u = gradOutputs[0].neg().contiguous();
 
-    std::vector<at::Tensor> gradW(layers), gradB(layers), gradT(hasEmb ? layers - 1 : 0), zbar(layers);
+    std::vector<at::Tensor> gradW(layers), gradB(layers), gradT(m.timeWeights.size()), zbar(layers);
     for (int64_t i = 0; i < layers; ++i) gradW[i] = torch::zeros_like(m.weights[i]);
     // Through grad_x E = delta_0 W_0x, up the delta chain: deltaBar_i = dL/ddelta_i. Each step
     // also gives zbar_i's direct part (D_i depends on z_i) and W_{i+1}'s part from p_i.
@@ -430,7 +431,7 @@ class MlpScoreNode : public torch::autograd::Function<MlpScoreNode> {
       at::Tensor part = torch::empty({m.weights[i].size(0), input.size(1)}, x.options());
       transposedProduct(part, zbar[i], input);
       gradW[i].narrow(1, 0, input.size(1)).add_(part);
-      if (hasEmb) {
+      if (hasEmb && (i == 0 || !m.timeWeights.empty())) {
         at::Tensor embPart = torch::empty({m.weights[i].size(0), emb.size(1)}, x.options());
         transposedProduct(embPart, zbar[i], emb);
         if (i == 0)

@@ -16,8 +16,8 @@ namespace ebm {
 // An MLP's tensors in the model's layout (weights [out, in], as PyTorch's Linear).
 struct MlpTensors {
   std::vector<at::Tensor> weights, biases;
-  // Time-conditioned: the time embedding's weights into hidden layers 1..L-1 (layer 0 sees the
-  // embedding as extra input columns). Empty otherwise.
+  // Time-conditioned with timeInjection 'every': the time embedding's weights into hidden layers
+  // 1..L-1 (layer 0 always sees the embedding as extra input columns). Empty otherwise.
   std::vector<at::Tensor> timeWeights;
   at::Tensor outWeight, outBias;
   FusedActivation activation = FusedActivation::Silu;
