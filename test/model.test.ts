@@ -287,6 +287,22 @@ print(json.dumps({'energy': e.tolist(), 'kind': json.loads(meta['ebm_torch.confi
   });
 });
 
+/** Rewrites a checkpoint's header as an older format wrote it: that format, `key` not in the config. */
+function rewriteAsFormat(file: string, format: string, key: string): void {
+  const raw = fs.readFileSync(file);
+  const n = Number(raw.readBigUInt64LE(0));
+  const header = JSON.parse(raw.subarray(8, 8 + n).toString()) as { __metadata__: Record<string, string> };
+  const config = JSON.parse(header.__metadata__['ebm_torch.config']) as Record<string, unknown>;
+  delete config[key];
+  header.__metadata__['ebm_torch.config'] = JSON.stringify(config);
+  header.__metadata__['ebm_torch.format'] = format;
+  let text = JSON.stringify(header);
+  while (text.length % 8 !== 0) text += ' ';
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(text.length));
+  fs.writeFileSync(file, Buffer.concat([len, Buffer.from(text), raw.subarray(8 + n)]));
+}
+
 describe('time embedding frequency (timeMaxFrequency)', () => {
   const timed: ebm.MlpConfig = {
     kind: 'mlp',
@@ -314,19 +330,8 @@ describe('time embedding frequency (timeMaxFrequency)', () => {
     const file = path.join(dir, 'old.safetensors');
     const old = ebm.energyModel({ ...timed, timeMaxFrequency: 1000 });
     await old.save(file);
-    // Rewrite the header as version 1 wrote it: format "1", no timeMaxFrequency in the config.
-    const raw = fs.readFileSync(file);
-    const n = Number(raw.readBigUInt64LE(0));
-    const header = JSON.parse(raw.subarray(8, 8 + n).toString()) as { __metadata__: Record<string, string> };
-    const config = JSON.parse(header.__metadata__['ebm_torch.config']) as Record<string, unknown>;
-    delete config.timeMaxFrequency;
-    header.__metadata__['ebm_torch.config'] = JSON.stringify(config);
-    header.__metadata__['ebm_torch.format'] = '1';
-    let text = JSON.stringify(header);
-    while (text.length % 8 !== 0) text += ' ';
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(text.length));
-    fs.writeFileSync(file, Buffer.concat([len, Buffer.from(text), raw.subarray(8 + n)]));
+    // as version 1 wrote it: format "1", no timeMaxFrequency in the config
+    rewriteAsFormat(file, '1', 'timeMaxFrequency');
     const loaded = await ebm.loadModel(file);
     assert.equal((loaded.config as ebm.MlpConfig).timeMaxFrequency, 1000);
     assert.deepEqual(await loaded.energy(x, 0.3), await old.energy(x, 0.3));
@@ -385,19 +390,8 @@ describe('where the time embedding enters (timeInjection)', () => {
     const file = path.join(dir, 'old.safetensors');
     const old = ebm.energyModel({ ...timed, timeInjection: 'every' });
     await old.save(file);
-    // Rewrite the header as version 2 wrote it: format "2", no timeInjection in the config.
-    const raw = fs.readFileSync(file);
-    const n = Number(raw.readBigUInt64LE(0));
-    const header = JSON.parse(raw.subarray(8, 8 + n).toString()) as { __metadata__: Record<string, string> };
-    const config = JSON.parse(header.__metadata__['ebm_torch.config']) as Record<string, unknown>;
-    delete config.timeInjection;
-    header.__metadata__['ebm_torch.config'] = JSON.stringify(config);
-    header.__metadata__['ebm_torch.format'] = '2';
-    let text = JSON.stringify(header);
-    while (text.length % 8 !== 0) text += ' ';
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(text.length));
-    fs.writeFileSync(file, Buffer.concat([len, Buffer.from(text), raw.subarray(8 + n)]));
+    // as version 2 wrote it: format "2", no timeInjection in the config
+    rewriteAsFormat(file, '2', 'timeInjection');
     const loaded = await ebm.loadModel(file);
     assert.equal((loaded.config as ebm.MlpConfig).timeInjection, 'every');
     assert.deepEqual(await loaded.energy(x, 0.3), await old.energy(x, 0.3));

@@ -3,6 +3,7 @@ import type { Experiment } from './common';
 import { boltzmann } from './boltzmann';
 import { composition } from './composition';
 import { diffClf } from './diffclf';
+import { diffClfReference } from './diffclf-reference';
 import { gradientFlow } from './gradient-flow';
 import { latentPrior } from './latent-prior';
 import { modeBlindness } from './mode-blindness';
@@ -12,6 +13,7 @@ export const experiments: Array<Experiment<never>> = [
   modeBlindness,
   toys,
   diffClf,
+  diffClfReference,
   composition,
   gradientFlow,
   latentPrior,
