@@ -7,10 +7,11 @@ import { EbmAbortError, EbmConfigError, EbmShapeError } from '../errors';
 import { LatentEbm } from '../latent';
 import { EnergyModel, requireModel } from '../model';
 import { Random } from '../random';
-import { arr, bool, instance, int, num, obj, seed, typeTail } from '../schema/fields';
+import { arr, bool, instance, int, num, obj, typeTail } from '../schema/fields';
 import { chainFields, latentDefaults } from '../schema/latent';
 import { parseConfig } from '../schema/parse';
 import { checkFinite, checkRows, firstRows, snapshot, Tensor } from '../tensor';
+import { MAX_INT } from '../validate';
 import { fashionClassifier, frechetDistance, requireClassifier } from './frechet';
 import { imageMse, inpaintMask, meanFill, MaskKind } from './images';
 
@@ -56,7 +57,10 @@ const ImagePriorSchema = obj({
     .optional()
     .describe('images whose per-pixel mean is the fill baseline (default: the held-out images)'),
   keep: int(0, 4096).default(0).describe('images of each kind kept for pictures (imagePriorWithImages)'),
-  seed: seed().default(latentDefaults.seed).describe('fixes every chain and the added noise'),
+  // the phases run with seed + 1 … seed + 20, each of which the chains take up to MAX_INT
+  seed: int(0, MAX_INT - 32)
+    .default(latentDefaults.seed)
+    .describe('fixes every chain and the added noise'),
   onProgress: instance<(done: number, total: number, phase: ImagePriorPhase) => void>(
     (v) => typeof v === 'function',
     'a function',

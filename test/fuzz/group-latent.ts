@@ -2,9 +2,25 @@
 import * as path from 'node:path';
 import * as ebm from '../../lib';
 import { loss } from './config-specs';
-import { device, entry, fixed, grid, model, modelState, scratchDir, tensorArg } from './fixtures';
+import { absent, device, entry, fixed, grid, model, modelState, scratchDir, tensorArg } from './fixtures';
 import { casesOf, Entry, Group } from './harness';
-import { arr, bool, hooks, int, num, obj, oneOf, opt, positive, seed, str, tuple, union } from './spec';
+import {
+  arr,
+  bool,
+  custom,
+  hooks,
+  int,
+  num,
+  obj,
+  oneOf,
+  opt,
+  positive,
+  seed,
+  str,
+  tensorSpec,
+  tuple,
+  union,
+} from './spec';
 
 const IMAGE = [1, 8, 8];
 const LATENT = 2;
@@ -173,6 +189,38 @@ export async function latentGroup(): Promise<Group> {
       ],
       (x, o) => lm.denoise(x as ebm.Tensor, o as ebm.PosteriorOptions & { sigma: number }),
       state,
+    ),
+  );
+  // metrics.imagePrior: no classifier fits these 8 × 8 images, so the Fréchet part stays off
+  const imagePriorSpec = obj({
+    n: opt(int(1, ROWS)),
+    frechet: custom(
+      (v) => v === false,
+      () => [true, 0, 'false'],
+    ),
+    classifier: absent([lm]),
+    generated: absent([4]),
+    prior: opt(obj(chain())),
+    posterior: opt(obj({ ...chain(), sigma: opt(positive({ max: 100 })) })),
+    noise: opt(arr(positive({ max: 100 }), { maxLength: 16 })),
+    reference: opt(tensorSpec({ rowShape: IMAGE, finite: true })),
+    keep: absent([1]),
+    // the phases use seed + 1 … seed + 20
+    seed: opt(int(0, 9e15 - 32)),
+    ...hooks,
+  });
+  const imagePriorBase = () => ({ frechet: false, n: 2, prior: { steps: 1 }, posterior: { steps: 1 }, noise: [0.1] });
+  entries.push(
+    entry(
+      'metrics.imagePrior',
+      [
+        { name: 'model', spec: model(), base: () => lm },
+        tensorArg('images', images, { ...imageSpec, rows: (n) => n >= 2 }),
+        { name: 'options', spec: imagePriorSpec, base: imagePriorBase },
+      ],
+      (m, x, o) => ebm.metrics.imagePrior(m as ebm.LatentEbm, x as ebm.Tensor, o as ebm.metrics.ImagePriorOptions),
+      // a plain EnergyModel is a model, but not a latent one
+      { ...state, alsoNames: ['imagePrior', 'options.n'] },
     ),
   );
   return {
