@@ -2,6 +2,14 @@ import { strict as assert } from 'node:assert';
 import { quickConfig as boltzmannQuick, runBoltzmann } from '../examples/reproduce/boltzmann';
 import { Context } from '../examples/reproduce/common';
 import { quickConfig as diffClfQuick, runDiffClf } from '../examples/reproduce/diffclf';
+import {
+  diffClfReferenceClaims,
+  MEASUREMENT_TOLERANCE,
+  quickConfig as referenceQuick,
+  runDiffClfReference,
+} from '../examples/reproduce/diffclf-reference';
+import { hasTorchPython } from './python';
+import { skipUnless } from './helpers';
 import { quickConfig as flowQuick, runGradientFlow } from '../examples/reproduce/gradient-flow';
 import { quickConfig as modeQuick, runModeBlindness } from '../examples/reproduce/mode-blindness';
 
@@ -44,6 +52,27 @@ describe("npm run reproduce -- --quick: the papers' qualitative claims", functio
       `weight error DSM ${run.dsm.weightError}, DSM + CLF ${run.clf.weightError} (need at most half)`,
     );
     assert.ok(run.clf.r2At001 >= 0.9, `R² at t = 0.01: ${run.clf.r2At001}`);
+  });
+
+  it('DiffCLF against the plain PyTorch file: both sides train, and measure one model alike', async function () {
+    skipUnless(this, hasTorchPython(), '/usr/bin/python3 has no torch (apt-get install -y python3-torch)');
+    // quick: seed 0, 400 + 200 steps, both sides at once. What this checks is the comparison's footing: the Python
+    // file's evaluate() on ebm-torch's trained model gives measure()'s ŵ and R² (a different grid, level or mixture
+    // on either side would not). The accuracy claim needs the full run's ten seeds (examples/results).
+    const { results } = await runDiffClfReference(ctx, referenceQuick);
+    const run = results.runs[0];
+    assert.ok(run.ebm && run.reference, 'both sides ran');
+    for (const side of [run.ebm, run.reference]) {
+      assert.ok(side.weight > 0 && side.weight < 1 && Number.isFinite(side.r2At001));
+    }
+    const p = results.measurementParity!;
+    assert.ok(
+      p.weight <= MEASUREMENT_TOLERANCE && p.r2At001 <= MEASUREMENT_TOLERANCE,
+      `|Δŵ| ${p.weight}, |ΔR²| ${p.r2At001}`,
+    );
+    // the weight is off 1/2 (a trained model, not a flat one), so the agreement is not that of two constants
+    assert.ok(Math.abs(run.ebm.weight - 0.5) > 0.05, `ŵ ${run.ebm.weight}`);
+    assert.equal(diffClfReferenceClaims(results).length, 3);
   });
 
   it('gradient flow: within-mode spread within 10 % of the truth, without repulsion it collapses', async () => {
