@@ -302,7 +302,11 @@ export async function runDiffClfReference(
       steps: `${c.preSteps} DSM steps, then ${c.clfSteps} DSM + CLF steps (K = ${c.k}, weight 1)`,
       weight: 'self-normalised exp(−E(x, 0.001)) on the 200 × 200 grid of [−4, 4]²',
       r2: '4000 samples of p_0.01 (seed 7)',
-      ebm: `recipe ${c.recipe}; model options ${JSON.stringify(c.ebmModel)}`,
+      ebm:
+        (c.recipe === 'warmup'
+          ? `one ebm.train call with warmupSteps ${c.preSteps} (one Adam state through both phases, as the reference's loop)`
+          : 'two ebm.train calls, DSM then DiffCLF (a fresh Adam state at the CLF phase)') +
+        (Object.keys(c.ebmModel).length ? `; model options ${JSON.stringify(c.ebmModel)}` : '; the default MLP'),
       reference: `examples/reproduce/diffclf_reference.py ${c.referenceArgs.join(' ')}`.trim(),
     },
     seeds: c.seeds,
@@ -326,7 +330,7 @@ export function diffClfReferenceClaims(r: DiffClfReferenceResults): Claim[] {
           {
             claim: `Both sides measure alike: the PyTorch file's evaluate() on ebm-torch's model gives its ŵ and R² to ${MEASUREMENT_TOLERANCE}`,
             holds: p.weight <= MEASUREMENT_TOLERANCE && p.r2At001 <= MEASUREMENT_TOLERANCE,
-            measured: `seed ${p.seed}: |Δŵ| ${p.weight.toExponential(1)}, |ΔR²| ${p.r2At001.toExponential(1)}`,
+            measured: `seed ${p.seed}: ŵ differs by ${p.weight.toExponential(1)}, R² by ${p.r2At001.toExponential(1)}`,
           },
         ]
       : []),

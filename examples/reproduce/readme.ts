@@ -28,12 +28,15 @@ export function renderResults(records: ExperimentRecord[]): string {
   const computed = records.filter((r) => !r.source);
   const total = computed.reduce((s, r) => s + r.wallSeconds, 0);
   const days = [...new Set(computed.map((r) => r.generated.slice(0, 10)))].join(', ');
+  // each record names the command that wrote it; several partial reruns make up one table
+  const commands = [...new Set(computed.map((r) => r.command))];
   const m = computed[0]?.machine ?? records[0].machine;
   const threads = [...new Set(computed.map((r) => `${r.machine.threads} (${r.machine.threadsSource})`))].join(', ');
   const loads = computed.flatMap((r) => [r.machine.loadAverageStart, r.machine.loadAverageEnd]);
   const quick = computed.some((r) => r.quick);
   const intro =
-    `Measured by \`${computed[0]?.command ?? 'npm run reproduce'}\` on ${days}: ${m.cpu}, ${m.cores} cores, ` +
+    `Measured by ${commands.length ? commands.map((c) => `\`${c}\``).join(', ') : '`npm run reproduce`'} on ${days}: ` +
+    `${m.cpu}, ${m.cores} cores, ` +
     `${m.memoryGB} GB, LibTorch ${m.libtorch}, Node ${m.node}, LibTorch threads ${threads}; load average ` +
     `${fixed(Math.min(...loads), 1)} to ${fixed(Math.max(...loads), 1)} at the experiments' starts and ends. ` +
     `Wall time of the computed experiments: ${fixed(total / 60, 1)} min in all. Every number below comes from ` +
