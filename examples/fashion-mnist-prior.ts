@@ -10,7 +10,7 @@
  *                                             [--models runs/fashion-mnist-prior]
  *
  * Writes <out>/fashion-mnist-prior.json, PNG grids <out>/fashion-mnist-prior-*.png and the three
- * checkpoints <models>/<prior>.safetensors.
+ * checkpoints <models>/<prior>.safetensors; with --seed S (S > 0) each name ends in -seed<S>.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -90,6 +90,16 @@ const priors: Record<PriorName, ebm.LatentPriorOptions> = {
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+}
+
+/** '' for seed 0 (the files as they always were), '-seed<S>' otherwise: another seed never overwrites seed 0's. */
+function seedSuffix(a: Args): string {
+  return a.seed === 0 ? '' : `-seed${a.seed}`;
+}
+
+/** <out>/fashion-mnist-prior.json, or fashion-mnist-prior-seed<S>.json (what examples/reproduce/latent-prior.ts reads). */
+function resultsFile(a: Args): string {
+  return path.join(a.outDir, `fashion-mnist-prior${seedSuffix(a)}.json`);
 }
 
 function slice(t: ebm.Tensor, n: number): ebm.Tensor {
@@ -188,7 +198,7 @@ async function trainPrior(name: PriorName, a: Args, train: ebm.Tensor, results: 
       prior: ms.prior / ms.reports,
     };
   }
-  await model.save(path.join(a.modelDir, `${name}.safetensors`));
+  await model.save(path.join(a.modelDir, `${name}${seedSuffix(a)}.safetensors`));
   return model;
 }
 
@@ -223,7 +233,7 @@ async function evaluatePrior(
 
   const grid = (file: string, t: ebm.Tensor, columns: number) =>
     writeFileAtomic(
-      path.join(a.outDir, `fashion-mnist-prior-${file}.png`),
+      path.join(a.outDir, `fashion-mnist-prior-${file}${seedSuffix(a)}.png`),
       imageGridPng(t, { range: [-1, 1], columns, scale: 2 }),
     );
   const { heldOut, inpainted } = kept;
@@ -262,10 +272,10 @@ async function main(): Promise<void> {
     const model = await trainPrior(name, a, train.images, results);
     await evaluatePrior(name, model, a, ev, results);
     // the file is written after every prior, so a long run leaves its results as it goes
-    writeFileAtomic(path.join(a.outDir, 'fashion-mnist-prior.json'), JSON.stringify(results, null, 2) + '\n');
+    writeFileAtomic(resultsFile(a), JSON.stringify(results, null, 2) + '\n');
   }
   results.seconds.total = (Date.now() - started) / 1000;
-  writeFileAtomic(path.join(a.outDir, 'fashion-mnist-prior.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileAtomic(resultsFile(a), JSON.stringify(results, null, 2) + '\n');
   console.log(JSON.stringify(results, null, 2));
 }
 

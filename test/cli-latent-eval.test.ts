@@ -46,6 +46,8 @@ describe('cli: ebm eval of a latent image prior', function () {
     await model.save(path.join(dir, 'latent.safetensors'));
     const classifier = ebm.energyModel({ kind: 'classifier', inputShape: [1, 16, 16], device: 'cpu', seed: 1 });
     await classifier.save(path.join(dir, 'classifier.safetensors'));
+    const small = ebm.energyModel({ kind: 'classifier', inputShape: [1, 8, 8], device: 'cpu', seed: 1 });
+    await small.save(path.join(dir, 'classifier-8.safetensors'));
     const plain = ebm.energyModel({ kind: 'mlp', inputDim: 2, hidden: [8], device: 'cpu' });
     await plain.save(path.join(dir, 'plain.safetensors'));
   });
@@ -161,10 +163,22 @@ describe('cli: ebm eval of a latent image prior', function () {
         /default Fréchet classifier takes .*\[1, 28, 28\].*--classifier.*--no-frechet/,
       ],
       [
-        '--classifier of another image shape',
+        '--classifier of another kind',
         () => ['eval', 'latent.safetensors', '--images', 'held-out', '--classifier', 'plain.safetensors'],
         1,
         /--classifier plain\.safetensors holds a 'mlp' model/,
+      ],
+      [
+        '--classifier of another image shape',
+        () => ['eval', 'latent.safetensors', '--images', 'held-out', '--classifier', 'classifier-8.safetensors'],
+        1,
+        /--classifier classifier-8\.safetensors takes images \[1, 8, 8\] but the model's are \[1, 16, 16\]/,
+      ],
+      [
+        '--images and --data together',
+        () => ['eval', 'plain.safetensors', '--images', 'held-out', '--data', 'toy:8gaussians'],
+        2,
+        /--images and --data exclude each other/,
       ],
       [
         '--n beyond the images given',

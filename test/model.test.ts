@@ -385,6 +385,8 @@ describe('where the time embedding enters (timeInjection)', () => {
     );
   });
 
+  // Today the native default is 'every' too; this guards the loader's rule for old files against a change of
+  // the default (make it 'input' and, without the rule, this fails: format-2 files hold time.<i>.weight).
   it("is 'every' for a format-2 checkpoint, whose layout that was", async () => {
     const dir = tmpDir();
     const file = path.join(dir, 'old.safetensors');

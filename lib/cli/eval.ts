@@ -131,6 +131,11 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   );
   const modelFile = args.positionals[0];
   const imagesText = stringFlag(args, 'images');
+  if (imagesText !== undefined && args.values.data !== undefined) {
+    throw new UsageError(
+      '--images and --data exclude each other: --data for energy models, --images for latent image models',
+    );
+  }
   if (imagesText !== undefined) return latentEvalCommand(args, modelFile, imagesText);
   const stray = latentOnlyFlags.find((f) => args.values[f] !== undefined);
   if (stray !== undefined) throw new UsageError(`--${stray} applies only with --images (a latent image model)`);

@@ -15,6 +15,7 @@ import { samplesGridPng, shadeMissing, shownLayout, STRIP_COLUMNS, stripsPng } f
 import { formatSeconds } from './progress';
 import { firstRows } from '../tensor';
 import { deviceFlag } from './sample';
+import { MAX_INT } from '../validate';
 
 /** Images per posterior metric when --n is not given (or all, if fewer were loaded). */
 export const DEFAULT_EVAL_IMAGES = 1000;
@@ -176,7 +177,8 @@ export async function latentEvalCommand(args: ParsedArgs, modelFile: string, ima
   const steps = numberFlag(args, 'posterior-steps', { integer: true, min: 0, max: 1e6 });
   const stepSize = numberFlag(args, 'posterior-step-size', { above: 0, max: 10 });
   const noise = noiseFlag(args);
-  const seed = numberFlag(args, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }) ?? 0;
+  // metrics.imagePrior runs its phases with seed + 1 … seed + 20
+  const seed = numberFlag(args, 'seed', { integer: true, min: 0, max: MAX_INT - 32 }) ?? 0;
   const frechet = args.values['no-frechet'] !== true;
   if (!frechet && args.values.classifier !== undefined) {
     throw new UsageError('--classifier applies only to the Fréchet distance, which --no-frechet skips');

@@ -312,7 +312,8 @@ export async function imagePriorWithImages(
  *
  * Seeds: generation seed + 1, reconstruction seed + 2, inpainting seed + 3 (centre) and + 4
  * (half), denoising level k seed + 5 + k (chains and noise). Progress: `onProgress(done, total,
- * phase)` counts images through the chains. Errors: a non-latent model → EbmConfigError; images
+ * phase)` counts images through the chains; the signal stops any chain, but not the one-off training of
+ * the default classifier (metrics.fashionClassifier, when its cache is empty). Errors: a non-latent model → EbmConfigError; images
  * of another shape or fewer than 2 → EbmShapeError; NaN/Inf pixels → EbmNumericsError; a
  * classifier for another image shape → EbmShapeError; an abort → EbmAbortError.
  */
