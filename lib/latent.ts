@@ -202,6 +202,7 @@ export async function trainLatentValidated(
     threads: result.threads,
     // the two networks' optimisers are LibTorch's Adam (the step is small beside the convolutions)
     onePassOptimizer: false,
+    onePassLossHead: result.onePassLossHead,
     history: result.history.map(flattenProgress),
     lossParameters: {},
   };

@@ -72,6 +72,7 @@ export interface NativeTrainResult {
   seconds: number;
   threads: number;
   onePassOptimizer: boolean;
+  onePassLossHead: boolean;
   history: NativeTrainProgress[];
   lossParameters: Record<string, NativeTensor>;
 }
@@ -227,7 +228,12 @@ export interface NativeAddon {
     batch: { data: Float32Array; shape: readonly number[] },
     lossJson: string,
     seed: number,
-  ): Promise<{ loss: number; metrics: Record<string, number>; gradNorms: Record<string, number> }>;
+  ): Promise<{
+    loss: number;
+    metrics: Record<string, number>;
+    gradNorms: Record<string, number>;
+    onePassLossHead: boolean;
+  }>;
   sample(
     model: NativeModelHandle,
     optionsJson: string,

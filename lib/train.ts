@@ -72,6 +72,8 @@ export interface TrainRun {
   threads: number;
   /** whether every optimiser step took the one-pass Adam / AdamW (optimizer.fused; README "Speed") */
   onePassOptimizer: boolean;
+  /** whether every step's loss gradient took the loss's one-pass head (ED on the CPU in float32; EBM_TORCH_FUSED_LOSSES=0 keeps LibTorch's operations) */
+  onePassLossHead: boolean;
   history: TrainProgress[];
   /** final values of tensors the loss owns, e.g. DiffCLF's per-level offsets 'diffclf.offsets' */
   lossParameters: Record<string, Tensor>;
@@ -161,6 +163,7 @@ export async function trainValidated(
     seconds: result.seconds,
     threads: result.threads,
     onePassOptimizer: result.onePassOptimizer,
+    onePassLossHead: result.onePassLossHead,
     history: result.history.map(flattenProgress),
     lossParameters: result.lossParameters,
   };
@@ -177,6 +180,8 @@ export interface LossEvaluation {
   metrics: Record<string, number>;
   /** L2 norm of the gradient of every trainable tensor (model weights and loss-owned ones) */
   gradNorms: Record<string, number>;
+  /** whether the gradient took the loss's one-pass head (as TrainRun's) */
+  onePassLossHead: boolean;
 }
 
 /**

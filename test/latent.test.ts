@@ -92,6 +92,8 @@ describe('latent EBM prior', function () {
   it('trains: finite reports with every metric, reconstruction error falling', () => {
     assert.equal(run.steps, 150);
     assert.equal(run.history.length, 3);
+    // the ED prior's gradient took the loss's one-pass head, as ebm.train's ED does
+    assert.equal(run.onePassLossHead, true);
     for (const p of run.history) {
       for (const key of [
         'loss',
@@ -125,6 +127,7 @@ describe('latent EBM prior', function () {
     const r = await ebm.trainLatent(m, images, { batchSize: 32, steps: 20, prior: 'gaussian', logEvery: 10 });
     assert.equal(r.history[1].energyPosterior, 0);
     assert.equal(r.history[1].priorLoss, undefined);
+    assert.equal(r.onePassLossHead, false);
     const p = await m.parameters();
     assert.ok(p['prior.out.weight'].data.every((v) => v === 0));
     const z = gaussianLatents(16, 8, 1);

@@ -34,6 +34,7 @@ Napi::Object trainResultToJs(Napi::Env env, const TrainResult& result) {
   o.Set("seconds", result.seconds);
   o.Set("threads", result.threads);
   o.Set("onePassOptimizer", result.onePassOptimizer);
+  o.Set("onePassLossHead", result.onePassLossHead);
   Napi::Array history = Napi::Array::New(env, result.history.size());
   for (size_t i = 0; i < result.history.size(); ++i)
     history.Set(static_cast<uint32_t>(i), progressToJs(env, result.history[i]));
@@ -91,6 +92,7 @@ Napi::Value EvaluateLoss(const Napi::CallbackInfo& info) {
           for (const auto& [k, v] : result->gradNorms) grads.Set(k, v);
           o.Set("metrics", metrics);
           o.Set("gradNorms", grads);
+          o.Set("onePassLossHead", result->onePassLossHead);
           return o;
         });
   });

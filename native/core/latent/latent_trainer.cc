@@ -139,6 +139,7 @@ class LatentRun {
     result.steps = s_.steps;
     result.rank = rank_;
     result.worldSize = worldSize_;
+    result.onePassLossHead = priorLoss_ && priorLoss_->onePassHeadOnly();
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;
   }

@@ -135,7 +135,10 @@ class EnergyDiscrepancy : public Loss {
     at::Tensor ePos = energies.narrow(0, 0, n);
     at::Tensor eNeg = energies.narrow(0, n, n * m_).reshape({n, m_});
     at::Tensor loss;
-    if (fusedHead_ && energies.device().is_cpu() && energies.scalar_type() == at::kFloat && energies.dim() == 1) {
+    const bool onePass =
+        fusedHead_ && energies.device().is_cpu() && energies.scalar_type() == at::kFloat && energies.dim() == 1;
+    (onePass ? headSteps_ : opsSteps_)++;
+    if (onePass) {
       loss =
           EdHead::apply(energies.contiguous(), n, m_, w_ > 0 ? std::log(w_) : -std::numeric_limits<double>::infinity());
     } else {
@@ -152,6 +155,8 @@ class EnergyDiscrepancy : public Loss {
     return out;
   }
 
+  bool onePassHeadOnly() const override { return headSteps_ > 0 && opsSteps_ == 0; }
+
  private:
   Perturbation perturbation_;
   double t_;
@@ -159,6 +164,7 @@ class EnergyDiscrepancy : public Loss {
   double w_;
   double epsilon_;
   bool fusedHead_;
+  int64_t headSteps_ = 0, opsSteps_ = 0;
 };
 
 }  // namespace

@@ -51,6 +51,9 @@ class Loss {
   virtual int64_t rowsPerExample() const { return 1; }
   // Losses that train on a grid of noise levels (DSM with levels, DiffCLF) name it.
   virtual EnergyModel::TrainingGrid trainingGrid() const { return {}; }
+  // Whether every compute() so far took a one-pass gradient head instead of LibTorch's operations
+  // (ED on the CPU in float32); reported so tests can tell the two paths apart by more than rounding.
+  virtual bool onePassHeadOnly() const { return false; }
 };
 
 // One loss kind: its name, a factory from its config, the defaults of its optional fields, and

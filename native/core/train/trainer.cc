@@ -150,6 +150,7 @@ class Run {
     result.seconds = secondsSince(start);
     const auto* onePass = dynamic_cast<const OnePassStep*>(opt_.built.optimizer.get());
     result.onePassOptimizer = onePass && onePass->onePassOnly();
+    result.onePassLossHead = loss_->onePassHeadOnly();
     return result;
   }
 
@@ -328,6 +329,7 @@ LossEvaluation evaluateLoss(EnergyModel& model, const at::Tensor& batchIn, const
   LossOutput out = loss->compute(model, StepContext{batch, gen, 0, at::Tensor(), nullptr});
   out.loss.backward();
   LossEvaluation result;
+  result.onePassLossHead = loss->onePassHeadOnly();
   result.loss = out.loss.item<double>();
   for (const auto& [name, value] : out.metrics) result.metrics[name] = value.item<double>();
   for (const auto& p : tensors) {

@@ -33,6 +33,7 @@ struct TrainResult {
   double seconds = 0;
   int threads = 0;                // LibTorch intra-op threads on the training thread
   bool onePassOptimizer = false;  // every optimiser step took the one-pass Adam / AdamW (train/optimizer.h)
+  bool onePassLossHead = false;   // every step's loss gradient took the loss's one-pass head (Loss::onePassHeadOnly)
   std::vector<TrainProgress> history;
   // Final values of tensors the loss owns (DiffCLF's per-level offsets), on the CPU.
   std::vector<NamedTensor> lossParameters;
@@ -60,6 +61,7 @@ struct LossEvaluation {
   double loss = 0;
   std::map<std::string, double> metrics;
   std::map<std::string, double> gradNorms;
+  bool onePassLossHead = false;  // as TrainResult's
 };
 LossEvaluation evaluateLoss(EnergyModel& model, const at::Tensor& batch, const json::Value& lossConfig, uint64_t seed);
 
