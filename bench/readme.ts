@@ -70,6 +70,50 @@ export interface WorkloadResult {
   /** whether both sides' losses (energies) are in the same range */
   agreement: { ok: boolean; note: string };
   roofline?: Roofline;
+  /** the bench run that measured this row (a run with --only keeps the other rows' own) */
+  run?: RunRecord;
+}
+
+/** Which command measured a row, when, and how busy the machine was meanwhile. */
+export interface RunRecord {
+  command: string;
+  generated: string;
+  loadAverageStart: number;
+  loadAverageEnd: number;
+}
+
+/** The run that wrote a results file, as its rows record it. */
+export function runOf(r: BenchResults): RunRecord {
+  return {
+    command: r.command,
+    generated: r.generated,
+    loadAverageStart: r.machine.loadAverageStart,
+    loadAverageEnd: r.machine.loadAverageEnd,
+  };
+}
+
+/**
+ * A run with --only merged into the results file: its rows and peaks replace the same
+ * workloads' and thread counts', the others keep theirs, with the run that measured them.
+ * Rows of an older file (before the six Python configurations) are dropped, to be measured again.
+ */
+export function mergeResults(previous: BenchResults, fresh: BenchResults, order: readonly string[]): BenchResults {
+  const earlier = runOf(previous);
+  const row = (name: string): WorkloadResult | undefined => {
+    const mine = fresh.workloads.find((w) => w.name === name);
+    if (mine) return mine;
+    const old = previous.workloads.find((w) => w.name === name && w.pythonBest !== undefined);
+    return old && { ...old, run: old.run ?? earlier };
+  };
+  const peaks = [...(fresh.peaks ?? [])];
+  for (const p of previous.peaks ?? []) if (!peaks.some((q) => q.threads === p.threads)) peaks.push(p);
+  peaks.sort((a, b) => b.threads - a.threads);
+  return {
+    ...fresh,
+    images: fresh.images ?? previous.images,
+    peaks,
+    workloads: order.map(row).filter((w): w is WorkloadResult => w !== undefined),
+  };
 }
 
 export interface BenchResults {
@@ -112,7 +156,6 @@ export function formatRate(r: number): string {
 
 export function renderPerformance(r: BenchResults): string {
   const m = r.machine;
-  const day = r.generated.slice(0, 10);
   const reps = [...new Set(r.workloads.map((w) => w.reps))].join(' or ');
   const cell = (s: Side) => `${formatRate(s.median)} (${formatRate(s.min)}–${formatRate(s.max)})`;
   const missedBy = (w: WorkloadResult) =>
@@ -172,9 +215,8 @@ export function renderPerformance(r: BenchResults): string {
     )
     .join('; ');
   const prose =
-    `Measured by \`${r.command}\` on ${day}: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB; load average ` +
-    `${m.loadAverageStart.toFixed(1)} at the start and ${m.loadAverageEnd.toFixed(1)} at the end (the bench ` +
-    'itself adds 1 to 2; more means other work shared the machine and the ratios are noisier). Both sides run ' +
+    `Measured on ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB: ${provenance(r)}. The bench itself adds 1 to 2 ` +
+    'to the load average; more means other work shared the machine and the ratios are noisier. Both sides run ' +
     `LibTorch ${r.versions.libtorch} (PyTorch-Python: Debian's python3-torch ${r.versions.pythonTorch}, Python ` +
     `${r.versions.python}) from the same starting weights and data, with the same hyper-parameters and work per ` +
     `step (bench/workloads.ts, bench/reference.py). ebm-torch ran on ${oursThreads}. Python ran in ` +
@@ -196,7 +238,7 @@ export function renderPerformance(r: BenchResults): string {
     "exact 0) agree, and a target counts as met only then. GFLOP/s: ebm-torch's rate " +
     'times the FLOPs of the matrix products and convolutions of one step (counted on the reference by ' +
     "bench/flops.py; elementwise work is not counted), against the peak these cores reach at ebm-torch's " +
-    `thread count (bench/gemm-peak.py, GFLOP/s: ${peaks || 'not measured'}).` +
+    `thread count (bench/gemm-peak.py, GFLOP/s: ${peaks || 'not measured'}, the latest of each thread count; each row is set against its own run's).` +
     (r.images ? ` Image workloads: ${r.images}.` : '');
   return [
     wrap(prose),
@@ -207,6 +249,33 @@ export function renderPerformance(r: BenchResults): string {
     '',
     markdownTable(all, [false, ...keys.map(() => true)]),
   ].join('\n');
+}
+
+/** Which run measured which rows: one clause per run, the latest first. */
+function provenance(r: BenchResults): string {
+  const latest = runOf(r);
+  const groups = new Map<string, { run: RunRecord; names: string[] }>();
+  for (const w of r.workloads) {
+    const run = w.run ?? latest;
+    const key = `${run.command}\u0000${run.generated}`;
+    const g = groups.get(key) ?? { run, names: [] };
+    g.names.push(w.name);
+    groups.set(key, g);
+  }
+  const runs = [...groups.values()].sort((a, b) => b.run.generated.localeCompare(a.run.generated));
+  const clause = ({ run, names }: { run: RunRecord; names: string[] }, i: number) => {
+    const which =
+      runs.length === 1
+        ? 'every row'
+        : i === runs.length - 1
+          ? 'every other row'
+          : `the ${names.map((n) => `\`${n}\``).join(', ')} row${names.length > 1 ? 's' : ''}`;
+    return (
+      `${which} by \`${run.command}\` on ${run.generated.slice(0, 10)} (load average ` +
+      `${run.loadAverageStart.toFixed(1)} at the start and ${run.loadAverageEnd.toFixed(1)} at the end)`
+    );
+  };
+  return runs.map(clause).join('; ');
 }
 
 const allocatorWords: Record<PythonAllocator, string> = {

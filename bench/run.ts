@@ -22,7 +22,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ebm from '../lib';
-import { BenchResults, formatJson, formatRate, Peaks, resultsPath, Side, updateReadme, WorkloadResult } from './readme';
+import {
+  BenchResults,
+  formatJson,
+  formatRate,
+  mergeResults,
+  Peaks,
+  resultsPath,
+  runOf,
+  Side,
+  updateReadme,
+  WorkloadResult,
+} from './readme';
 import { benchSetup, printSetup, Setup } from './environment';
 import { energyTraining, Job, Measurement, repetitions, Size, Workload, workloads } from './workloads';
 
@@ -379,17 +390,7 @@ function writeResults(
     o.only && o.out === undefined && fs.existsSync(resultsPath)
       ? (JSON.parse(fs.readFileSync(resultsPath, 'utf8')) as BenchResults)
       : undefined;
-  const merged = previous
-    ? workloads
-        .map(
-          (w) =>
-            rows.find((r) => r.name === w.name) ??
-            // rows of an older file (before the six Python configurations) are measured again, not kept
-            previous.workloads.find((r) => r.name === w.name && r.pythonBest !== undefined),
-        )
-        .filter((r): r is WorkloadResult => r !== undefined)
-    : rows;
-  const results: BenchResults = {
+  const fresh: BenchResults = {
     generated: new Date().toISOString(),
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     machine,
@@ -403,9 +404,17 @@ function writeResults(
     threads,
     pythonAllocators: allocators.map((a) => a.name),
     peaks: [...peaks.values()],
-    images: imageSource ?? previous?.images,
-    workloads: merged,
+    images: imageSource,
+    workloads: rows,
   };
+  for (const w of rows) w.run = runOf(fresh);
+  const results = previous
+    ? mergeResults(
+        previous,
+        fresh,
+        workloads.map((w) => w.name),
+      )
+    : fresh;
   const file = o.out ?? resultsPath;
   fs.writeFileSync(file, formatJson(results));
   console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
