@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ebm from '../lib';
 import { rejectsWith, skipUnless, tmpDir } from './helpers';
@@ -25,6 +26,33 @@ describe('Fréchet distance with the project’s Fashion-MNIST classifier', func
     assert.equal(again.trained, false, 'loaded from the cache');
     assert.equal(again.testAccuracy, first.testAccuracy);
     classifier = again.model;
+  });
+
+  it('an abort stops the training with EbmAbortError and caches nothing', async () => {
+    const file = path.join(tmpDir(), 'aborted.safetensors');
+    const ctrl = new AbortController();
+    let last = 0;
+    await rejectsWith(
+      ebm.metrics.fashionClassifier({
+        cachePath: file,
+        limit: 2000,
+        steps: 100000,
+        signal: ctrl.signal,
+        onProgress: (p) => {
+          last = p.step;
+          ctrl.abort();
+        },
+      }),
+      ebm.EbmAbortError,
+      /abort/,
+    );
+    assert.equal(last, 50, 'stopped at the first report');
+    assert.equal(fs.existsSync(file), false);
+    await rejectsWith(
+      ebm.metrics.fashionClassifier({ cachePath: file, signal: ctrl.signal }),
+      ebm.EbmAbortError,
+      /before it started/,
+    );
   });
 
   it('is ~0 for the same images, small for two real samples, large for noise', async () => {

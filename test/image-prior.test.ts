@@ -1,7 +1,8 @@
 /** ebm.metrics.imagePrior: a latent image prior scored on held-out images. */
 import { strict as assert } from 'node:assert';
 import * as ebm from '../lib';
-import { rejectsWith, rng } from './helpers';
+import * as fs from 'node:fs';
+import { rejectsWith, rng, tmpDir } from './helpers';
 
 const SHAPE = [1, 8, 8] as const;
 const PER = 64;
@@ -233,6 +234,33 @@ describe('metrics.imagePrior', function () {
       ebm.EbmAbortError,
       /aborted before generate|aborted before reconstruct/,
     );
+  });
+
+  it('an abort stops the default classifier’s one-off training too, and nothing is cached', async () => {
+    const cache = tmpDir();
+    const saved = process.env.EBM_TORCH_CACHE;
+    process.env.EBM_TORCH_CACHE = cache;
+    try {
+      const model = ebm.latentEbm({ ...tiny, imageShape: [1, 28, 28] });
+      const images = { data: new Float32Array(4 * 784).fill(0.5), shape: [4, 1, 28, 28] };
+      const ctrl = new AbortController();
+      await rejectsWith(
+        ebm.metrics.imagePrior(model, images, {
+          ...fast,
+          n: 2,
+          signal: ctrl.signal,
+          onProgress: (_d, _t, phase) => {
+            if (phase === 'frechet') ctrl.abort();
+          },
+        }),
+        ebm.EbmAbortError,
+        /classifier training was aborted/,
+      );
+      assert.deepEqual(fs.readdirSync(cache), []);
+    } finally {
+      if (saved === undefined) delete process.env.EBM_TORCH_CACHE;
+      else process.env.EBM_TORCH_CACHE = saved;
+    }
   });
 
   describe('bad input: one clear error each', () => {

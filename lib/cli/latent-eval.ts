@@ -140,7 +140,7 @@ function pictures(kept: ImagePriorImages, shape: readonly number[]): Array<[stri
 }
 
 /** The classifier of the Fréchet distance: --classifier FILE, or the default one for [1, 28, 28]. */
-async function classifierFor(args: ParsedArgs, shape: readonly number[]): Promise<EnergyModel> {
+async function classifierFor(args: ParsedArgs, shape: readonly number[], signal: AbortSignal): Promise<EnergyModel> {
   const file = stringFlag(args, 'classifier');
   if (file !== undefined) {
     const classifier = await loadModel(file);
@@ -162,6 +162,7 @@ async function classifierFor(args: ParsedArgs, shape: readonly number[]): Promis
   }
   const say = (line: string) => process.stderr.write(`ebm eval: ${line}\n`);
   const fc = await metrics.fashionClassifier({
+    signal,
     onProgress: (p) => say(`training the Fashion-MNIST classifier (once; it is cached): step ${p.step}`),
   });
   say(`Fashion-MNIST classifier: test accuracy ${fc.testAccuracy.toFixed(3)}${fc.trained ? ' (trained now)' : ''}`);
@@ -204,7 +205,11 @@ export async function latentEvalCommand(args: ParsedArgs, modelFile: string, ima
   if (n !== undefined && n > rows) {
     throw new UsageError(`--n ${n} is more than the ${rows} images of --images ${imagesText}`);
   }
-  const classifier = frechet ? await classifierFor(args, shape) : undefined;
+  let classifier: EnergyModel | undefined;
+  if (frechet) {
+    classifier = await interruptible('classifier training', (signal) => classifierFor(args, shape, signal));
+    if (!classifier) return INTERRUPTED_EXIT;
+  }
 
   const options: ImagePriorOptions = {
     n: n ?? Math.min(rows, DEFAULT_EVAL_IMAGES),

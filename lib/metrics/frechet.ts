@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fashionMnist } from '../data/fashion';
-import { EbmConfigError, EbmShapeError } from '../errors';
+import { EbmAbortError, EbmConfigError, EbmShapeError } from '../errors';
 import { EnergyModel, energyModel, loadModel, requireModel } from '../model';
 import { native } from '../native';
 import { optionDefaults } from '../schema/defaults';
@@ -103,6 +103,8 @@ export interface FashionClassifierOptions {
   seed?: number;
   dir?: string;
   onProgress?: (p: TrainProgress) => void;
+  /** stops the training (EbmAbortError); nothing is cached then */
+  signal?: AbortSignal;
 }
 
 export function defaultClassifierCache(): string {
@@ -118,7 +120,7 @@ export async function fashionClassifier(
   options: FashionClassifierOptions = {},
 ): Promise<{ model: EnergyModel; testAccuracy: number; trained: boolean }> {
   const o = requireObject(options, 'options');
-  rejectUnknownKeys(o, ['cachePath', 'retrain', 'limit', 'steps', 'seed', 'dir', 'onProgress'], 'options');
+  rejectUnknownKeys(o, ['cachePath', 'retrain', 'limit', 'steps', 'seed', 'dir', 'onProgress', 'signal'], 'options');
   for (const key of ['cachePath', 'dir']) {
     if (o[key] !== undefined && (typeof o[key] !== 'string' || o[key] === '')) {
       throw new EbmConfigError(`options.${key} must be a non-empty path, got ${describeValue(o[key])}`);
@@ -129,6 +131,7 @@ export async function fashionClassifier(
   optionalNumber(o, 'steps', 'options', { integer: true, min: 1, max: 1e9 });
   optionalNumber(o, 'seed', 'options', { integer: true, min: 0 });
   checkJobHooks(o, 'options');
+  if (options.signal?.aborted) throw new EbmAbortError('classifier training was aborted before it started');
   const cachePath = options.cachePath ?? defaultClassifierCache();
   const test = fashionMnist({ split: 'test', scale: '-11', limit: 2000, dir: options.dir });
   let model: EnergyModel;
@@ -148,6 +151,7 @@ export async function fashionClassifier(
       seed: options.seed ?? 0,
       logEvery: 50,
       onProgress: options.onProgress,
+      signal: options.signal,
     });
     fs.mkdirSync(path.dirname(cachePath), { recursive: true });
     await model.save(cachePath);

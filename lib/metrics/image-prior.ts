@@ -228,7 +228,7 @@ export async function imagePriorWithImages(
   if (o.frechet && samples) {
     const fake = samples;
     frechet = await phase('frechet', 0, async () => {
-      const classifier = o.classifier ?? (await fashionClassifier()).model;
+      const classifier = o.classifier ?? (await fashionClassifier(o.signal ? { signal: o.signal } : {})).model;
       return frechetDistance(classifier, fake, all);
     });
   }
@@ -312,8 +312,8 @@ export async function imagePriorWithImages(
  *
  * Seeds: generation seed + 1, reconstruction seed + 2, inpainting seed + 3 (centre) and + 4
  * (half), denoising level k seed + 5 + k (chains and noise). Progress: `onProgress(done, total,
- * phase)` counts images through the chains; the signal stops any chain, but not the one-off training of
- * the default classifier (metrics.fashionClassifier, when its cache is empty). Errors: a non-latent model → EbmConfigError; images
+ * phase)` counts images through the chains; the signal stops any chain, and the one-off training of
+ * the default classifier (metrics.fashionClassifier, when its cache is empty; nothing is cached then). Errors: a non-latent model → EbmConfigError; images
  * of another shape or fewer than 2 → EbmShapeError; NaN/Inf pixels → EbmNumericsError; a
  * classifier for another image shape → EbmShapeError; an abort → EbmAbortError.
  */
