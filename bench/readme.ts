@@ -93,6 +93,32 @@ export function runOf(r: BenchResults): RunRecord {
 }
 
 /**
+ * Why a run under `threads` and `versions` must not be merged into `previous` (rows measured
+ * under another BLAS kernel, thread setting or LibTorch would share one table), or undefined.
+ */
+export function mergeConflict(
+  previous: BenchResults,
+  threads: BenchResults['threads'],
+  versions: { libtorch: string; pythonTorch: string },
+): string | undefined {
+  const shown = (v: unknown) => (v === undefined ? '(unset)' : String(v));
+  const differ: string[] = [];
+  const keys = new Set([...Object.keys(previous.threads), ...Object.keys(threads)]) as Set<keyof typeof threads>;
+  for (const key of keys) {
+    if (JSON.stringify(previous.threads[key]) !== JSON.stringify(threads[key]))
+      differ.push(`${key} ${shown(previous.threads[key])} there, ${shown(threads[key])} here`);
+  }
+  if (previous.versions.libtorch !== versions.libtorch)
+    differ.push(`LibTorch ${previous.versions.libtorch} there, ${versions.libtorch} here`);
+  if (previous.versions.pythonTorch !== versions.pythonTorch)
+    differ.push(`Python's torch ${previous.versions.pythonTorch} there, ${versions.pythonTorch} here`);
+  return differ.length === 0
+    ? undefined
+    : `bench/results.json was measured under another setting (${differ.join('; ')}): --only would put rows ` +
+        'of both in one table; run under the same setting, run the whole bench, or write elsewhere with --out FILE';
+}
+
+/**
  * A run with --only merged into the results file: its rows and peaks replace the same
  * workloads' and thread counts', the others keep theirs, with the run that measured them.
  * Rows of an older file (before the six Python configurations) are dropped, to be measured again.

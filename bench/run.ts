@@ -26,6 +26,7 @@ import {
   BenchResults,
   formatJson,
   formatRate,
+  mergeConflict,
   mergeResults,
   Peaks,
   resultsPath,
@@ -426,6 +427,13 @@ async function main(): Promise<void> {
   const selected = workloads.filter((w) => !o.only || o.only.includes(w.name));
   const setup = benchSetup(o);
   printSetup(setup, o.quick);
+  if (o.only && o.out === undefined && !o.quick && fs.existsSync(resultsPath)) {
+    const conflict = mergeConflict(JSON.parse(fs.readFileSync(resultsPath, 'utf8')) as BenchResults, setup.threads, {
+      libtorch: setup.v.torch,
+      pythonTorch: setup.py.torch,
+    });
+    if (conflict) throw new Error(conflict);
+  }
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebm-bench-'));
   const rows: WorkloadResult[] = [];

@@ -1,6 +1,14 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import { BenchResults, mergeResults, renderPerformance, readmePath, resultsPath, runOf } from '../bench/readme';
+import {
+  BenchResults,
+  mergeConflict,
+  mergeResults,
+  renderPerformance,
+  readmePath,
+  resultsPath,
+  runOf,
+} from '../bench/readme';
 
 // bench/results.json after a run with --only: the rows it measured replace theirs, every other row
 // keeps the run that measured it, and the README names each run with its own load average.
@@ -66,6 +74,23 @@ describe('bench results: merging a run with --only', () => {
     assert.deepEqual(merged.workloads.find((w) => w.name === second)?.run, runOf(old));
     assert.equal(merged.peaks?.length, 1);
     assert.equal(merged.peaks?.[0].gemm, 202);
+  });
+
+  it('refuses to merge a run under another BLAS kernel, thread setting or LibTorch', () => {
+    const versions = { libtorch: stored.versions.libtorch, pythonTorch: stored.versions.pythonTorch };
+    assert.equal(mergeConflict(stored, stored.threads, versions), undefined);
+    const unpinned = { ...stored.threads, OPENBLAS_CORETYPE: stored.threads.OPENBLAS_CORETYPE ? undefined : 'Haswell' };
+    assert.match(mergeConflict(stored, unpinned, versions) ?? '', /OPENBLAS_CORETYPE .* there, .* here/);
+    assert.ok(
+      (mergeConflict(stored, { ...stored.threads, ours: 77 }, versions) ?? '').includes(
+        `ours ${stored.threads.ours} there, 77 here`,
+      ),
+    );
+    assert.ok(
+      (mergeConflict(stored, stored.threads, { ...versions, libtorch: '9.9.9' }) ?? '').includes(
+        `LibTorch ${stored.versions.libtorch} there, 9.9.9 here`,
+      ),
+    );
   });
 
   it('one run: every row by it', () => {

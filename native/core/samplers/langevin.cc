@@ -37,7 +37,13 @@ class Langevin : public Sampler {
     at::Tensor x = x0.detach().clone();
     SampleResult r;
     for (int64_t k = 0; k < steps_; ++k) {
-      at::Tensor e, g = model.energyAndGrad(x, o.t, &e);
+      at::Tensor e, g;
+      if (k == 0 && o.start) {
+        e = o.start->energy;
+        g = o.start->grad;
+      } else {
+        g = model.energyAndGrad(x, o.t, &e);
+      }
       recordEnergy(r, k + 1, steps_, e);
       torch::NoGradGuard noGrad;
       x = x - stepSize_ * g + noise_ * torch::randn(x.sizes(), gen, x.options());

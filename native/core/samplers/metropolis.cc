@@ -40,9 +40,14 @@ struct Chains {
   int64_t total;
   std::vector<int64_t> bshape;
 
-  Chains(EnergyModel& model, const at::Tensor& x0, double stepSize, const at::Tensor& t, int64_t totalSteps)
+  Chains(EnergyModel& model, const at::Tensor& x0, double stepSize, const SampleOptions& o, int64_t totalSteps)
       : x(x0.detach().clone()), total(totalSteps), bshape(chainShape(x0)) {
-    grad = model.energyAndGrad(x, t, &energy);
+    if (o.start) {
+      energy = o.start->energy;
+      grad = o.start->grad;
+    } else {
+      grad = model.energyAndGrad(x, o.t, &energy);
+    }
     logStep = torch::full({x.size(0)}, std::log(stepSize), x.options());
     accepted = torch::zeros({x.size(0)}, x.options());
   }
@@ -69,6 +74,7 @@ struct Chains {
   void finish(SampleResult& r) const {
     r.x = x;
     r.energy = energy;
+    r.grad = grad;
     r.acceptRate = accepted / static_cast<double>(std::max<int64_t>(1, counted));
     r.stepSize = logStep.exp();
   }
@@ -111,7 +117,7 @@ class Mala : public Sampler {
 
   SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen, const SampleOptions& o) override {
     torch::NoGradGuard noGrad;
-    Chains c(model, x0, stepSize_, o.t, steps_);
+    Chains c(model, x0, stepSize_, o, steps_);
     const int64_t n = x0.size(0);
     SampleResult r;
     for (int64_t k = 0; k < steps_; ++k) {
@@ -141,7 +147,7 @@ class Hmc : public Sampler {
 
   SampleResult run(EnergyModel& model, const at::Tensor& x0, at::Generator& gen, const SampleOptions& o) override {
     torch::NoGradGuard noGrad;
-    Chains c(model, x0, stepSize_, o.t, steps_);
+    Chains c(model, x0, stepSize_, o, steps_);
     const int64_t n = x0.size(0);
     SampleResult r;
     for (int64_t k = 0; k < steps_; ++k) {

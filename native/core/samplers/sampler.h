@@ -16,6 +16,12 @@
 
 namespace ebm {
 
+// The model's energies [chains] and gradients at the chains' states, carried from one kernel run
+// into the next (SMC's levels) so that a kernel does not evaluate again what the caller has.
+struct ChainState {
+  at::Tensor energy, grad;
+};
+
 struct SampleOptions {
   at::Tensor t;  // fixed time for time-conditioned models (undefined otherwise)
   bool returnTrajectory = false;
@@ -24,11 +30,13 @@ struct SampleOptions {
   std::function<void(int64_t step)> onStep;   // called after every progressEvery-th step
   int64_t progressEvery = 0;                  // 0: no progress calls
   EnergyModel* target = nullptr;              // SMC: the energy the final particles are reweighted against
+  const ChainState* start = nullptr;          // the energy and gradient at x0 (at t), where the caller has them
 };
 
 struct SampleResult {
   at::Tensor x;           // final states [chains, ...]
   at::Tensor energy;      // final energies [chains]
+  at::Tensor grad;        // the gradient at the final states, for the kernels that keep it (MALA, HMC)
   at::Tensor acceptRate;  // per chain, for samplers with an accept step (else undefined)
   at::Tensor stepSize;    // per chain final step size (adaptive samplers) or scalar
   std::vector<at::Tensor> trajectory;

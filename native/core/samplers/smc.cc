@@ -13,6 +13,8 @@
 // towards targetAccept, so every move is an exact pi_k-invariant kernel and the weights stay
 // valid. (No annealed-style gamma_t^2 scaling: for data whose modes have a width of their own it
 // makes the late levels' steps far too small; the marginal variance along a VP path stays ~1.)
+// The moves hand their final energies and gradients on (ChainState): the bridge's next level
+// follows from them with no evaluation, a timed model's by one evaluation at the next t.
 // log Z accumulates the mean weight at each resampling and at the end; with a `target` the final
 // particles are reweighted by exp(-E_target) / exp(-E_K) (the Boltzmann-generator correction) and
 // log Z is the target's.
@@ -129,26 +131,48 @@ class Smc : public Sampler {
     const double s = baseStd(model);
     at::Tensor x = x0.detach().clone();
     const int64_t d = x.numel() / std::max<int64_t>(1, n);
-    // log q(x), normalised: the base's density
-    auto logBase = [&](const at::Tensor& v) {
-      return -0.5 * rowSquares(v) / (s * s) - 0.5 * static_cast<double>(d) * std::log(2 * M_PI * s * s);
-    };
+    const double logNorm = 0.5 * static_cast<double>(d) * std::log(2 * M_PI * s * s);     // q's normaliser
+    auto quadratic = [&](const at::Tensor& v) { return 0.5 * rowSquares(v) / (s * s); };  // -log q(v) - logNorm
     at::Tensor times = timed ? levelSchedule(model, o_.path, o_.levels) : at::Tensor();
     auto timeAt = [&](int64_t k) { return torch::full({n}, times[k].item<double>(), x.options()); };
     auto beta = [&](int64_t k) { return std::pow(static_cast<double>(k + 1) / static_cast<double>(o_.levels), 4); };
-    // -log of pi_k's unnormalised density at v (timed: E(v, t_k); bridge: its energy)
-    auto levelEnergy = [&](int64_t k, const at::Tensor& v) -> at::Tensor {
-      if (timed) return model.energy(v, timeAt(k));
-      return beta(k) * model.energy(v, at::Tensor()) - (1 - beta(k)) * logBase(v);
+    // pi_k's energy and gradient at v, as the moves see them (timed: E(v, t_k); the bridge:
+    // b_k E(v) + (1 - b_k) |v|^2 / (2 s^2)), by one evaluation of the model.
+    auto evaluate = [&](int64_t k, const at::Tensor& v) -> ChainState {
+      ChainState st;
+      if (timed) {
+        st.grad = model.energyAndGrad(v, timeAt(k), &st.energy);
+        return st;
+      }
+      at::Tensor e, g = model.energyAndGrad(v, at::Tensor(), &e);
+      const double b = beta(k);
+      st.energy = b * e + (1 - b) * quadratic(v);
+      st.grad = b * g + ((1 - b) / (s * s)) * v;
+      return st;
+    };
+    // -log pi_k(v) up to the level's normaliser: the bridge's energy plus q's share of log Z_0
+    auto unnormalised = [&](int64_t k, const at::Tensor& energy) {
+      return timed ? energy : energy + (1 - beta(k)) * logNorm;
     };
 
     SampleResult r;
     at::Tensor logw = torch::zeros({n}, x.options().dtype(torch::kFloat64));
-    at::Tensor previous = -logBase(x);  // level "0": the base itself, normalised (Z_0 = 1)
+    at::Tensor previous = quadratic(x) + logNorm;  // level "0": the base itself, normalised (Z_0 = 1)
+    ChainState state;                              // pi_k's energy and gradient at x
+    bool carried = false;                          // state holds the previous level's moves' values
     double logZ = 0, logStep = std::log(o_.stepSize);
     std::vector<at::Tensor> levelEnergies;
     for (int64_t k = 0; k < o_.levels; ++k) {
-      at::Tensor current = levelEnergy(k, x);
+      if (carried) {
+        // The bridge is linear in b, so pi_k's energy and gradient follow from pi_{k-1}'s and x with
+        // no evaluation: U_k = rho U_{k-1} + (1 - rho) |x|^2 / (2 s^2), rho = b_k / b_{k-1} <= 16.
+        const double rho = beta(k) / beta(k - 1);
+        state.energy = rho * state.energy + (1 - rho) * quadratic(x);
+        state.grad = rho * state.grad + ((1 - rho) / (s * s)) * x;
+      } else {
+        state = evaluate(k, x);
+      }
+      at::Tensor current = unnormalised(k, state.energy);
       at::Tensor delta = (previous - current).to(torch::kFloat64);
       if (torch::isnan(delta).any().item<bool>())
         throw NumericsError("smc: the energy is NaN at level " + std::to_string(k + 1) + " of " +
@@ -165,12 +189,14 @@ class Smc : public Sampler {
         logZ += lse - std::log(static_cast<double>(n));
         at::Tensor idx = resampleIndices(logw, o_.resampling, gen).to(x.device());
         x = x.index_select(0, idx);
+        state.energy = state.energy.index_select(0, idx);
+        state.grad = state.grad.index_select(0, idx);
         logw = torch::zeros_like(logw);
         r.resampledAt.push_back(k);
       }
-      // the moves: pi_k-invariant, with this level's step size fixed
+      // the moves: pi_k-invariant, with this level's step size fixed, from the state just computed
       SampleResult moved =
-          moveParticles(model, x, timed ? timeAt(k) : at::Tensor(), beta(k), s, std::exp(logStep), gen, so, k);
+          moveParticles(model, x, timed ? timeAt(k) : at::Tensor(), beta(k), s, std::exp(logStep), gen, so, k, state);
       x = moved.x;
       double accept = std::nan("");  // unadjusted Langevin accepts every move
       if (moved.acceptRate.defined()) {
@@ -178,14 +204,17 @@ class Smc : public Sampler {
         logStep += o_.adaptRate * (accept - o_.targetAccept);
       }
       r.levelAccept.push_back(accept);
-      // the kernel's final energies are pi_k's, but for the bridge without q's normaliser
-      previous = timed ? moved.energy
-                       : moved.energy + (1 - beta(k)) * 0.5 * static_cast<double>(d) * std::log(2 * M_PI * s * s);
+      previous = unnormalised(k, moved.energy);
+      // a timed model's next level is at another t, which needs an evaluation
+      carried = !timed && moved.grad.defined();
+      if (carried) state = ChainState{moved.energy, moved.grad};
       if (so.returnTrajectory && (k + 1) % so.thin == 0) r.trajectory.push_back(x);
       levelEnergies.push_back(previous.mean().reshape({1}));
       reportProgress(so, (k + 1) * o_.steps);
     }
-    at::Tensor finalEnergy = timed ? model.energy(x, timeAt(o_.levels - 1)) : model.energy(x, at::Tensor());
+    // the last level is the model itself (timed: t = tMin; the bridge: b = 1), whose energies the
+    // moves returned
+    at::Tensor finalEnergy = previous;
     if (so.target) {
       at::Tensor targetEnergy = so.target->energy(x, at::Tensor());
       logw = logw + (finalEnergy - targetEnergy).to(torch::kFloat64);
@@ -226,13 +255,15 @@ class Smc : public Sampler {
 
   // `steps` moves of the chosen kernel at one level, through the sampler registry.
   SampleResult moveParticles(EnergyModel& model, const at::Tensor& x, const at::Tensor& t, double beta, double baseStd,
-                             double stepSize, at::Generator& gen, const SampleOptions& so, int64_t level) const {
+                             double stepSize, at::Generator& gen, const SampleOptions& so, int64_t level,
+                             const ChainState& start) const {
     json::Value config = {{"kind", nameOf(o_.mcmc)}, {"steps", o_.steps}, {"stepSize", stepSize}};
     if (o_.mcmc == Move::Hmc) config["leapfrogSteps"] = o_.leapfrogSteps;
     std::unique_ptr<Sampler> kernel = makeSampler(config, "sampler.mcmc (level " + std::to_string(level + 1) + ")");
     SampleOptions inner;
     inner.t = t;
     inner.cancel = so.cancel;
+    inner.start = &start;
     if (model.timeConditioned()) return kernel->run(model, x, gen, inner);
     BridgeEnergy bridge(model, beta, baseStd);
     return kernel->run(bridge, x, gen, inner);
